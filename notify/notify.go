@@ -1,0 +1,87 @@
+// Package notify names the role that is told about notable events (a
+// scale-out, a failed one, a metric source that keeps failing), and provides
+// a logging notifier and a fan-out. The Slack webhook notifier lives beside
+// them.
+//
+// The engine calls Notify on the watcher's own goroutine, right after acting,
+// so a Notifier must return quickly: one that talks to the network queues the
+// event and delivers it elsewhere. A Notifier's error is logged and otherwise
+// ignored; it never delays or undoes a scale-out.
+package notify
+
+import (
+	"context"
+	"time"
+)
+
+// Kind says what an Event reports.
+type Kind int
+
+// The kinds of event the engine emits.
+const (
+	// ScaleOut: the desired count was raised from DesiredCur to DesiredNew.
+	ScaleOut Kind = iota + 1
+	// AtMax: a scale-out was called for but the desired count already stands
+	// at MaxDesiredCount (DesiredNew == DesiredCur == MaxDesired); no update
+	// was made.
+	AtMax
+	// ScaleOutFailed: a scale-out was called for and the scaler failed; Err
+	// says why.
+	ScaleOutFailed
+	// MetricFailing: the metric source has failed Failures checks in a row;
+	// Err is the latest failure.
+	MetricFailing
+	// MetricRecovered: the metric source answered again after Failures failed
+	// checks in a row.
+	MetricRecovered
+)
+
+// String returns the kind's stable name, as used in logs and metrics.
+func (k Kind) String() string {
+	switch k {
+	case ScaleOut:
+		return "scale_out"
+	case AtMax:
+		return "at_max"
+	case ScaleOutFailed:
+		return "scale_out_failed"
+	case MetricFailing:
+		return "metric_failing"
+	case MetricRecovered:
+		return "metric_recovered"
+	}
+	return "unknown"
+}
+
+// Event is one notable thing that happened to one service.
+type Event struct {
+	Kind    Kind
+	Time    time.Time // when the check that produced it ran
+	Cluster string    // ECS cluster name
+	Service string    // ECS service name
+
+	// Value is the metric reading that triggered the check (Active
+	// connections by default). It is meaningless when Overload is set.
+	Value float64
+	// Overload reports that the source itself signalled overload (the status
+	// URL answered 503) rather than giving a number.
+	Overload bool
+
+	DesiredCur int // desired count before the scale-out
+	DesiredNew int // desired count after it (or that was asked for, on failure)
+	MaxDesired int // the cap in force (0: none)
+
+	Failures int   // consecutive failed reads (MetricFailing, MetricRecovered)
+	Err      error // the failure (ScaleOutFailed, MetricFailing)
+}
+
+// Notifier is told about events. See the package doc for the contract.
+type Notifier interface {
+	Notify(ctx context.Context, ev Event) error
+}
+
+// NotifierFunc adapts an ordinary function to a Notifier.
+type NotifierFunc func(ctx context.Context, ev Event) error
+
+// Notify calls f(ctx, ev).
+func (f NotifierFunc) Notify(ctx context.Context, ev Event) error { return f(ctx, ev) }

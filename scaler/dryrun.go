@@ -1,0 +1,35 @@
+package scaler
+
+import (
+	"context"
+	"log/slog"
+)
+
+// DryRun wraps a Scaler: State reads through to it, SetDesired only logs the
+// update it would have made and changes nothing.
+type DryRun struct {
+	next Scaler
+	log  *slog.Logger
+}
+
+// NewDryRun returns a dry-run wrapper around next that logs to logger
+// (slog.Default() when nil).
+func NewDryRun(next Scaler, logger *slog.Logger) *DryRun {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &DryRun{next: next, log: logger}
+}
+
+// State returns the wrapped scaler's state.
+func (d *DryRun) State(ctx context.Context, svc Service) (State, error) {
+	return d.next.State(ctx, svc)
+}
+
+// SetDesired logs the update it would make and returns nil.
+func (d *DryRun) SetDesired(ctx context.Context, svc Service, desired int) error {
+	d.log.LogAttrs(ctx, slog.LevelInfo, "dry-run: desired count not changed",
+		slog.String("cluster", svc.Cluster), slog.String("service", svc.Name),
+		slog.Int("desired_new", desired))
+	return nil
+}
