@@ -1,0 +1,263 @@
+package autoscaler_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+)
+
+// counter is a MetricSource that records when (on the mock clock) it was read
+// and returns whatever reading the test sets.
+type counter struct {
+	clock   clock.Clock
+	mu      sync.Mutex
+	reading autoscaler.Reading
+	err     error
+	at      []time.Duration // read times since start
+	start   time.Time
+}
+
+func newCounter(c clock.Clock, r autoscaler.Reading) *counter {
+	return &counter{clock: c, reading: r, start: c.Now()}
+}
+
+func (c *counter) Read(context.Context) (autoscaler.Reading, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = append(c.at, c.clock.Now().Sub(c.start))
+	return c.reading, c.err
+}
+
+func (c *counter) set(r autoscaler.Reading) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reading = r
+}
+
+func (c *counter) times() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.at...)
+}
+
+// startEngine runs an engine for services in the background; stop cancels it
+// and waits for Run to return.
+func startEngine(t *testing.T, mock *clock.Mock, sc scaler.Scaler, services ...autoscaler.Service) (stop func()) {
+	t.Helper()
+	eng, err := autoscaler.New(services, autoscaler.Options{Scaler: sc, Clock: mock})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	synctest.Wait() // every watcher has made its first check and armed its timer
+	return func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
+}
+
+// advance moves the mock clock forward in steps, letting the watchers run
+// between steps.
+func advance(mock *clock.Mock, d time.Duration) {
+	mock.Add(d)
+	synctest.Wait()
+}
+
+func secs(s ...float64) []time.Duration {
+	out := make([]time.Duration, len(s))
+	for i, v := range s {
+		out[i] = time.Duration(v * float64(time.Second))
+	}
+	return out
+}
+
+func TestEngineChecksAtTheInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		src := newCounter(mock, autoscaler.Reading{Value: 1})
+		stop := startEngine(t, mock, memWith(3, "a"), newService("a", src, nil))
+		defer stop()
+
+		assert.Equal(t, secs(0), src.times(), "first check at once")
+		advance(mock, 2999*time.Millisecond)
+		assert.Len(t, src.times(), 1, "not before the interval")
+		advance(mock, time.Millisecond)
+		advance(mock, 3*time.Second)
+		advance(mock, 3*time.Second)
+		assert.Equal(t, secs(0, 3, 6, 9), src.times())
+	})
+}
+
+func TestEngineGracePeriodPausesOnlyThatService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		hot := newCounter(mock, autoscaler.Reading{Value: 500})
+		calm := newCounter(mock, autoscaler.Reading{Value: 1})
+		mem := memWith(3, "hot", "calm")
+		stop := startEngine(t, mock, mem, newService("hot", hot, nil), newService("calm", calm, nil))
+		defer stop()
+
+		// The hot service scaled out on its first check.
+		require.Equal(t, []scaler.Update{{Service: scaler.Service{Cluster: "c", Name: "hot"}, From: 3, To: 10}}, mem.Updates())
+		hot.set(autoscaler.Reading{Value: 1}) // the spike has passed
+
+		for range 60 { // 180 s in 3 s steps
+			advance(mock, 3*time.Second)
+		}
+		assert.Equal(t, secs(0, 180), hot.times(), "no checks during the grace period, then resumed")
+		assert.Len(t, calm.times(), 61, "the other service kept its schedule")
+		advance(mock, 3*time.Second)
+		assert.Equal(t, secs(0, 180, 183), hot.times(), "back on the check interval")
+		assert.Len(t, mem.Updates(), 1)
+	})
+}
+
+func TestEngineScalesOutOncePerGracePeriodUnderSustainedLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		src := newCounter(mock, autoscaler.Reading{Value: 500})
+		mem := memWith(3, "a")
+		stop := startEngine(t, mock, mem, newService("a", src, nil))
+		defer stop()
+
+		advance(mock, 179*time.Second)
+		assert.Len(t, mem.Updates(), 1)
+		advance(mock, time.Second)
+		assert.Equal(t, []int{10, 20}, desiredHistory(mem.Updates()))
+	})
+}
+
+func TestEngineSlowServiceDoesNotDelayAnother(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		stuck := autoscaler.MetricSourceFunc(func(ctx context.Context) (autoscaler.Reading, error) {
+			<-ctx.Done() // hangs until shutdown
+			return autoscaler.Reading{}, ctx.Err()
+		})
+		broken := newCounter(mock, autoscaler.Reading{})
+		broken.err = errors.New("connection refused")
+		fine := newCounter(mock, autoscaler.Reading{Value: 1})
+		stop := startEngine(t, mock, memWith(3, "stuck", "broken", "fine"),
+			newService("stuck", stuck, nil), newService("broken", broken, nil), newService("fine", fine, nil))
+
+		for range 10 {
+			advance(mock, 3*time.Second)
+		}
+		assert.Len(t, fine.times(), 11)
+		assert.Len(t, broken.times(), 11, "a failing source is retried on schedule")
+
+		// Shutdown cancels the hung read once the grace runs out.
+		stopped := make(chan struct{})
+		go func() { stop(); close(stopped) }()
+		synctest.Wait()
+		select {
+		case <-stopped:
+			t.Fatal("Run returned before the shutdown grace ran out, with a check still in flight")
+		default:
+		}
+		advance(mock, autoscaler.DefaultShutdownGrace)
+		<-stopped
+	})
+}
+
+func TestEngineShutdownLetsInFlightUpdateFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		mem := memWith(3, "a")
+		entered, release := make(chan struct{}), make(chan struct{})
+		var updateCtxErr error
+		sc := slowScaler{Memory: mem, entered: entered, release: release, ctxErr: &updateCtxErr}
+		src := newCounter(mock, autoscaler.Reading{Value: 500})
+
+		eng, err := autoscaler.New([]autoscaler.Service{newService("a", src, nil)}, autoscaler.Options{Scaler: sc, Clock: mock})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- eng.Run(ctx) }()
+		<-entered // UpdateService is in flight
+		cancel()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Run returned with an update in flight")
+		default:
+		}
+		close(release)
+		require.NoError(t, <-done)
+		assert.NoError(t, updateCtxErr, "the update's context was not cancelled by shutdown")
+		assert.Equal(t, []int{10}, desiredHistory(mem.Updates()))
+	})
+}
+
+func TestEngineShutdownIdleReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		stop := startEngine(t, mock, memWith(3, "a", "b"),
+			newService("a", newCounter(mock, autoscaler.Reading{}), nil),
+			newService("b", newCounter(mock, autoscaler.Reading{}), nil))
+		stop() // returns without the clock moving: no check was in flight
+		// synctest.Test itself fails if any goroutine is left behind.
+	})
+}
+
+func TestEngineRunTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		eng, err := autoscaler.New([]autoscaler.Service{newService("a", newCounter(mock, autoscaler.Reading{}), nil)},
+			autoscaler.Options{Scaler: memWith(1, "a"), Clock: mock})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		require.NoError(t, eng.Run(ctx))
+		assert.ErrorContains(t, eng.Run(ctx), "more than once")
+	})
+}
+
+func TestNewEngineValidation(t *testing.T) {
+	src := fixed(autoscaler.Reading{})
+	_, err := autoscaler.New([]autoscaler.Service{newService("a", src, nil)}, autoscaler.Options{})
+	assert.ErrorContains(t, err, "Scaler is required")
+
+	_, err = autoscaler.New(nil, autoscaler.Options{Scaler: scaler.NewMemory()})
+	assert.ErrorContains(t, err, "no services")
+
+	bad := newService("b", src, nil)
+	bad.Policy.ScaleoutThreshold = -1
+	_, err = autoscaler.New([]autoscaler.Service{newService("a", src, nil), bad, newService("a", src, nil)},
+		autoscaler.Options{Scaler: scaler.NewMemory()})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "services[1]: service c/b: ScaleoutThreshold: must be a finite number > 0, got -1")
+	assert.ErrorContains(t, err, "services[2] (c/a): same cluster and service as services[0]")
+}
+
+func desiredHistory(us []scaler.Update) []int {
+	var out []int
+	for _, u := range us {
+		out = append(out, u.To)
+	}
+	return out
+}
+
+// slowScaler blocks SetDesired until released, recording its context's state.
+type slowScaler struct {
+	*scaler.Memory
+	entered, release chan struct{}
+	ctxErr           *error
+}
+
+func (s slowScaler) SetDesired(ctx context.Context, svc scaler.Service, n int) error {
+	close(s.entered)
+	<-s.release
+	*s.ctxErr = ctx.Err()
+	return s.Memory.SetDesired(ctx, svc, n)
+}

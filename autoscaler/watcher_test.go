@@ -1,0 +1,233 @@
+package autoscaler_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/notify"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+)
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// recorder is a Notifier that keeps every event.
+type recorder struct {
+	mu     sync.Mutex
+	events []notify.Event
+}
+
+func (r *recorder) Notify(_ context.Context, ev notify.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+	return nil
+}
+
+func (r *recorder) kinds() []notify.Kind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ks []notify.Kind
+	for _, ev := range r.events {
+		ks = append(ks, ev.Kind)
+	}
+	return ks
+}
+
+// fixed returns a source that always reads r.
+func fixed(r autoscaler.Reading) autoscaler.MetricSource {
+	return autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) { return r, nil })
+}
+
+// failing returns a source that always fails.
+func failing(err error) autoscaler.MetricSource {
+	return autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) { return autoscaler.Reading{}, err })
+}
+
+func newService(name string, src autoscaler.MetricSource, n notify.Notifier) autoscaler.Service {
+	return autoscaler.Service{Cluster: "c", Name: name, Source: src, Policy: autoscaler.DefaultPolicy(), Notifier: n}
+}
+
+func memWith(desired int, names ...string) *scaler.Memory {
+	m := scaler.NewMemory()
+	for _, n := range names {
+		m.Put(scaler.Service{Cluster: "c", Name: n}, scaler.State{Desired: desired, Running: desired, Status: "ACTIVE"})
+	}
+	return m
+}
+
+func TestStepBelowThresholdDoesNothing(t *testing.T) {
+	mem, rec := memWith(3, "a"), &recorder{}
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 150}), rec), mem, nil)
+	require.NoError(t, err)
+
+	c := w.Step(t.Context(), t0)
+	assert.Equal(t, autoscaler.Idle, c.Outcome)
+	assert.Equal(t, t0.Add(3*time.Second), c.Next)
+	assert.Empty(t, mem.Updates())
+	assert.Empty(t, rec.kinds())
+}
+
+func TestStepScalesOutLikeTheSeed(t *testing.T) {
+	mem, rec := memWith(3, "a"), &recorder{}
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 161}), rec), mem, nil)
+	require.NoError(t, err)
+
+	c := w.Step(t.Context(), t0)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.Equal(t, 3, c.DesiredCur)
+	assert.Equal(t, 10, c.DesiredNew)
+	assert.Equal(t, t0.Add(180*time.Second), c.Next, "grace period")
+	assert.Equal(t, []scaler.Update{{Service: scaler.Service{Cluster: "c", Name: "a"}, From: 3, To: 10}}, mem.Updates())
+	require.Len(t, rec.events, 1)
+	ev := rec.events[0]
+	assert.Equal(t, notify.Event{Kind: notify.ScaleOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10}, ev)
+}
+
+func TestStepOverloadScalesOut(t *testing.T) {
+	mem := memWith(8, "a")
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Overload: true}), nil), mem, nil)
+	require.NoError(t, err)
+	c := w.Step(t.Context(), t0)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.Equal(t, 16, c.DesiredNew)
+}
+
+func TestStepHeldAtMax(t *testing.T) {
+	mem, rec := memWith(20, "a"), &recorder{}
+	svc := newService("a", fixed(autoscaler.Reading{Value: 500}), rec)
+	svc.Policy.MaxDesiredCount = 20
+	w, err := autoscaler.NewWatcher(svc, mem, nil)
+	require.NoError(t, err)
+
+	c := w.Step(t.Context(), t0)
+	assert.Equal(t, autoscaler.HeldAtMax, c.Outcome)
+	assert.Equal(t, t0.Add(180*time.Second), c.Next, "held services wait out the grace period too")
+	assert.Empty(t, mem.Updates(), "no update when already at max")
+	assert.Equal(t, []notify.Kind{notify.AtMax}, rec.kinds())
+	assert.Equal(t, 20, rec.events[0].MaxDesired)
+}
+
+func TestStepCappedScaleOut(t *testing.T) {
+	mem := memWith(8, "a")
+	svc := newService("a", fixed(autoscaler.Reading{Value: 500}), nil)
+	svc.Policy.MaxDesiredCount = 12
+	w, err := autoscaler.NewWatcher(svc, mem, nil)
+	require.NoError(t, err)
+	c := w.Step(t.Context(), t0)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.Equal(t, 12, c.DesiredNew)
+}
+
+func TestStepReadFailureIsSkippedAndAlerted(t *testing.T) {
+	mem, rec := memWith(3, "a"), &recorder{}
+	readErr := errors.New("connection refused")
+	var fail bool
+	src := autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+		if fail {
+			return autoscaler.Reading{}, readErr
+		}
+		return autoscaler.Reading{Value: 1}, nil
+	})
+	svc := newService("a", src, rec)
+	svc.Policy.AlertAfterFailures = 3
+	w, err := autoscaler.NewWatcher(svc, mem, nil)
+	require.NoError(t, err)
+
+	fail = true
+	now := t0
+	for i := 1; i <= 4; i++ {
+		c := w.Step(t.Context(), now)
+		assert.Equal(t, autoscaler.ReadFailed, c.Outcome)
+		assert.ErrorIs(t, c.Err, readErr)
+		assert.Equal(t, now.Add(3*time.Second), c.Next, "next check on schedule")
+		now = c.Next
+	}
+	assert.Equal(t, []notify.Kind{notify.MetricFailing}, rec.kinds(), "alerted once, at the third failure")
+	assert.Equal(t, 3, rec.events[0].Failures)
+
+	fail = false
+	assert.Equal(t, autoscaler.Idle, w.Step(t.Context(), now).Outcome)
+	assert.Equal(t, []notify.Kind{notify.MetricFailing, notify.MetricRecovered}, rec.kinds())
+	assert.Equal(t, 4, rec.events[1].Failures)
+	assert.Empty(t, mem.Updates(), "a failed read never scales out")
+}
+
+func TestStepShortFailureRunIsNotAlerted(t *testing.T) {
+	rec := &recorder{}
+	var fail bool
+	src := autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+		if fail {
+			return autoscaler.Reading{}, errors.New("timeout")
+		}
+		return autoscaler.Reading{Value: 1}, nil
+	})
+	w, err := autoscaler.NewWatcher(newService("a", src, rec), memWith(3, "a"), nil)
+	require.NoError(t, err)
+	fail = true
+	for range 4 { // default threshold is 5
+		w.Step(t.Context(), t0)
+	}
+	fail = false
+	w.Step(t.Context(), t0)
+	assert.Empty(t, rec.kinds())
+}
+
+func TestStepScalerFailures(t *testing.T) {
+	boom := errors.New("ThrottlingException")
+	tests := []struct {
+		name string
+		sc   scaler.Scaler
+	}{
+		{"state fails", failingScaler{stateErr: boom}},
+		{"update fails", failingScaler{setErr: boom}},
+		{"service missing", scaler.NewMemory()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 999}), rec), tt.sc, nil)
+			require.NoError(t, err)
+			c := w.Step(t.Context(), t0)
+			assert.Equal(t, autoscaler.ScaleFailed, c.Outcome)
+			assert.Error(t, c.Err)
+			assert.Equal(t, t0.Add(3*time.Second), c.Next, "retried at the next check, not after a grace period")
+			assert.Equal(t, []notify.Kind{notify.ScaleOutFailed}, rec.kinds())
+			assert.Equal(t, c.Err, rec.events[0].Err)
+		})
+	}
+}
+
+func TestStepNotifierFailureDoesNotUndoScaleOut(t *testing.T) {
+	mem := memWith(3, "a")
+	bad := notify.NotifierFunc(func(context.Context, notify.Event) error { return errors.New("slack down") })
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 999}), bad), mem, nil)
+	require.NoError(t, err)
+	c := w.Step(t.Context(), t0)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.Len(t, mem.Updates(), 1)
+}
+
+func TestNewWatcherRejectsInvalidService(t *testing.T) {
+	_, err := autoscaler.NewWatcher(autoscaler.Service{Policy: autoscaler.Policy{}}, scaler.NewMemory(), nil)
+	require.Error(t, err)
+	for _, field := range []string{"Cluster", "Name", "Source", "ScaleoutThreshold", "CheckInterval"} {
+		assert.Contains(t, err.Error(), field)
+	}
+	_, err = autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{}), nil), nil, nil)
+	assert.ErrorContains(t, err, "nil scaler")
+}
+
+type failingScaler struct{ stateErr, setErr error }
+
+func (f failingScaler) State(context.Context, scaler.Service) (scaler.State, error) {
+	return scaler.State{Desired: 2}, f.stateErr
+}
+
+func (f failingScaler) SetDesired(context.Context, scaler.Service, int) error { return f.setErr }
