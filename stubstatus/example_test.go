@@ -1,0 +1,62 @@
+package stubstatus_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
+)
+
+func ExampleParse() {
+	body := []byte("Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n")
+	st, err := stubstatus.Parse(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	busy, _ := st.Busy()
+	fmt.Println("active:", st.Active, "waiting:", st.Waiting, "busy:", busy)
+
+	_, err = stubstatus.Parse([]byte("Active connections: 18446744073709550135 \n"))
+	fmt.Println(err)
+	// Output:
+	// active: 291 waiting: 106 busy: 185
+	// stub_status body line 1, Active connections: 18446744073709550135 is implausibly large (above 2147483648): the counter probably underflowed in nginx
+}
+
+func ExampleNew() {
+	// A stand-in for nginx's stub_status location, which checks the auth header.
+	nginx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Status-Auth-Key") != "hogefuga" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, "Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n")
+	}))
+	defer nginx.Close()
+
+	// One shared client for every source; NewTransport(true) verifies TLS.
+	client := &http.Client{Transport: stubstatus.NewTransport(false)}
+	src, err := stubstatus.New(stubstatus.Options{
+		URL:        nginx.URL + "/nginx-status",
+		AuthHeader: "Status-Auth-Key",
+		AuthValue:  "hogefuga",
+		Metric:     stubstatus.MetricBusy,
+		Timeout:    3 * time.Second, // the check interval
+		Client:     client,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := src.Read(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("busy connections:", r.Value, "overloaded:", r.Overload)
+	// Output: busy connections: 185 overloaded: false
+}

@@ -1,0 +1,276 @@
+package stubstatus
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+)
+
+// Metric selects which figure of the page a Source reports as its reading.
+type Metric string
+
+const (
+	// MetricActive reports "Active connections", idle keep-alive connections
+	// included: the seed's metric and the default.
+	MetricActive Metric = "active"
+	// MetricBusy reports Active − Waiting (see Status.Busy): connections at
+	// work. It does not count idle keep-alive connections and is less prone
+	// to nginx's counter drift on reload.
+	MetricBusy Metric = "busy"
+)
+
+// DefaultMaxBody is the largest body a Source reads when Options.MaxBody is 0:
+// 64 KiB, hundreds of times a real stub_status page.
+const DefaultMaxBody = 64 << 10
+
+// ErrOverloaded is returned (wrapped) by Source.Status when the status URL
+// answers 503 Service Unavailable, which the seed reads as "overloaded: scale
+// out now". Source.Read reports that case as Reading{Overload: true} instead.
+var ErrOverloaded = errors.New("status URL answered 503 Service Unavailable: overloaded")
+
+// Options configures a Source. URL and Timeout are required.
+type Options struct {
+	// URL is the stub_status page, an absolute http or https URL such as
+	// https://example.com/nginx-status. Userinfo in it is sent as basic auth
+	// but never shown in errors or String.
+	URL string
+	// AuthHeader and AuthValue, when AuthHeader is set, are sent as a request
+	// header (the seed's StatusAuthName and StatusAuthValue), typically for an
+	// ALB rule that only lets the autoscaler reach the page. AuthValue is a
+	// secret: it never appears in errors or String. AuthValue without
+	// AuthHeader is an error.
+	AuthHeader string
+	AuthValue  string
+	// Metric is the figure Read reports. Default MetricActive.
+	Metric Metric
+	// Timeout bounds one request, connecting included. Required (> 0); pass
+	// the service's check interval, as the seed does.
+	Timeout time.Duration
+	// Client makes the requests. Share one across Sources. nil means a client
+	// on a new NewTransport(false) that does not follow redirects (a redirect
+	// could carry the auth header to another host). A client given here is
+	// used as it is, its redirect policy included.
+	Client *http.Client
+	// MaxBody is the largest body read, in bytes; a larger one is an error.
+	// Default DefaultMaxBody (64 KiB); negative is an error.
+	MaxBody int64
+}
+
+// Source polls one nginx stub_status URL. It implements
+// autoscaler.MetricSource. It reuses one body buffer, so its calls run one at
+// a time: a Read or Status made while another is in flight on the same Source
+// waits for it. The engine calls Read from one goroutine, so it never waits.
+type Source struct {
+	client  *http.Client
+	req     *http.Request // built once; each request is a shallow copy with its own context
+	safeURL string        // the URL without userinfo, for errors and String
+	metric  Metric
+	timeout time.Duration
+	maxBody int64
+
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	body io.LimitedReader
+}
+
+var _ autoscaler.MetricSource = (*Source)(nil)
+
+// New checks opts and returns a Source. Every problem is reported at once, as
+// *autoscaler.FieldError values (Field is the Options field name) joined with
+// errors.Join.
+func New(opts Options) (*Source, error) {
+	var errs []error
+	bad := func(field, problem string) {
+		errs = append(errs, &autoscaler.FieldError{Field: field, Problem: problem})
+	}
+	u, err := url.Parse(opts.URL)
+	switch {
+	case opts.URL == "":
+		bad("URL", "required")
+	case err != nil:
+		// url.Parse errors quote the whole URL, userinfo included: keep them out.
+		bad("URL", "not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		bad("URL", fmt.Sprintf("must be an absolute http or https URL, got scheme %q", u.Scheme))
+	case u.Host == "":
+		bad("URL", "has no host")
+	}
+	if opts.AuthHeader == "" && opts.AuthValue != "" {
+		bad("AuthValue", "set without AuthHeader")
+	}
+	if opts.AuthHeader != "" && !validHeaderName(opts.AuthHeader) {
+		bad("AuthHeader", fmt.Sprintf("%q is not a valid HTTP header name", opts.AuthHeader))
+	}
+	if strings.ContainsAny(opts.AuthValue, "\r\n\x00") {
+		bad("AuthValue", "contains a line break or NUL, not allowed in an HTTP header")
+	}
+	if opts.Metric == "" {
+		opts.Metric = MetricActive
+	}
+	if opts.Metric != MetricActive && opts.Metric != MetricBusy {
+		bad("Metric", fmt.Sprintf("unknown metric %q: want %q or %q", opts.Metric, MetricActive, MetricBusy))
+	}
+	if opts.Timeout <= 0 {
+		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
+	}
+	if opts.MaxBody == 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxBody < 0 {
+		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", opts.MaxBody))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	req, err := http.NewRequest(http.MethodGet, opts.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("stub_status request: %w", err)
+	}
+	req.Header.Set("User-Agent", "fast-autoscaler")
+	if opts.AuthHeader != "" {
+		req.Header.Set(opts.AuthHeader, opts.AuthValue)
+	}
+	safe := *u
+	safe.User = nil
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{
+			Transport: NewTransport(false),
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	return &Source{
+		client:  client,
+		req:     req,
+		safeURL: safe.String(),
+		metric:  opts.Metric,
+		timeout: opts.Timeout,
+		maxBody: opts.MaxBody,
+	}, nil
+}
+
+// String describes the source without secrets: "stub_status <URL>", userinfo
+// removed.
+func (s *Source) String() string { return "stub_status " + s.safeURL }
+
+// Read fetches the page and returns the chosen metric as Reading.Value. A 503
+// answer is Reading{Overload: true} with a nil error; any other status but
+// 200, a body that does not parse, a transport error or no answer within
+// Options.Timeout is an error.
+func (s *Source) Read(ctx context.Context) (autoscaler.Reading, error) {
+	st, overload, err := s.fetch(ctx)
+	if err != nil || overload {
+		return autoscaler.Reading{Overload: overload}, err
+	}
+	v := st.Active
+	if s.metric == MetricBusy {
+		if v, err = st.Busy(); err != nil {
+			return autoscaler.Reading{}, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return autoscaler.Reading{Value: float64(v)}, nil
+}
+
+// Status fetches the page and returns all seven numbers. A 503 answer is an
+// error wrapping ErrOverloaded; other failures are as for Read.
+func (s *Source) Status(ctx context.Context) (Status, error) {
+	st, overload, err := s.fetch(ctx)
+	if err == nil && overload {
+		err = fmt.Errorf("%s: %w", s, ErrOverloaded)
+	}
+	return st, err
+}
+
+// fetch makes one request. overload reports a 503 answer.
+func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.client.Do(s.req.WithContext(ctx))
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = s.safeURL // the client's message keeps the user name
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return st, false, fmt.Errorf("%s: no answer within %v: %w", s, s.timeout, err)
+		}
+		return st, false, fmt.Errorf("%s: %w", s, err)
+	}
+	// Read the body to the end (bounded) before closing it, so that the
+	// keep-alive connection goes back to the pool whatever the status.
+	s.buf.Reset()
+	s.body = io.LimitedReader{R: resp.Body, N: s.maxBody + 1}
+	_, err = s.buf.ReadFrom(&s.body)
+	s.body.R = nil
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return st, true, nil
+	case resp.StatusCode != http.StatusOK:
+		return st, false, fmt.Errorf("%s: unexpected HTTP status %d %s, want 200 (or 503 for overload)",
+			s, resp.StatusCode, http.StatusText(resp.StatusCode))
+	case err != nil:
+		return st, false, fmt.Errorf("%s: reading the body: %w", s, err)
+	case int64(s.buf.Len()) > s.maxBody:
+		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", s, s.maxBody)
+	}
+	if st, err = Parse(s.buf.Bytes()); err != nil {
+		return Status{}, false, fmt.Errorf("%s: %w", s, err)
+	}
+	return st, false, nil
+}
+
+// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
+func validHeaderName(name string) bool {
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// NewTransport returns an HTTP transport for stub_status requests, meant to
+// be shared by every Source (a program needs at most two: verifying TLS and
+// not). It keeps a bounded pool of keep-alive connections per host (at most
+// 16 idle and 64 in all, idle ones closed after 90 s), because many services
+// often sit behind one load balancer. It speaks HTTP/1.1 (HTTP/2 is not
+// forced) and asks for no compression, since the page is tiny.
+//
+// With verifyTLS false the server's certificate is not verified, as in the
+// seed: the status URL is often the load balancer's own DNS name
+// (xxx.elb.amazonaws.com), which its certificate does not name, and the page
+// holds no secret. The auth header is then sent to whoever answers, so
+// prefer true (the configuration's StatusTLSVerify) when the URL's name
+// matches its certificate.
+func NewTransport(verifyTLS bool) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: !verifyTLS, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: 5 * time.Second,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 16,
+		MaxConnsPerHost:     64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}

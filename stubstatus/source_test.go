@@ -1,0 +1,341 @@
+package stubstatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+)
+
+const (
+	testHeader = "Status-Auth-Key"
+	testSecret = "hunter2-s3cret"
+)
+
+// statusServer serves nginxBody, or the given status with a short body, and
+// counts the connections it accepts.
+type statusServer struct {
+	*httptest.Server
+	conns atomic.Int32
+}
+
+func newStatusServer(t *testing.T, h http.HandlerFunc) *statusServer {
+	t.Helper()
+	s := &statusServer{Server: httptest.NewUnstartedServer(h)}
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func serveBody(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+func newSource(t *testing.T, opts Options) *Source {
+	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	src, err := New(opts)
+	require.NoError(t, err)
+	return src
+}
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want []string
+	}{
+		{"everything wrong at once", Options{AuthValue: testSecret, Metric: "idle", Timeout: -1, MaxBody: -5},
+			[]string{"URL: required", "AuthValue: set without AuthHeader", `Metric: unknown metric "idle"`, "Timeout: must be > 0", "MaxBody: must be > 0"}},
+		{"relative URL", Options{URL: "example.com/nginx-status", Timeout: time.Second}, []string{"URL: must be an absolute http or https URL"}},
+		{"ftp URL", Options{URL: "ftp://example.com/status", Timeout: time.Second}, []string{`got scheme "ftp"`}},
+		{"no host", Options{URL: "http:///nginx-status", Timeout: time.Second}, []string{"URL: has no host"}},
+		{"unparsable URL keeps userinfo out", Options{URL: "http://alice:" + testSecret + "@exa mple.com/%zz", Timeout: time.Second}, []string{"URL: not a valid URL"}},
+		{"zero timeout", Options{URL: "http://example.com/", Timeout: 0}, []string{"Timeout: must be > 0, got 0s"}},
+		{"bad header name", Options{URL: "http://example.com/", AuthHeader: "Status Auth", AuthValue: testSecret, Timeout: time.Second}, []string{`AuthHeader: "Status Auth" is not a valid HTTP header name`}},
+		{"header value with a line break", Options{URL: "http://example.com/", AuthHeader: testHeader, AuthValue: testSecret + "\r\nX: y", Timeout: time.Second}, []string{"AuthValue: contains a line break"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := New(tt.opts)
+			require.Error(t, err)
+			assert.Nil(t, src)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			var fe *autoscaler.FieldError
+			assert.True(t, errors.As(err, &fe))
+			assert.NotContains(t, err.Error(), testSecret)
+		})
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	src := newSource(t, Options{URL: "https://alice:" + testSecret + "@example.com/nginx-status"})
+	assert.Equal(t, MetricActive, src.metric)
+	assert.Equal(t, int64(DefaultMaxBody), src.maxBody)
+	assert.Equal(t, "stub_status https://example.com/nginx-status", src.String())
+	require.NotNil(t, src.client)
+	tr, ok := src.client.Transport.(*http.Transport)
+	require.True(t, ok)
+	assert.True(t, tr.TLSClientConfig.InsecureSkipVerify, "the seed skips verification by default")
+}
+
+func TestReadSendsAuthHeaderOnlyWhenSet(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		serveBody(nginxBody)(w, r)
+	})
+
+	withAuth := newSource(t, Options{URL: srv.URL + "/nginx-status", AuthHeader: testHeader, AuthValue: testSecret})
+	_, err := withAuth.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, testSecret, (<-got).Get(testHeader))
+
+	without := newSource(t, Options{URL: srv.URL + "/nginx-status"})
+	_, err = without.Read(t.Context())
+	require.NoError(t, err)
+	_, present := (<-got)[testHeader]
+	assert.False(t, present)
+}
+
+func TestReadMetrics(t *testing.T) {
+	srv := newStatusServer(t, serveBody(nginxBody))
+	tests := []struct {
+		metric Metric
+		want   float64
+	}{{"", 291}, {MetricActive, 291}, {MetricBusy, 291 - 106}}
+	for _, tt := range tests {
+		src := newSource(t, Options{URL: srv.URL, Metric: tt.metric})
+		r, err := src.Read(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, autoscaler.Reading{Value: tt.want}, r, "metric %q", tt.metric)
+	}
+
+	st, err := newSource(t, Options{URL: srv.URL}).Status(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, nginxStatus, st)
+}
+
+func TestReadBusyInconsistent(t *testing.T) {
+	srv := newStatusServer(t, serveBody("Active connections: 2\nserver accepts handled requests\n1 1 1\nReading: 0 Writing: 1 Waiting: 5\n"))
+	_, err := newSource(t, Options{URL: srv.URL, Metric: MetricBusy}).Read(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "inconsistent")
+	assert.Contains(t, err.Error(), srv.URL)
+}
+
+func TestReadStatusCodes(t *testing.T) {
+	tests := []struct {
+		code    int
+		wantErr string
+	}{
+		{http.StatusNotFound, "unexpected HTTP status 404 Not Found"},
+		{http.StatusInternalServerError, "unexpected HTTP status 500 Internal Server Error"},
+		{http.StatusForbidden, "unexpected HTTP status 403 Forbidden"},
+		{http.StatusServiceUnavailable, ""},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.code), func(t *testing.T) {
+			srv := newStatusServer(t, func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "<html>"+http.StatusText(tt.code)+"</html>", tt.code)
+			})
+			src := newSource(t, Options{URL: srv.URL + "/nginx-status"})
+			r, err := src.Read(t.Context())
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				assert.Equal(t, autoscaler.Reading{Overload: true}, r)
+				_, err = src.Status(t.Context())
+				assert.ErrorIs(t, err, ErrOverloaded)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Contains(t, err.Error(), srv.URL+"/nginx-status")
+			assert.Equal(t, autoscaler.Reading{}, r)
+		})
+	}
+}
+
+func TestReadBadBodies(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		maxBody int64
+		wantErr string
+	}{
+		{"HTML page with 200", "<html><body>Welcome to nginx!</body></html>", 0, "HTML page"},
+		{"empty", "", 0, "empty body"},
+		{"over MaxBody", nginxBody + strings.Repeat("x", 100), int64(len(nginxBody)), fmt.Sprintf("body larger than %d bytes", len(nginxBody))},
+		{"over the default MaxBody", strings.Repeat("x", DefaultMaxBody+1), 0, "body larger than 65536 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newStatusServer(t, serveBody(tt.body))
+			_, err := newSource(t, Options{URL: srv.URL, MaxBody: tt.maxBody}).Read(t.Context())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+
+	// A body exactly MaxBody long is fine.
+	srv := newStatusServer(t, serveBody(nginxBody))
+	_, err := newSource(t, Options{URL: srv.URL, MaxBody: int64(len(nginxBody))}).Read(t.Context())
+	assert.NoError(t, err)
+}
+
+func TestReadTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := newStatusServer(t, func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before srv.Close
+
+	src := newSource(t, Options{URL: srv.URL, Timeout: 50 * time.Millisecond})
+	_, err := src.Read(t.Context())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "no answer within 50ms")
+	assert.Contains(t, err.Error(), srv.URL)
+}
+
+func TestReadHonoursCancel(t *testing.T) {
+	srv := newStatusServer(t, serveBody(nginxBody))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := newSource(t, Options{URL: srv.URL}).Read(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestReadReusesConnection(t *testing.T) {
+	var n atomic.Int32
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) % 3 {
+		case 1:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case 2:
+			http.NotFound(w, r)
+		default:
+			serveBody(nginxBody)(w, r)
+		}
+	})
+	src := newSource(t, Options{URL: srv.URL})
+	for range 9 {
+		_, _ = src.Read(t.Context())
+	}
+	assert.Equal(t, int32(9), n.Load())
+	assert.Equal(t, int32(1), srv.conns.Load(), "all reads, 503 and 404 included, use one keep-alive connection")
+}
+
+func TestErrorsHideSecrets(t *testing.T) {
+	release := make(chan struct{})
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/404":
+			http.NotFound(w, r)
+		case "/html":
+			serveBody("<html>"+r.Header.Get(testHeader)+"</html>")(w, r)
+		case "/slow":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+
+	base := strings.Replace(srv.URL, "http://", "http://alice:"+testSecret+"@", 1)
+	closedBase := strings.Replace(closed.URL, "http://", "http://alice:"+testSecret+"@", 1)
+	for _, u := range []string{base + "/404", base + "/html", base + "/slow", closedBase + "/refused"} {
+		src := newSource(t, Options{URL: u, AuthHeader: testHeader, AuthValue: testSecret, Timeout: 100 * time.Millisecond})
+		_, err := src.Read(t.Context())
+		require.Error(t, err, u)
+		assert.NotContains(t, err.Error(), testSecret)
+		assert.NotContains(t, err.Error(), "alice")
+		assert.NotContains(t, src.String(), testSecret)
+		assert.NotContains(t, src.String(), "alice")
+	}
+}
+
+func TestDefaultClientDoesNotFollowRedirects(t *testing.T) {
+	var leaked atomic.Bool
+	other := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get(testHeader) != "")
+		serveBody(nginxBody)(w, r)
+	})
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL, http.StatusFound)
+	})
+	_, err := newSource(t, Options{URL: srv.URL, AuthHeader: testHeader, AuthValue: testSecret}).Read(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "302 Found")
+	assert.False(t, leaked.Load())
+	assert.Zero(t, other.conns.Load())
+}
+
+func TestNewTransportTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(serveBody(nginxBody))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshake is expected
+	srv.StartTLS()                                   // self-signed certificate
+	t.Cleanup(srv.Close)
+
+	skip := newSource(t, Options{URL: srv.URL, Client: &http.Client{Transport: NewTransport(false)}})
+	r, err := skip.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 291.0, r.Value)
+
+	verify := newSource(t, Options{URL: srv.URL, Client: &http.Client{Transport: NewTransport(true)}})
+	_, err = verify.Read(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate")
+
+	tr := NewTransport(true)
+	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify)
+	assert.False(t, tr.ForceAttemptHTTP2)
+	assert.Positive(t, tr.MaxIdleConnsPerHost)
+	assert.Positive(t, tr.MaxConnsPerHost)
+	assert.Positive(t, tr.IdleConnTimeout)
+}
+
+func BenchmarkRead(b *testing.B) {
+	srv := httptest.NewServer(serveBody(nginxBody))
+	b.Cleanup(srv.Close)
+	src, err := New(Options{URL: srv.URL + "/nginx-status", AuthHeader: testHeader, AuthValue: testSecret, Timeout: 5 * time.Second})
+	require.NoError(b, err)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := src.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
