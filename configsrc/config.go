@@ -1,0 +1,229 @@
+// Package configsrc reads fast-autoscaler's configuration: the seed-compatible
+// JSON document (schema, defaults, strict validation) and the sources it comes
+// from (a local file; SSM Parameter Store).
+//
+// The document keeps the seed's shape and field names:
+//
+//	{"Services": [{"StatusUrl": "https://example-a.com/nginx-status",
+//	               "EcsClusterName": "example-app", "EcsServiceName": "example-app",
+//	               "ScaleoutThreshold": 100}]}
+//
+// Parse fills in a default for every field left out and reports every problem
+// in the document at once as a *ValidationError.
+package configsrc
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+)
+
+// MaxDocumentSize is the largest document Parse accepts, in bytes (1 MiB; an
+// SSM parameter holds at most 8 KiB).
+const MaxDocumentSize = 1 << 20
+
+// The values of StatusMetric.
+const (
+	// StatusMetricActive compares nginx's "Active connections" with the
+	// threshold (the seed's behaviour, the default).
+	StatusMetricActive = "active"
+	// StatusMetricBusy compares Active − Waiting (connections with a request
+	// in progress), which ignores idle keep-alive connections.
+	StatusMetricBusy = "busy"
+)
+
+// Config is the whole document, validated, defaults filled in.
+type Config struct {
+	// Services lists the services to watch, in document order; never empty.
+	Services []ServiceConfig
+}
+
+// ServiceConfig is one service's effective settings, defaults filled in. The
+// document's field name is given for each.
+type ServiceConfig struct {
+	// StatusURL ("StatusUrl", required) is the nginx stub_status URL: an
+	// absolute http or https URL with a host.
+	StatusURL string
+	// StatusAuthName ("StatusAuthName", optional) is an HTTP header name sent
+	// with each status request. Given only together with StatusAuthValue.
+	StatusAuthName string
+	// StatusAuthValue ("StatusAuthValue", optional) is that header's value.
+	StatusAuthValue Secret
+	// StatusTLSVerify ("StatusTLSVerify") checks the status URL's TLS
+	// certificate. Default false: like the seed, verification is skipped so an
+	// ALB host name works.
+	StatusTLSVerify bool
+	// StatusMetric ("StatusMetric") is StatusMetricActive (default) or
+	// StatusMetricBusy.
+	StatusMetric string
+	// StatusTimeout ("StatusTimeout") bounds one status request. Default
+	// Policy.CheckInterval; must be > 0 and not exceed CheckInterval, so a
+	// read always ends before the next check is due.
+	StatusTimeout time.Duration
+	// EcsClusterName ("EcsClusterName", required) is the ECS cluster.
+	EcsClusterName string
+	// EcsServiceName ("EcsServiceName", required) is the ECS service.
+	EcsServiceName string
+	// SlackWebhookURL ("SlackWebhookUrl", optional) is the Slack incoming
+	// webhook told about scale-outs; empty means no Slack. Must be https
+	// (http only for a loopback host, as in tests).
+	SlackWebhookURL Secret
+	// Policy holds ScaleoutThreshold, MinDesiredCount, MaxDesiredCount,
+	// CheckInterval, GracePeriod and AlertAfterFailures (document names);
+	// defaults are autoscaler.DefaultPolicy's.
+	Policy autoscaler.Policy
+}
+
+// Name returns "cluster/service".
+func (s ServiceConfig) Name() string { return s.EcsClusterName + "/" + s.EcsServiceName }
+
+// LogValue returns the effective settings as a group keyed by the document's
+// field names, with secrets redacted and any user info in StatusUrl hidden.
+func (s ServiceConfig) LogValue() slog.Value {
+	status := s.StatusURL
+	if u, err := url.Parse(status); err == nil {
+		status = u.Redacted()
+	}
+	p := s.Policy
+	return slog.GroupValue(
+		slog.String("EcsClusterName", s.EcsClusterName),
+		slog.String("EcsServiceName", s.EcsServiceName),
+		slog.String("StatusUrl", status),
+		slog.String("StatusAuthName", s.StatusAuthName),
+		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
+		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
+		slog.String("StatusMetric", s.StatusMetric),
+		slog.Duration("StatusTimeout", s.StatusTimeout),
+		slog.String("SlackWebhookUrl", s.SlackWebhookURL.String()),
+		slog.Float64("ScaleoutThreshold", p.ScaleoutThreshold),
+		slog.Int("MinDesiredCount", p.MinDesiredCount),
+		slog.Int("MaxDesiredCount", p.MaxDesiredCount),
+		slog.Duration("CheckInterval", p.CheckInterval),
+		slog.Duration("GracePeriod", p.GracePeriod),
+		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
+	)
+}
+
+// Parse decodes and validates a configuration document. Every field left out
+// gets its default; a field given with an invalid value (0, negative, null,
+// empty string, wrong type) is an error, never a default. Durations
+// (CheckInterval, GracePeriod, StatusTimeout) are a number of seconds (0.5
+// allowed) or a Go duration string ("500ms", "3m").
+//
+// On failure the error is a *ValidationError listing every problem found.
+// Error messages never contain StatusAuthValue or SlackWebhookUrl.
+func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxDocumentSize {
+		return nil, docError(fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), MaxDocumentSize))
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, docError("the document is empty")
+	}
+	var root json.RawMessage
+	if err := json.Unmarshal(data, &root); err != nil { // also rejects trailing data
+		return nil, docError(syntaxMessage(data, err))
+	}
+	var c collector
+	members, ok := objectMembers(root)
+	if !ok {
+		return nil, docError("the document must be a JSON object, got " + kind(root))
+	}
+	var services json.RawMessage
+	for _, m := range c.members(-1, members, []string{"Services"}) {
+		services = m.value
+	}
+	cfg := &Config{}
+	var list []json.RawMessage
+	switch {
+	case services == nil:
+		c.add(-1, "Services", "required")
+	case kind(services) != "array":
+		c.add(-1, "Services", "must be an array of service objects, got "+kind(services))
+	default:
+		_ = json.Unmarshal(services, &list) // cannot fail: an array of valid JSON
+		if len(list) == 0 {
+			c.add(-1, "Services", "must list at least one service")
+		}
+	}
+	fields := serviceFields()
+	for i, raw := range list {
+		cfg.Services = append(cfg.Services, c.service(i, raw, fields))
+	}
+	c.duplicates(cfg.Services)
+	if len(c.problems) > 0 {
+		slices.SortStableFunc(c.problems, func(a, b Problem) int { return cmp.Compare(a.Index, b.Index) })
+		return nil, &ValidationError{Problems: c.problems}
+	}
+	return cfg, nil
+}
+
+// member is one name/value pair of a JSON object, in document order.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// objectMembers splits a valid JSON value into its members, or reports false
+// when it is not an object.
+func objectMembers(raw json.RawMessage) ([]member, bool) {
+	if kind(raw) != "object" {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '{'
+		return nil, false
+	}
+	var out []member
+	for dec.More() {
+		tok, err := dec.Token()
+		name, ok := tok.(string)
+		var value json.RawMessage
+		if err != nil || !ok || dec.Decode(&value) != nil {
+			return nil, false // unreachable for valid JSON
+		}
+		out = append(out, member{name, value})
+	}
+	return out, true
+}
+
+// kind names a valid JSON value's type as messages use it.
+func kind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// syntaxMessage describes a JSON decoding error, with the line and column of
+// a syntax error (1-based; the column counts bytes).
+func syntaxMessage(data []byte, err error) string {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return "invalid JSON: " + err.Error()
+	}
+	prefix := data[:min(max(se.Offset, 0), int64(len(data)))]
+	line := 1 + bytes.Count(prefix, []byte("\n"))
+	col := len(prefix) - (bytes.LastIndexByte(prefix, '\n') + 1)
+	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, max(col, 1), se)
+}

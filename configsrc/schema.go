@@ -1,0 +1,411 @@
+package configsrc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+)
+
+// field is one entry of the service schema: its name in the document, whether
+// it must be given, and how its JSON value is stored into a ServiceConfig.
+// decode returns a message saying what is wrong with the value.
+type field struct {
+	name     string
+	required bool
+	decode   func(sc *ServiceConfig, raw json.RawMessage) error
+}
+
+// serviceDefaults is a service with every default filled in, before the
+// document's fields are applied. StatusTimeout, left zero here, defaults to
+// the effective CheckInterval.
+func serviceDefaults() ServiceConfig {
+	return ServiceConfig{StatusMetric: StatusMetricActive, Policy: autoscaler.DefaultPolicy()}
+}
+
+// serviceFields is the schema of one service: the only list of its fields.
+func serviceFields() []field {
+	return []field{
+		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, checkStatusURL)},
+		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, checkHeaderName)},
+		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, checkHeaderValue)},
+		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
+		{"StatusMetric", false, text(func(c *ServiceConfig) *string { return &c.StatusMetric }, checkMetric)},
+		{"StatusTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.StatusTimeout }, positive)},
+		{"EcsClusterName", true, text(func(c *ServiceConfig) *string { return &c.EcsClusterName }, nil)},
+		{"EcsServiceName", true, text(func(c *ServiceConfig) *string { return &c.EcsServiceName }, nil)},
+		{"SlackWebhookUrl", false, text(func(c *ServiceConfig) *Secret { return &c.SlackWebhookURL }, checkSlackURL)},
+		{"ScaleoutThreshold", false, number(func(c *ServiceConfig) *float64 { return &c.Policy.ScaleoutThreshold })},
+		{"MinDesiredCount", false, count(func(c *ServiceConfig) *int { return &c.Policy.MinDesiredCount }, nil)},
+		{"MaxDesiredCount", false, count(func(c *ServiceConfig) *int { return &c.Policy.MaxDesiredCount }, explicitCap)},
+		{"CheckInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.CheckInterval }, nil)},
+		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
+		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
+	}
+}
+
+// collector gathers problems.
+type collector struct{ problems []Problem }
+
+func (c *collector) add(index int, field, msg string) {
+	c.problems = append(c.problems, Problem{Index: index, Field: field, Message: msg})
+}
+
+// members reports unknown and repeated names among an object's members and
+// returns the known ones.
+func (c *collector) members(index int, ms []member, known []string) []member {
+	var out []member
+	seen := map[string]bool{}
+	for _, m := range ms {
+		switch {
+		case !slices.Contains(known, m.name):
+			msg := "unknown field"
+			if s := suggest(m.name, known); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			c.add(index, m.name, msg)
+		case seen[m.name]:
+			c.add(index, m.name, "given more than once")
+		default:
+			seen[m.name] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// service decodes and checks Services[i].
+func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceConfig {
+	sc := serviceDefaults()
+	first := len(c.problems)
+	defer func() { // name the service in its problems once its name is known
+		for j := first; j < len(c.problems); j++ {
+			c.problems[j].Service = sc.EcsServiceName
+		}
+	}()
+	ms, ok := objectMembers(raw)
+	if !ok {
+		c.add(i, "", "must be a JSON object, got "+kind(raw))
+		return sc
+	}
+	names := make([]string, len(fields))
+	for j, f := range fields {
+		names[j] = f.name
+	}
+	given := map[string]json.RawMessage{}
+	for _, m := range c.members(i, ms, names) {
+		given[m.name] = m.value
+	}
+	bad := map[string]bool{}
+	problem := func(field, msg string) {
+		bad[field] = true
+		c.add(i, field, msg)
+	}
+	for _, f := range fields {
+		raw, ok := given[f.name]
+		switch {
+		case !ok && f.required:
+			problem(f.name, "required")
+		case !ok:
+		case kind(raw) == "null" && f.required:
+			problem(f.name, "must not be null")
+		case kind(raw) == "null":
+			problem(f.name, "must not be null; leave the field out to use its default")
+		default:
+			if err := f.decode(&sc, raw); err != nil {
+				problem(f.name, err.Error())
+			}
+		}
+	}
+	_, hasName := given["StatusAuthName"]
+	_, hasValue := given["StatusAuthValue"]
+	switch {
+	case hasName && !hasValue:
+		problem("StatusAuthValue", "required when StatusAuthName is given")
+	case hasValue && !hasName:
+		problem("StatusAuthName", "required when StatusAuthValue is given")
+	}
+	if _, ok := given["StatusTimeout"]; !ok {
+		sc.StatusTimeout = sc.Policy.CheckInterval
+	} else if ci := sc.Policy.CheckInterval; !bad["StatusTimeout"] && !bad["CheckInterval"] && sc.StatusTimeout > ci && ci >= autoscaler.MinCheckInterval {
+		problem("StatusTimeout", fmt.Sprintf("must not exceed CheckInterval (%v), got %v", ci, sc.StatusTimeout))
+	}
+	for _, err := range unjoin(sc.Policy.Validate()) {
+		var fe *autoscaler.FieldError
+		switch {
+		case !errors.As(err, &fe):
+			c.add(i, "", err.Error())
+		case !bad[fe.Field]: // a value that did not decode was not stored
+			c.add(i, fe.Field, fe.Problem)
+		}
+	}
+	return sc
+}
+
+// duplicates reports services configured more than once.
+func (c *collector) duplicates(services []ServiceConfig) {
+	firstAt := map[[2]string]int{}
+	for i, s := range services {
+		if s.EcsClusterName == "" || s.EcsServiceName == "" {
+			continue
+		}
+		key := [2]string{s.EcsClusterName, s.EcsServiceName}
+		if j, ok := firstAt[key]; ok {
+			c.problems = append(c.problems, Problem{Index: i, Service: s.EcsServiceName, Field: "EcsServiceName",
+				Message: fmt.Sprintf("%s is also configured at Services[%d]", s.Name(), j)})
+			continue
+		}
+		firstAt[key] = i
+	}
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// typeError says what a value should have been.
+func typeError(want string, raw json.RawMessage) error {
+	return fmt.Errorf("must be %s, got %s", want, kind(raw))
+}
+
+// text decodes a non-empty string and checks it with check (when not nil).
+func text[S ~string](dst func(*ServiceConfig) *S, check func(string) error) func(*ServiceConfig, json.RawMessage) error {
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		var s string
+		if kind(raw) != "string" || json.Unmarshal(raw, &s) != nil {
+			return typeError("a string", raw)
+		}
+		if s == "" {
+			return errors.New("must not be empty; leave the field out if it is not wanted")
+		}
+		if check != nil {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
+		*dst(sc) = S(s)
+		return nil
+	}
+}
+
+func boolean(dst func(*ServiceConfig) *bool) func(*ServiceConfig, json.RawMessage) error {
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		if kind(raw) != "boolean" {
+			return typeError("true or false", raw)
+		}
+		*dst(sc) = string(raw) == "true"
+		return nil
+	}
+}
+
+// float reads a JSON number.
+func float(raw json.RawMessage) (float64, error) {
+	if kind(raw) != "number" {
+		return 0, typeError("a number", raw)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return 0, fmt.Errorf("number %s is out of range", raw)
+	}
+	return f, nil
+}
+
+func number(dst func(*ServiceConfig) *float64) func(*ServiceConfig, json.RawMessage) error {
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		f, err := float(raw)
+		if err == nil {
+			*dst(sc) = f
+		}
+		return err
+	}
+}
+
+// count decodes a whole number of tasks (or failures) and checks it with
+// check (when not nil). The range is ECS's int32.
+func count(dst func(*ServiceConfig) *int, check func(int) error) func(*ServiceConfig, json.RawMessage) error {
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		f, err := float(raw)
+		switch {
+		case err != nil:
+			return err
+		case f != math.Trunc(f):
+			return fmt.Errorf("must be a whole number, got %s", raw)
+		case math.Abs(f) > math.MaxInt32:
+			return fmt.Errorf("must be at most %d, got %s", math.MaxInt32, raw)
+		}
+		if check != nil {
+			if err := check(int(f)); err != nil {
+				return err
+			}
+		}
+		*dst(sc) = int(f)
+		return nil
+	}
+}
+
+// duration decodes a number of seconds or a Go duration string and checks it
+// with check (when not nil).
+func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration) error) func(*ServiceConfig, json.RawMessage) error {
+	const want = `a number of seconds or a duration string such as "500ms" or "3m"`
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		var d time.Duration
+		switch kind(raw) {
+		case "number":
+			secs, err := float(raw)
+			if err != nil || math.Abs(secs) > math.MaxInt64/float64(time.Second) {
+				return fmt.Errorf("%s seconds is out of range", raw)
+			}
+			d = time.Duration(math.Round(secs * float64(time.Second)))
+		case "string":
+			var s string
+			_ = json.Unmarshal(raw, &s) // cannot fail: a valid JSON string
+			var err error
+			if d, err = time.ParseDuration(s); err != nil {
+				return fmt.Errorf("must be %s, got %q", want, s)
+			}
+		default:
+			return typeError(want, raw)
+		}
+		if check != nil {
+			if err := check(d); err != nil {
+				return err
+			}
+		}
+		*dst(sc) = d
+		return nil
+	}
+}
+
+func positive(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("must be > 0, got %v", d)
+	}
+	return nil
+}
+
+// explicitCap rejects MaxDesiredCount 0, which Policy reads as "no cap".
+func explicitCap(n int) error {
+	if n == 0 {
+		return errors.New("must be >= 1; leave it out for no cap")
+	}
+	return nil
+}
+
+func checkMetric(s string) error {
+	if s != StatusMetricActive && s != StatusMetricBusy {
+		return fmt.Errorf("must be %q or %q, got %q", StatusMetricActive, StatusMetricBusy, s)
+	}
+	return nil
+}
+
+// checkHeaderName accepts an HTTP field name: a token (RFC 9110 §5.6.2).
+func checkHeaderName(s string) error {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return fmt.Errorf("must be a valid HTTP header name, got %q", s)
+		}
+	}
+	return nil
+}
+
+// checkHeaderValue rejects control characters; it never repeats the value.
+func checkHeaderValue(s string) error {
+	for _, r := range s {
+		if r < ' ' && r != '\t' || r == 0x7f {
+			return errors.New("must not contain control characters such as line breaks")
+		}
+	}
+	return nil
+}
+
+// webURL parses an absolute http or https URL with a host. Its errors never
+// repeat the URL.
+func webURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, errors.New("is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("must be an absolute http or https URL")
+	case u.Hostname() == "":
+		return nil, errors.New("must name a host")
+	}
+	return u, nil
+}
+
+func checkStatusURL(s string) error {
+	_, err := webURL(s)
+	return err
+}
+
+// checkSlackURL wants https, or http to a loopback host (a local test server).
+func checkSlackURL(s string) error {
+	u, err := webURL(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return errors.New("must be an https URL (http only for a loopback host)")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// suggest returns the known name closest to name: one equal ignoring case if
+// any, else the nearest by edit distance (ignoring case) when at most a third
+// of the name (and at least 2 edits) differs; "" when none is close.
+func suggest(name string, known []string) string {
+	best, bestDist := "", max(2, len(name)/3)+1
+	for _, k := range known {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
