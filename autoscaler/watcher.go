@@ -163,7 +163,7 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 // scaleOut reads the service's state and raises its desired count.
 func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	p := w.svc.Policy
-	ev := notify.Event{Time: c.Time, Value: c.Reading.Value, Overload: c.Reading.Overload, MaxDesired: p.MaxDesiredCount}
+	ev := notify.Event{Time: c.Time, Value: c.Reading.Value, Overload: c.Reading.Overload}
 	attrs := []slog.Attr{slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload)}
 
 	st, err := w.scaler.State(ctx, w.id)
@@ -173,6 +173,9 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	desired, capped := p.ScaleOutTo(st.Desired)
 	c.DesiredCur, c.DesiredNew = st.Desired, desired
 	ev.DesiredCur, ev.DesiredNew = st.Desired, desired
+	if capped {
+		ev.MaxDesired = p.MaxDesiredCount
+	}
 	attrs = append(attrs, slog.Int("desired_cur", st.Desired), slog.Int("desired_new", desired),
 		slog.Int("running", st.Running), slog.Int("pending", st.Pending))
 

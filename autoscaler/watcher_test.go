@@ -231,3 +231,18 @@ func (f failingScaler) State(context.Context, scaler.Service) (scaler.State, err
 }
 
 func (f failingScaler) SetDesired(context.Context, scaler.Service, int) error { return f.setErr }
+
+func TestStepEventNamesTheCapOnlyWhenItApplied(t *testing.T) {
+	for _, tt := range []struct {
+		max, wantMax int
+	}{{max: 16, wantMax: 0}, {max: 12, wantMax: 12}} {
+		rec := &recorder{}
+		svc := newService("a", fixed(autoscaler.Reading{Value: 500}), rec)
+		svc.Policy.MaxDesiredCount = tt.max
+		w, err := autoscaler.NewWatcher(svc, memWith(8, "a"), nil)
+		require.NoError(t, err)
+		w.Step(t.Context(), t0)
+		require.Len(t, rec.events, 1)
+		assert.Equal(t, tt.wantMax, rec.events[0].MaxDesired, "max %d", tt.max)
+	}
+}

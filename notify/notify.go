@@ -69,7 +69,7 @@ type Event struct {
 
 	DesiredCur int // desired count before the scale-out
 	DesiredNew int // desired count after it (or that was asked for, on failure)
-	MaxDesired int // the cap in force (0: none)
+	MaxDesired int // MaxDesiredCount, when it capped DesiredNew (0: not capped)
 
 	Failures int   // consecutive failed reads (MetricFailing, MetricRecovered)
 	Err      error // the failure (ScaleOutFailed, MetricFailing)

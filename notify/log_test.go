@@ -1,0 +1,52 @@
+package notify_test
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fast-autoscaler/fast-autoscaler/notify"
+)
+
+func TestLogWritesOneLinePerEvent(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   notify.Event
+		want string
+	}{
+		{"scale-out",
+			notify.Event{Kind: notify.ScaleOut, Cluster: "prod", Service: "web", Value: 161, DesiredCur: 2, DesiredNew: 10},
+			`level=INFO msg=notify event=scale_out cluster=prod service=web active=161 overload=false desired_cur=2 desired_new=10`},
+		{"capped scale-out",
+			notify.Event{Kind: notify.ScaleOut, Cluster: "prod", Service: "web", Value: 161, DesiredCur: 8, DesiredNew: 12, MaxDesired: 12},
+			`level=INFO msg=notify event=scale_out cluster=prod service=web active=161 overload=false desired_cur=8 desired_new=12 desired_max=12`},
+		{"failed",
+			notify.Event{Kind: notify.ScaleOutFailed, Cluster: "prod", Service: "web", Overload: true, Err: errors.New("denied")},
+			`level=WARN msg=notify event=scale_out_failed cluster=prod service=web active=0 overload=true desired_cur=0 desired_new=0 error=denied`},
+		{"metric failing",
+			notify.Event{Kind: notify.MetricFailing, Cluster: "prod", Service: "web", Failures: 5, Err: errors.New("timeout")},
+			`level=WARN msg=notify event=metric_failing cluster=prod service=web failures=5 error=timeout`},
+		{"metric recovered",
+			notify.Event{Kind: notify.MetricRecovered, Cluster: "prod", Service: "web", Failures: 6},
+			`level=INFO msg=notify event=metric_recovered cluster=prod service=web failures=6`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf strings.Builder
+			logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey {
+						return slog.Attr{}
+					}
+					return a
+				},
+			}))
+			require.NoError(t, notify.NewLog(logger).Notify(t.Context(), tt.ev))
+			assert.Equal(t, tt.want+"\n", buf.String())
+		})
+	}
+}
