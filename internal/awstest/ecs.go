@@ -1,0 +1,350 @@
+package awstest
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Service is an ECS service's state on the server. Counts are tasks.
+type Service struct {
+	Desired, Running, Pending int32
+	// Status is ACTIVE (the default when empty), DRAINING or INACTIVE.
+	Status string
+	// Deployments as DescribeServices reports them; nil means one PRIMARY
+	// deployment, rollout COMPLETED, with the service's counts.
+	Deployments []Deployment
+}
+
+// Deployment is one of a service's deployments. Counts are tasks.
+type Deployment struct {
+	Status       string // PRIMARY or ACTIVE
+	RolloutState string // COMPLETED, IN_PROGRESS or FAILED; empty is left out
+
+	Desired, Running, Pending int32
+}
+
+// Task is a task on the server.
+type Task struct {
+	ID            string // task ID, the last part of its ARN
+	Service       string // the service that started it
+	LastStatus    string // default RUNNING
+	DesiredStatus string // default RUNNING
+	// PrivateIP is the private IPv4 address of its ENI attachment; empty
+	// means no attachment.
+	PrivateIP string
+}
+
+type cluster struct {
+	services map[string]Service
+	tasks    []Task // in the order added
+}
+
+// createdAt is the fixed creation time reported, in epoch seconds.
+const createdAt = 1700000000
+
+// AddCluster creates an empty cluster if it does not exist.
+func (s *Server) AddCluster(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cluster(name)
+}
+
+// cluster returns the named cluster, creating it. Callers hold s.mu.
+func (s *Server) cluster(name string) *cluster {
+	c, ok := s.clusters[name]
+	if !ok {
+		c = &cluster{services: make(map[string]Service)}
+		s.clusters[name] = c
+	}
+	return c
+}
+
+// PutService adds or replaces a service, creating its cluster if needed.
+func (s *Server) PutService(clusterName, name string, svc Service) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cluster(clusterName).services[name] = svc
+}
+
+// Service returns a service's current state (UpdateService changes Desired).
+func (s *Server) Service(clusterName, name string) (Service, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clusters[clusterName]
+	if !ok {
+		return Service{}, false
+	}
+	svc, ok := c.services[name]
+	return svc, ok
+}
+
+// RemoveService deletes a service: DescribeServices then reports it MISSING
+// and UpdateService answers ServiceNotFoundException.
+func (s *Server) RemoveService(clusterName, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clusters[clusterName]; ok {
+		delete(c.services, name)
+	}
+}
+
+// PutTask adds a task to a cluster, creating the cluster if needed.
+func (s *Server) PutTask(clusterName string, t Task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cluster(clusterName)
+	c.tasks = append(c.tasks, t)
+}
+
+func arn(resource string) string { return "arn:aws:ecs:" + Region + ":" + AccountID + ":" + resource }
+
+// shortName turns a cluster, service or task ARN into its name; "" is the
+// default cluster.
+func shortName(s string) string {
+	if s == "" {
+		return "default"
+	}
+	if strings.HasPrefix(s, "arn:") {
+		return s[strings.LastIndex(s, "/")+1:]
+	}
+	return s
+}
+
+// findCluster returns the request's cluster or ClusterNotFoundException.
+// Callers hold s.mu.
+func (s *Server) findCluster(name string) (string, *cluster, *apiError) {
+	name = shortName(name)
+	c, ok := s.clusters[name]
+	if !ok {
+		return name, nil, badRequest("ClusterNotFoundException", "Cluster not found.")
+	}
+	return name, c, nil
+}
+
+func wireService(clusterName, name string, svc Service) map[string]any {
+	status := svc.Status
+	if status == "" {
+		status = "ACTIVE"
+	}
+	deps := svc.Deployments
+	if deps == nil {
+		deps = []Deployment{{Status: "PRIMARY", RolloutState: "COMPLETED", Desired: svc.Desired, Running: svc.Running, Pending: svc.Pending}}
+	}
+	wd := make([]map[string]any, len(deps))
+	for i, d := range deps {
+		wd[i] = map[string]any{
+			"id": "ecs-svc/" + strconv.Itoa(i+1), "status": d.Status,
+			"desiredCount": d.Desired, "runningCount": d.Running, "pendingCount": d.Pending,
+			"launchType": "FARGATE", "createdAt": createdAt, "updatedAt": createdAt,
+		}
+		if d.RolloutState != "" {
+			wd[i]["rolloutState"] = d.RolloutState
+		}
+	}
+	return map[string]any{
+		"serviceArn":   arn("service/" + clusterName + "/" + name),
+		"serviceName":  name,
+		"clusterArn":   arn("cluster/" + clusterName),
+		"status":       status,
+		"desiredCount": svc.Desired, "runningCount": svc.Running, "pendingCount": svc.Pending,
+		"launchType":  "FARGATE",
+		"createdAt":   createdAt,
+		"deployments": wd,
+		"events":      []any{},
+	}
+}
+
+func failure(resource string) map[string]any {
+	return map[string]any{"arn": arn(resource), "reason": "MISSING"}
+}
+
+func (s *Server) describeServices(body []byte) (any, *apiError) {
+	var in struct {
+		Cluster  string   `json:"cluster"`
+		Services []string `json:"services"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if len(in.Services) == 0 || len(in.Services) > 10 {
+		return nil, badRequest("InvalidParameterException", "Services must contain between 1 and 10 items.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, c, e := s.findCluster(in.Cluster)
+	if e != nil {
+		return nil, e
+	}
+	services, failures := []any{}, []any{}
+	for _, sn := range in.Services {
+		sn = shortName(sn)
+		if svc, ok := c.services[sn]; ok {
+			services = append(services, wireService(name, sn, svc))
+		} else {
+			failures = append(failures, failure("service/"+name+"/"+sn))
+		}
+	}
+	return map[string]any{"services": services, "failures": failures}, nil
+}
+
+func (s *Server) updateService(body []byte) (any, *apiError) {
+	var in struct {
+		Cluster      string `json:"cluster"`
+		Service      string `json:"service"`
+		DesiredCount *int32 `json:"desiredCount"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if in.Service == "" {
+		return nil, badRequest("InvalidParameterException", "Service must not be empty.")
+	}
+	if in.DesiredCount != nil && *in.DesiredCount < 0 {
+		return nil, badRequest("InvalidParameterException", "Desired count must be greater than or equal to 0.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, c, e := s.findCluster(in.Cluster)
+	if e != nil {
+		return nil, e
+	}
+	sn := shortName(in.Service)
+	svc, ok := c.services[sn]
+	switch {
+	case !ok:
+		return nil, badRequest("ServiceNotFoundException", "Service not found.")
+	case svc.Status != "" && svc.Status != "ACTIVE":
+		return nil, badRequest("ServiceNotActiveException", "Service was not ACTIVE.")
+	}
+	if in.DesiredCount != nil {
+		svc.Desired = *in.DesiredCount
+		c.services[sn] = svc
+	}
+	return map[string]any{"service": wireService(name, sn, svc)}, nil
+}
+
+func (s *Server) listTasks(body []byte) (any, *apiError) {
+	var in struct {
+		Cluster       string `json:"cluster"`
+		ServiceName   string `json:"serviceName"`
+		DesiredStatus string `json:"desiredStatus"`
+		MaxResults    *int32 `json:"maxResults"`
+		NextToken     string `json:"nextToken"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	limit := 100
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 100 {
+			return nil, badRequest("InvalidParameterException", "maxResults must be between 1 and 100.")
+		}
+		limit = int(*in.MaxResults)
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(in.NextToken)
+		if err != nil || n < 0 {
+			return nil, badRequest("InvalidParameterException", "Invalid nextToken.")
+		}
+		start = n
+	}
+	want := in.DesiredStatus
+	if want == "" {
+		want = "RUNNING"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, c, e := s.findCluster(in.Cluster)
+	if e != nil {
+		return nil, e
+	}
+	svcName := shortName(in.ServiceName)
+	if in.ServiceName != "" {
+		if _, ok := c.services[svcName]; !ok {
+			return nil, badRequest("ServiceNotFoundException", "Service not found.")
+		}
+	}
+	var arns []string
+	for _, t := range c.tasks {
+		if (in.ServiceName == "" || t.Service == svcName) && orDefault(t.DesiredStatus, "RUNNING") == want {
+			arns = append(arns, arn("task/"+name+"/"+t.ID))
+		}
+	}
+	out := map[string]any{"taskArns": []string{}}
+	if start < len(arns) {
+		end := min(start+limit, len(arns))
+		out["taskArns"] = arns[start:end]
+		if end < len(arns) {
+			out["nextToken"] = strconv.Itoa(end)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) describeTasks(body []byte) (any, *apiError) {
+	var in struct {
+		Cluster string   `json:"cluster"`
+		Tasks   []string `json:"tasks"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if len(in.Tasks) == 0 || len(in.Tasks) > 100 {
+		return nil, badRequest("InvalidParameterException", "Tasks must contain between 1 and 100 items.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, c, e := s.findCluster(in.Cluster)
+	if e != nil {
+		return nil, e
+	}
+	tasks, failures := []any{}, []any{}
+	for _, id := range in.Tasks {
+		id = shortName(id)
+		i := -1
+		for j := range c.tasks {
+			if c.tasks[j].ID == id {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			failures = append(failures, failure("task/"+name+"/"+id))
+			continue
+		}
+		tasks = append(tasks, wireTask(name, c.tasks[i]))
+	}
+	return map[string]any{"tasks": tasks, "failures": failures}, nil
+}
+
+func wireTask(clusterName string, t Task) map[string]any {
+	w := map[string]any{
+		"taskArn":       arn("task/" + clusterName + "/" + t.ID),
+		"clusterArn":    arn("cluster/" + clusterName),
+		"group":         "service:" + t.Service,
+		"lastStatus":    orDefault(t.LastStatus, "RUNNING"),
+		"desiredStatus": orDefault(t.DesiredStatus, "RUNNING"),
+		"launchType":    "FARGATE",
+		"createdAt":     createdAt,
+		"attachments":   []any{},
+	}
+	if t.PrivateIP != "" {
+		w["attachments"] = []any{map[string]any{
+			"id": "eni-attach-" + t.ID, "type": "ElasticNetworkInterface", "status": "ATTACHED",
+			"details": []any{
+				map[string]string{"name": "subnetId", "value": "subnet-0awstest"},
+				map[string]string{"name": "networkInterfaceId", "value": "eni-" + t.ID},
+				map[string]string{"name": "privateIPv4Address", "value": t.PrivateIP},
+			},
+		}}
+	}
+	return w
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,439 @@
+// Package awstest runs an in-process HTTP server that speaks the AWS JSON 1.1
+// wire protocol for the few ECS and SSM operations this module uses, so tests
+// can drive the real aws-sdk-go-v2 clients (signing, retries, endpoint
+// resolution, error decoding) without AWS.
+//
+// One server answers both services on one URL, routing by X-Amz-Target:
+//
+//	AmazonEC2ContainerServiceV20141113.DescribeServices, .UpdateService, .ListTasks, .DescribeTasks
+//	AmazonSSM.GetParameter
+//
+// It checks each request the way AWS does in outline: POST, a known target,
+// a SigV4 Authorization header scoped to the right service, Content-Type
+// application/x-amz-json-1.1 and a JSON body of the right shape (unknown
+// fields are ignored). Errors are HTTP 400 (500 for server faults) with a
+// body {"__type":"<Code>","message":"..."}.
+//
+// In-process clients: build them from [Server.Config]. A child process (an
+// end-to-end test of the binary) gets the same server through the variables
+// [Server.Env] returns, appended to its environment:
+//
+//	AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_SSM=<Server.URL>
+//	AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   static test credentials
+//	AWS_REGION=ap-northeast-1
+//	AWS_EC2_METADATA_DISABLED=true             skip the instance-metadata probe
+//	AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE=/dev/null, AWS_PROFILE=
+//	                                           ignore the developer's ~/.aws
+//
+// A child process keeps the SDK's default retryer, whose backoff is real
+// time (up to a second or two per retry): inject few faults there, or set
+// AWS_MAX_ATTEMPTS=1.
+package awstest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Fixed identity of the fake account.
+const (
+	// Region is the region Config and Env use and ARNs name.
+	Region = "ap-northeast-1"
+	// AccountID is the account ARNs name.
+	AccountID = "123456789012"
+	// AccessKeyID and SecretAccessKey are the static test credentials.
+	AccessKeyID     = "AKIDAWSTEST"
+	SecretAccessKey = "awstest-secret-key"
+	// MaxAttempts is the attempts per operation of a Config client (the SDK's
+	// default too): one call and two retries.
+	MaxAttempts = 3
+)
+
+const (
+	ecsTarget = "AmazonEC2ContainerServiceV20141113."
+	ssmTarget = "AmazonSSM."
+	jsonType  = "application/x-amz-json-1.1"
+	maxBody   = 1 << 20 // bytes of request body read
+)
+
+// Call is one request the server received, recorded before it is answered.
+type Call struct {
+	// Operation is the operation name, e.g. "DescribeServices"; empty when
+	// the target is unknown.
+	Operation string
+	Target    string         // the X-Amz-Target header
+	Body      []byte         // the raw request body
+	Params    map[string]any // Body decoded by encoding/json (numbers are float64); nil if not a JSON object
+	Header    http.Header    // a copy of the request headers (Authorization, Amz-Sdk-Request, ...)
+	// Status is the HTTP status answered; 0 while the call is in flight.
+	Status int
+
+	seq int // request number, to find the call again
+}
+
+// Server is the fake AWS endpoint. Create it with New; it is safe for
+// concurrent use.
+type Server struct {
+	// URL is the base endpoint, e.g. "http://127.0.0.1:41234".
+	URL string
+
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	clusters map[string]*cluster
+	params   map[string]Parameter
+	calls    []Call
+	faults   []*fault
+	denied   map[string]bool
+	holds    []*Hold
+	requests int
+}
+
+// New starts a server and stops it when the test ends.
+func New(tb testing.TB) *Server {
+	s := &Server{
+		clusters: make(map[string]*cluster),
+		params:   make(map[string]Parameter),
+		denied:   make(map[string]bool),
+	}
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Close releases every hold and stops the server. It is safe to call twice.
+func (s *Server) Close() {
+	s.mu.Lock()
+	holds := s.holds
+	s.holds = nil
+	s.mu.Unlock()
+	for _, h := range holds {
+		h.Release()
+	}
+	s.srv.Close()
+}
+
+// Config returns an aws.Config for in-process SDK clients: this server as
+// BaseEndpoint, Region, the static test credentials, and the standard
+// retryer with MaxAttempts attempts, no backoff delay and no client-side
+// retry quota, so fault-injecting tests run fast and never wait on the clock.
+func (s *Server) Config() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: aws.String(s.URL),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = MaxAttempts
+				o.RateLimiter = ratelimit.None
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+			})
+		},
+	}
+}
+
+// Env returns the environment variables ("KEY=value") a child process needs
+// to reach this server through the SDK's default configuration chain.
+// Append them to os.Environ() so they override the parent's values.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL,
+		"AWS_ENDPOINT_URL_ECS=" + s.URL,
+		"AWS_ENDPOINT_URL_SSM=" + s.URL,
+		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"AWS_SESSION_TOKEN=",
+		"AWS_REGION=" + Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_PROFILE=",
+	}
+}
+
+// Calls returns a copy of the calls received so far, oldest first; given
+// operation names, only calls of those operations.
+func (s *Server) Calls(ops ...string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if len(ops) == 0 || slices.Contains(ops, c.Operation) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ResetCalls forgets the calls recorded so far.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+// fault answers the next n calls of op ("" for any) with a canned response.
+type fault struct {
+	op     string
+	n      int
+	status int
+	body   []byte
+}
+
+// FailNext answers the next n calls of operation op ("" for any operation)
+// with the AWS error code, e.g. "ServiceNotFoundException": HTTP 500 for
+// ServerException, InternalServerError and InternalFailure, else 400.
+// Faults queue: each call consumes the oldest matching one.
+func (s *Server) FailNext(op string, n int, code string) {
+	status := http.StatusBadRequest
+	switch code {
+	case "ServerException", "InternalServerError", "InternalFailure":
+		status = http.StatusInternalServerError
+	}
+	s.RespondNext(op, n, status, errorBody(code, "awstest: injected "+code))
+}
+
+// Throttle answers the next n calls of op ("" for any) with AWS's
+// ThrottlingException (HTTP 400, "Rate exceeded"), which the SDK retries.
+func (s *Server) Throttle(op string, n int) {
+	s.RespondNext(op, n, http.StatusBadRequest, errorBody("ThrottlingException", "Rate exceeded"))
+}
+
+// RespondNext answers the next n calls of op ("" for any) with this status
+// and raw body, e.g. a 200 with invalid JSON.
+func (s *Server) RespondNext(op string, n int, status int, body []byte) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{op: op, n: n, status: status, body: body})
+}
+
+// Deny answers every later call of op with AccessDeniedException, as AWS
+// does when IAM does not allow the action, until Allow(op).
+func (s *Server) Deny(op string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[op] = true
+}
+
+// Allow undoes Deny(op).
+func (s *Server) Allow(op string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.denied, op)
+}
+
+// Hold keeps calls of an operation waiting, in flight, until released: a
+// stand-in for latency that does not depend on the wall clock.
+type Hold struct {
+	op      string
+	arrived chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// Hold makes every later call of op ("" for any) wait after it is recorded
+// and before it is answered, until h.Release, the client giving up, or
+// Close.
+func (s *Server) Hold(op string) *Hold {
+	h := &Hold{op: op, arrived: make(chan struct{}, 100), release: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds = append(s.holds, h)
+	return h
+}
+
+// Arrived receives one value per call held (up to 100 unread).
+func (h *Hold) Arrived() <-chan struct{} { return h.arrived }
+
+// Release lets held and later calls through. It is safe to call twice.
+func (h *Hold) Release() { h.once.Do(func() { close(h.release) }) }
+
+// apiError is an AWS error response.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func errorBody(code, message string) []byte {
+	b, _ := json.Marshal(map[string]string{"__type": code, "message": message})
+	return b
+}
+
+func badRequest(code, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// route is one operation the server answers.
+type route struct {
+	op     string                             // operation name
+	scope  string                             // SigV4 signing name
+	handle func(body []byte) (any, *apiError) // answers a well-formed request
+}
+
+func (s *Server) route(target string) (route, bool) {
+	switch target {
+	case ecsTarget + "DescribeServices":
+		return route{"DescribeServices", "ecs", s.describeServices}, true
+	case ecsTarget + "UpdateService":
+		return route{"UpdateService", "ecs", s.updateService}, true
+	case ecsTarget + "ListTasks":
+		return route{"ListTasks", "ecs", s.listTasks}, true
+	case ecsTarget + "DescribeTasks":
+		return route{"DescribeTasks", "ecs", s.describeTasks}, true
+	case ssmTarget + "GetParameter":
+		return route{"GetParameter", "ssm", s.getParameter}, true
+	}
+	return route{}, false
+}
+
+// ServeHTTP answers one AWS JSON 1.1 request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	target := r.Header.Get("X-Amz-Target")
+	rt, known := s.route(target)
+
+	var params map[string]any
+	if json.Unmarshal(body, &params) != nil {
+		params = nil
+	}
+	s.mu.Lock()
+	s.requests++
+	seq := s.requests
+	s.calls = append(s.calls, Call{Operation: rt.op, Target: target, Body: body, Params: params, Header: r.Header.Clone(), seq: seq})
+	s.mu.Unlock()
+
+	status, resp := s.answer(r, rt, known, body)
+
+	s.mu.Lock()
+	for i := range s.calls { // search: ResetCalls may have run meanwhile
+		if s.calls[i].seq == seq {
+			s.calls[i].Status = status
+		}
+	}
+	s.mu.Unlock()
+
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("X-Amzn-RequestId", "awstest-"+strconv.Itoa(seq))
+	w.WriteHeader(status)
+	_, _ = w.Write(resp)
+}
+
+// answer checks the protocol, applies holds and faults, then the operation.
+func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (int, []byte) {
+	if e := checkProtocol(r, rt, known); e != nil {
+		return e.status, errorBody(e.code, e.message)
+	}
+	s.wait(r, rt.op)
+	if status, resp, ok := s.injected(rt); ok {
+		return status, resp
+	}
+	out, e := rt.handle(body)
+	if e != nil {
+		return e.status, errorBody(e.code, e.message)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return http.StatusInternalServerError, errorBody("InternalFailure", err.Error())
+	}
+	return http.StatusOK, b
+}
+
+func checkProtocol(r *http.Request, rt route, known bool) *apiError {
+	if r.Method != http.MethodPost || !known {
+		return badRequest("com.amazon.coral.service#UnknownOperationException", "")
+	}
+	auth := r.Header.Get("Authorization")
+	switch {
+	case auth == "":
+		return badRequest("MissingAuthenticationTokenException", "Missing Authentication Token")
+	case !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 "),
+		!strings.Contains(auth, "Credential="), !strings.Contains(auth, "SignedHeaders="),
+		!strings.Contains(auth, "Signature="), r.Header.Get("X-Amz-Date") == "":
+		return badRequest("IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and an X-Amz-Date header")
+	case !strings.Contains(auth, "/"+rt.scope+"/aws4_request"):
+		return badRequest("InvalidSignatureException", "Credential should be scoped to correct service: '%s'.", rt.scope)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != jsonType {
+		return badRequest("SerializationException", "unsupported Content-Type %q", ct)
+	}
+	return nil
+}
+
+// wait blocks while a hold on op is unreleased and the client still waits.
+func (s *Server) wait(r *http.Request, op string) {
+	s.mu.Lock()
+	var holds []*Hold
+	for _, h := range s.holds {
+		if h.op == "" || h.op == op {
+			holds = append(holds, h)
+		}
+	}
+	s.mu.Unlock()
+	for _, h := range holds {
+		select {
+		case h.arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// injected returns the response of a Deny or a queued fault matching rt.
+func (s *Server) injected(rt route) (int, []byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.denied[rt.op] {
+		action := rt.scope + ":" + rt.op
+		return http.StatusBadRequest, errorBody("AccessDeniedException", fmt.Sprintf(
+			"User: arn:aws:iam::%s:user/awstest is not authorized to perform: %s because no identity-based policy allows the %s action",
+			AccountID, action, action)), true
+	}
+	for i, f := range s.faults {
+		if f.op != "" && f.op != rt.op {
+			continue
+		}
+		f.n--
+		if f.n <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		return f.status, f.body, true
+	}
+	return 0, nil, false
+}
+
+// decode unmarshals a request body into in; a wrong JSON type is AWS's
+// SerializationException.
+func decode(body []byte, in any) *apiError {
+	if err := json.Unmarshal(body, in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return badRequest("SerializationException", "field %s: cannot read %s as %s", te.Field, te.Value, te.Type)
+		}
+		return badRequest("SerializationException", "request body is not JSON: %v", err)
+	}
+	return nil
+}

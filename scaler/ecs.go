@@ -1,0 +1,148 @@
+package scaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+// maxTasks is the largest task count ECS may report or be asked for, far
+// above the ECS quota of 5,000 tasks a service: a larger count is garbage,
+// never acted on.
+const maxTasks = 1_000_000
+
+// ECSClient is the part of *ecs.Client that ECS uses, with the SDK's own
+// signatures, so tests and wrappers can stand in for it.
+type ECSClient interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+}
+
+// ECS is a Scaler for Amazon ECS services. State is one DescribeServices
+// call and SetDesired one UpdateService call; retries are the client's own
+// (the SDK's standard retryer, configured where the client is built). It is
+// safe for concurrent use.
+type ECS struct {
+	client ECSClient
+	region string // for messages; empty if the client does not say
+}
+
+// NewECS returns an ECS scaler calling client, typically
+// ecs.NewFromConfig(cfg).
+func NewECS(client ECSClient) *ECS {
+	e := &ECS{client: client}
+	if c, ok := client.(interface{ Options() ecs.Options }); ok {
+		e.region = c.Options().Region
+	}
+	return e
+}
+
+// State describes the service. A service ECS reports missing is an error
+// wrapping ErrServiceNotFound; a DRAINING or INACTIVE one wraps
+// ErrServiceNotActive.
+func (e *ECS) State(ctx context.Context, svc Service) (State, error) {
+	out, err := e.client.DescribeServices(ctx, &ecs.DescribeServicesInput{
+		Cluster:  aws.String(svc.Cluster),
+		Services: []string{svc.Name},
+	})
+	if err != nil {
+		return State{}, e.wrap("DescribeServices", svc, err)
+	}
+	if out == nil {
+		return State{}, fmt.Errorf("ecs: describe service %s: empty response", svc)
+	}
+	for _, f := range out.Failures {
+		reason := aws.ToString(f.Reason)
+		if reason == "MISSING" {
+			return State{}, fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), ErrServiceNotFound)
+		}
+		return State{}, fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
+	}
+	if len(out.Services) != 1 {
+		return State{}, fmt.Errorf("ecs: describe service %s: response holds %d services and no failure, want 1", svc, len(out.Services))
+	}
+	s := out.Services[0]
+	for _, n := range []int32{s.DesiredCount, s.RunningCount, s.PendingCount} {
+		if n < 0 || n > maxTasks {
+			return State{}, fmt.Errorf("ecs: describe service %s: absurd task count %d (desired %d, running %d, pending %d)",
+				svc, n, s.DesiredCount, s.RunningCount, s.PendingCount)
+		}
+	}
+	status := aws.ToString(s.Status)
+	if status == "DRAINING" || status == "INACTIVE" {
+		return State{}, fmt.Errorf("ecs: service %s is %s: %w", svc, status, ErrServiceNotActive)
+	}
+	return State{
+		Desired:   int(s.DesiredCount),
+		Running:   int(s.RunningCount),
+		Pending:   int(s.PendingCount),
+		Status:    status,
+		Deploying: deploying(s.Deployments),
+	}, nil
+}
+
+// deploying reports more than one deployment, or a PRIMARY one whose
+// rollout is not COMPLETED (ECS leaves RolloutState empty for services it
+// does not track: that is not a deployment in progress).
+func deploying(ds []types.Deployment) bool {
+	if len(ds) > 1 {
+		return true
+	}
+	for _, d := range ds {
+		if aws.ToString(d.Status) == "PRIMARY" && d.RolloutState != "" && d.RolloutState != types.DeploymentRolloutStateCompleted {
+			return true
+		}
+	}
+	return false
+}
+
+// SetDesired sets the service's desired count (0 to 1,000,000 tasks) with
+// UpdateService, which starts no new deployment.
+func (e *ECS) SetDesired(ctx context.Context, svc Service, desired int) error {
+	if desired < 0 || desired > maxTasks {
+		return fmt.Errorf("ecs: set desired count of %s to %d: out of range 0..%d", svc, desired, maxTasks)
+	}
+	_, err := e.client.UpdateService(ctx, &ecs.UpdateServiceInput{
+		Cluster:      aws.String(svc.Cluster),
+		Service:      aws.String(svc.Name),
+		DesiredCount: aws.Int32(int32(desired)),
+	})
+	if err != nil {
+		return e.wrap("UpdateService", svc, err)
+	}
+	return nil
+}
+
+// wrap turns an SDK error from op into one a caller can act on, keeping the
+// SDK error in the chain.
+func (e *ECS) wrap(op string, svc Service, err error) error {
+	var (
+		noCluster *types.ClusterNotFoundException
+		noService *types.ServiceNotFoundException
+		notActive *types.ServiceNotActiveException
+		denied    *types.AccessDeniedException
+	)
+	switch {
+	case errors.As(err, &noCluster):
+		return fmt.Errorf("ecs %s %s: cluster %q does not exist%s: %w: %w", op, svc, svc.Cluster, e.inRegion(), ErrServiceNotFound, err)
+	case errors.As(err, &noService):
+		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, e.inRegion(), ErrServiceNotFound, err)
+	case errors.As(err, &notActive):
+		return fmt.Errorf("ecs %s %s: service is draining or inactive: %w: %w", op, svc, ErrServiceNotActive, err)
+	case errors.As(err, &denied):
+		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s on service %s: %w", op, svc, op, svc, err)
+	}
+	return fmt.Errorf("ecs %s %s: %w", op, svc, err)
+}
+
+// inRegion is " in region <r>", or "" when the region is unknown.
+func (e *ECS) inRegion() string {
+	if e.region == "" {
+		return ""
+	}
+	return " in region " + e.region
+}
