@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"slices"
 	"time"
 
@@ -225,5 +226,12 @@ func syntaxMessage(data []byte, err error) string {
 	prefix := data[:min(max(se.Offset, 0), int64(len(data)))]
 	line := 1 + bytes.Count(prefix, []byte("\n"))
 	col := len(prefix) - (bytes.LastIndexByte(prefix, '\n') + 1)
-	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, max(col, 1), se)
+	// encoding/json quotes the offending character, which may sit inside a
+	// secret: keep the reason, drop the character.
+	reason := quotedChar.ReplaceAllString(se.Error(), "invalid character")
+	return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, max(col, 1), reason)
 }
+
+// quotedChar matches encoding/json's "invalid character 'x'" prefix, including
+// quoted quotes ('\”) and escapes ('\x01').
+var quotedChar = regexp.MustCompile(`^invalid character '(?:\\'|[^'])*'`)

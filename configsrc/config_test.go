@@ -181,7 +181,7 @@ func TestParseInvalid(t *testing.T) {
 		{"empty", "  \n", []where{{-1, "", ""}}, "empty"},
 		{"syntax", "{\n  \"Services\": [,]}", []where{{-1, "", ""}}, "line 2, column 16"},
 		{"truncated", `{"Services": [`, []where{{-1, "", ""}}, "unexpected end"},
-		{"trailing data", doc(svc()) + "\n{}", []where{{-1, "", ""}}, "line 2, column 1: invalid character '{' after top-level value"},
+		{"trailing data", doc(svc()) + "\n{}", []where{{-1, "", ""}}, "line 2, column 1: invalid character after top-level value"},
 		{"not an object", `[]`, []where{{-1, "", ""}}, "must be a JSON object, got array"},
 		{"too big", `{"Services":[]}` + strings.Repeat(" ", configsrc.MaxDocumentSize), []where{{-1, "", ""}}, "limit"},
 		{"Services missing", `{}`, []where{{-1, "", "Services"}}, "required"},
@@ -401,4 +401,22 @@ func TestValidationErrorIsMatchable(t *testing.T) {
 	var ve *configsrc.ValidationError
 	require.True(t, errors.As(wrapped, &ve))
 	assert.Equal(t, -1, ve.Problems[0].Index)
+}
+
+func TestSyntaxErrorDoesNotEchoTheDocument(t *testing.T) {
+	for _, doc := range []string{
+		`{"Services":[{"StatusAuthValue":tok-s3cret}]}`,
+		`{"Services":[{"StatusAuthValue":"a\qb"}]}`,
+		"{\"Services\":[{\"StatusAuthValue\":\"a\x01b\"}]}",
+		`{"Services":[{"StatusAuthValue":'x'}]}`,
+	} {
+		_, err := configsrc.Parse([]byte(doc))
+		require.Error(t, err, doc)
+		msg := err.Error()
+		assert.Contains(t, msg, "invalid character", doc)
+		assert.Contains(t, msg, "line 1, column", doc)
+		for _, leak := range []string{"'t'", "'q'", `'\x01'`, `'\''`} {
+			assert.NotContains(t, msg, leak, doc)
+		}
+	}
 }
