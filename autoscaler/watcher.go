@@ -183,7 +183,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 		c.Outcome, c.Next = HeldAtMax, c.Time.Add(p.GracePeriod)
 		ev.Kind = notify.AtMax
 		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out held: desired count at MaxDesiredCount",
-			append(attrs, slog.Int("desired_max", p.MaxDesiredCount), slog.Duration("grace", p.GracePeriod))...)
+			append(attrs, slog.Int("desired_max", p.MaxDesiredCount), slog.String("grace", p.GracePeriod.String()))...)
 		w.notify(ctx, ev)
 		return c
 	}
@@ -195,7 +195,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	if capped {
 		attrs = append(attrs, slog.Int("desired_max", p.MaxDesiredCount))
 	}
-	w.log.LogAttrs(ctx, slog.LevelInfo, "scaled out", append(attrs, slog.Duration("grace", p.GracePeriod))...)
+	w.log.LogAttrs(ctx, slog.LevelInfo, "scaled out", append(attrs, slog.String("grace", p.GracePeriod.String()))...)
 	w.notify(ctx, ev)
 	return c
 }

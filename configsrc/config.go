@@ -102,13 +102,13 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
 		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
 		slog.String("StatusMetric", s.StatusMetric),
-		slog.Duration("StatusTimeout", s.StatusTimeout),
+		slog.String("StatusTimeout", s.StatusTimeout.String()),
 		slog.String("SlackWebhookUrl", s.SlackWebhookURL.String()),
 		slog.Float64("ScaleoutThreshold", p.ScaleoutThreshold),
 		slog.Int("MinDesiredCount", p.MinDesiredCount),
 		slog.Int("MaxDesiredCount", p.MaxDesiredCount),
-		slog.Duration("CheckInterval", p.CheckInterval),
-		slog.Duration("GracePeriod", p.GracePeriod),
+		slog.String("CheckInterval", p.CheckInterval.String()),
+		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
 	)
 }

@@ -40,7 +40,7 @@ func (f File) String() string { return "file " + f.Path }
 // Load fetches the document from src and parses it with Parse. Errors name the
 // source.
 func Load(ctx context.Context, src Source) (*Config, error) {
-	name := describe(src)
+	name := Describe(src)
 	b, err := src.Fetch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("config from %s: %w", name, err)
@@ -52,8 +52,9 @@ func Load(ctx context.Context, src Source) (*Config, error) {
 	return cfg, nil
 }
 
-// describe names a source for errors and logs.
-func describe(src Source) string {
+// Describe names a source for errors and logs: its String method when it has
+// one, else its type.
+func Describe(src Source) string {
 	if s, ok := src.(fmt.Stringer); ok {
 		return s.String()
 	}

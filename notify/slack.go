@@ -407,7 +407,7 @@ func (s *Slack) deliver(text string, n int) bool {
 			retry = min(s.opts.MinInterval<<(attempt-1), s.opts.MaxRetryAfter)
 		}
 		s.log.LogAttrs(s.ctx, slog.LevelDebug, "slack: retrying",
-			slog.Int("attempt", attempt), slog.Duration("wait", retry), slog.String("error", err.Error()))
+			slog.Int("attempt", attempt), slog.String("wait", retry.String()), slog.String("error", err.Error()))
 		if s.sleep(retry) != nil {
 			return false
 		}
