@@ -1,10 +1,12 @@
 package autoscaler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,10 +16,29 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
-// DefaultShutdownGrace is how long, by default, a check already running when
-// Run's context is cancelled may go on (so an update in flight can finish).
-// It stays well inside ECS's default 30 s stop timeout.
-const DefaultShutdownGrace = 4 * time.Second
+// Defaults for Options.
+const (
+	// DefaultShutdownGrace is how long a check already running when Run's
+	// context is cancelled may go on (so an update in flight can finish). It
+	// stays well inside ECS's default 30 s stop timeout.
+	DefaultShutdownGrace = 4 * time.Second
+	// DefaultStuckAfter is how long a check may run, or a due check may fail
+	// to start, before Stuck reports the service's loop as stuck.
+	DefaultStuckAfter = 2 * time.Minute
+)
+
+// Observer is told about every check the engine runs, on the watcher's own
+// goroutine right after the check: it must return quickly. took is how long
+// the check ran, by the engine's clock. Metrics are its usual job.
+type Observer interface {
+	Observe(svc scaler.Service, c Check, took time.Duration)
+}
+
+// ObserverFunc adapts an ordinary function to an Observer.
+type ObserverFunc func(svc scaler.Service, c Check, took time.Duration)
+
+// Observe calls f(svc, c, took).
+func (f ObserverFunc) Observe(svc scaler.Service, c Check, took time.Duration) { f(svc, c, took) }
 
 // Options configure an Engine. Scaler is required; the rest have defaults.
 type Options struct {
@@ -28,18 +49,38 @@ type Options struct {
 	Clock clock.Clock
 	// Logger receives the engine's structured logs. Default: discarded.
 	Logger *slog.Logger
+	// Observer, when set, is told about every check.
+	Observer Observer
 	// ShutdownGrace bounds how long a check in flight at shutdown may run on
 	// before its context is cancelled. Default DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// StuckAfter is how long a check may run, or a due check may wait to
+	// start, before Stuck reports the loop. Default DefaultStuckAfter.
+	StuckAfter time.Duration
 }
 
 // Engine runs one Watcher per service, each on its own schedule in its own
-// goroutine, so a slow or failing service never delays another.
+// goroutine, so a slow or failing service never delays another. Update
+// changes the set of services while it runs.
 type Engine struct {
-	watchers []*Watcher
-	clock    clock.Clock
-	grace    time.Duration
-	running  atomic.Bool
+	opts Options
+
+	mu      sync.Mutex
+	loops   map[scaler.Service]*loop
+	started bool            // Run was called
+	runCtx  context.Context // set by Run: loops stop when it is done
+	stepCtx context.Context // set by Run: checks run on it
+	wg      sync.WaitGroup  // running loops
+}
+
+// loop is one service's watcher and what the engine knows of its progress.
+type loop struct {
+	w       *Watcher
+	cancel  context.CancelFunc      // stops this loop alone (set when started)
+	pending atomic.Pointer[Service] // new settings, applied before the next check
+	// busySince is when the running check started, due when the next check
+	// is due; stamps by the engine's clock, 0 when not applicable.
+	busySince, due atomic.Int64
 }
 
 // New validates every service and returns an Engine for them. Its error
@@ -55,29 +96,123 @@ func New(services []Service, opts Options) (*Engine, error) {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = DefaultShutdownGrace
 	}
-	e := &Engine{clock: opts.Clock, grace: opts.ShutdownGrace}
+	if opts.StuckAfter <= 0 {
+		opts.StuckAfter = DefaultStuckAfter
+	}
+	e := &Engine{opts: opts}
+	watchers, err := e.watchers(services)
+	if err != nil {
+		return nil, err
+	}
+	e.loops = make(map[scaler.Service]*loop, len(watchers))
+	for _, w := range watchers {
+		e.loops[w.id] = &loop{w: w}
+	}
+	return e, nil
+}
+
+// watchers validates services and builds a Watcher for each.
+func (e *Engine) watchers(services []Service) ([]*Watcher, error) {
 	var errs []error
+	if len(services) == 0 {
+		errs = append(errs, errors.New("no services to watch"))
+	}
 	seen := make(map[scaler.Service]int, len(services))
+	out := make([]*Watcher, 0, len(services))
 	for i, svc := range services {
 		if j, dup := seen[svc.ID()]; dup {
 			errs = append(errs, fmt.Errorf("services[%d] (%s): same cluster and service as services[%d]", i, svc.ID(), j))
 			continue
 		}
 		seen[svc.ID()] = i
-		w, err := NewWatcher(svc, opts.Scaler, opts.Logger)
+		w, err := NewWatcher(svc, e.opts.Scaler, e.opts.Logger)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("services[%d]: %w", i, err))
 			continue
 		}
-		e.watchers = append(e.watchers, w)
-	}
-	if len(services) == 0 {
-		errs = append(errs, errors.New("no services to watch"))
+		out = append(out, w)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("autoscaler: invalid services:\n%w", err)
 	}
-	return e, nil
+	return out, nil
+}
+
+// Update replaces the set of services, validating it as New does; on error
+// nothing changes. Services are matched by cluster and name: a new one starts
+// (its first check at once), a removed one stops (a check in flight
+// finishes), and one that stays takes its new settings at its next check
+// while keeping its state: its schedule, a grace period in progress, and its
+// count of failed reads. Update may be called before, during or after Run.
+func (e *Engine) Update(services []Service) error {
+	watchers, err := e.watchers(services)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	keep := make(map[scaler.Service]bool, len(watchers))
+	for _, w := range watchers { // add first, so a running engine never has no loop
+		keep[w.id] = true
+		if l, ok := e.loops[w.id]; ok {
+			svc := w.svc
+			l.pending.Store(&svc)
+			continue
+		}
+		l := &loop{w: w}
+		e.loops[w.id] = l
+		if e.runCtx != nil {
+			e.start(l)
+		}
+	}
+	for id, l := range e.loops {
+		if !keep[id] {
+			if l.cancel != nil {
+				l.cancel()
+			}
+			delete(e.loops, id)
+		}
+	}
+	return nil
+}
+
+// Services returns the identities of the services being watched, sorted.
+func (e *Engine) Services() []scaler.Service {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := make([]scaler.Service, 0, len(e.loops))
+	for id := range e.loops {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareService)
+	return ids
+}
+
+// Stuck returns the services whose loop is stuck at time now (by the
+// engine's clock): a check running for longer than StuckAfter, or a check due
+// more than StuckAfter ago and not started. Before Run and after it returns,
+// every loop counts as stuck: nothing is being checked. The result is sorted.
+func (e *Engine) Stuck(now time.Time) []scaler.Service {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	limit := stamp(now.Add(-e.opts.StuckAfter))
+	var stuck []scaler.Service
+	for id, l := range e.loops {
+		busy, due := l.busySince.Load(), l.due.Load()
+		if busy == 0 && due == 0 || busy != 0 && busy < limit || busy == 0 && due < limit {
+			stuck = append(stuck, id)
+		}
+	}
+	slices.SortFunc(stuck, compareService)
+	return stuck
+}
+
+// stamp encodes t for loop's atomics: Unix nanoseconds, never 0 (which means
+// "not set"; a mock clock starts at the Unix epoch).
+func stamp(t time.Time) int64 { return max(t.UnixNano(), 1) }
+
+func compareService(a, b scaler.Service) int {
+	return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name))
 }
 
 // Run checks every service until ctx is cancelled, then stops starting new
@@ -85,27 +220,28 @@ func New(services []Service, opts Options) (*Engine, error) {
 // context is cancelled), and returns nil once every watcher has stopped. Run
 // may be called only once.
 func (e *Engine) Run(ctx context.Context) error {
-	if !e.running.CompareAndSwap(false, true) {
-		return errors.New("autoscaler: Engine.Run called more than once")
-	}
 	// Checks run on a context that outlives ctx by the shutdown grace, so an
 	// UpdateService already sent is not abandoned half-way.
 	stepCtx, cancelSteps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSteps()
 
-	var wg sync.WaitGroup
-	for _, w := range e.watchers {
-		wg.Go(func() { e.loop(ctx, stepCtx, w) })
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return errors.New("autoscaler: Engine.Run called more than once")
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	e.started, e.runCtx, e.stepCtx = true, ctx, stepCtx
+	for _, l := range e.loops {
+		e.start(l)
+	}
+	e.mu.Unlock()
 
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	grace := e.clock.Timer(e.grace)
+	<-ctx.Done()
+	e.mu.Lock() // no loop starts after this: Update sees runCtx done
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	grace := e.opts.Clock.Timer(e.opts.ShutdownGrace)
 	defer grace.Stop()
 	select {
 	case <-done:
@@ -116,15 +252,34 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// start runs l's loop in a goroutine; e.mu must be held and Run started.
+func (e *Engine) start(l *loop) {
+	if e.runCtx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(e.runCtx)
+	l.cancel = cancel
+	e.wg.Go(func() {
+		defer func() {
+			cancel()
+			l.busySince.Store(0)
+			l.due.Store(0) // a stopped loop is not alive
+		}()
+		e.loop(ctx, l)
+	})
+}
+
 // loop waits on the clock and calls Step until ctx is cancelled. The first
 // check runs at once.
-func (e *Engine) loop(ctx, stepCtx context.Context, w *Watcher) {
+func (e *Engine) loop(ctx context.Context, l *loop) {
+	clk := e.opts.Clock
 	var timer *clock.Timer
-	next := e.clock.Now()
+	next := clk.Now()
 	for {
-		if wait := next.Sub(e.clock.Now()); wait > 0 {
+		l.due.Store(stamp(next))
+		if wait := next.Sub(clk.Now()); wait > 0 {
 			if timer == nil {
-				timer = e.clock.Timer(wait)
+				timer = clk.Timer(wait)
 			} else {
 				timer.Reset(wait)
 			}
@@ -138,6 +293,16 @@ func (e *Engine) loop(ctx, stepCtx context.Context, w *Watcher) {
 		if ctx.Err() != nil {
 			return
 		}
-		next = w.Step(stepCtx, e.clock.Now()).Next
+		if svc := l.pending.Swap(nil); svc != nil {
+			l.w.svc = *svc
+		}
+		start := clk.Now()
+		l.busySince.Store(stamp(start))
+		c := l.w.Step(e.stepCtx, start)
+		l.busySince.Store(0)
+		if e.opts.Observer != nil {
+			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
+		}
+		next = c.Next
 	}
 }
