@@ -38,8 +38,8 @@ func ExampleNew() {
 	}))
 	defer nginx.Close()
 
-	// One shared client for every source; NewTransport(true) verifies TLS.
-	client := &http.Client{Transport: stubstatus.NewTransport(false)}
+	// One shared client for every source; NewClient(true) verifies TLS.
+	client := stubstatus.NewClient(false)
 	src, err := stubstatus.New(stubstatus.Options{
 		URL:        nginx.URL + "/nginx-status",
 		AuthHeader: "Status-Auth-Key",

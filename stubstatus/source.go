@@ -57,10 +57,9 @@ type Options struct {
 	// Timeout bounds one request, connecting included. Required (> 0); pass
 	// the service's check interval, as the seed does.
 	Timeout time.Duration
-	// Client makes the requests. Share one across Sources. nil means a client
-	// on a new NewTransport(false) that does not follow redirects (a redirect
-	// could carry the auth header to another host). A client given here is
-	// used as it is, its redirect policy included.
+	// Client makes the requests. Share one across Sources. nil means a new
+	// NewClient(false). A client given here is used as it is, its redirect
+	// policy included: prefer one from NewClient.
 	Client *http.Client
 	// MaxBody is the largest body read, in bytes; a larger one is an error.
 	// Default DefaultMaxBody (64 KiB); negative is an error.
@@ -146,12 +145,7 @@ func New(opts Options) (*Source, error) {
 	safe.User = nil
 	client := opts.Client
 	if client == nil {
-		client = &http.Client{
-			Transport: NewTransport(false),
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		client = NewClient(false)
 	}
 	return &Source{
 		client:  client,
@@ -245,6 +239,19 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return name != ""
+}
+
+// NewClient returns an HTTP client for stub_status requests on a new
+// NewTransport(verifyTLS), meant to be shared by every Source. It does not
+// follow redirects: Go would forward the auth header to wherever a redirect
+// points, so a 3xx answer is reported as an error instead.
+func NewClient(verifyTLS bool) *http.Client {
+	return &http.Client{
+		Transport: NewTransport(verifyTLS),
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }
 
 // NewTransport returns an HTTP transport for stub_status requests, meant to

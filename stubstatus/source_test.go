@@ -308,12 +308,12 @@ func TestNewTransportTLS(t *testing.T) {
 	srv.StartTLS()                                   // self-signed certificate
 	t.Cleanup(srv.Close)
 
-	skip := newSource(t, Options{URL: srv.URL, Client: &http.Client{Transport: NewTransport(false)}})
+	skip := newSource(t, Options{URL: srv.URL, Client: NewClient(false)})
 	r, err := skip.Read(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 291.0, r.Value)
 
-	verify := newSource(t, Options{URL: srv.URL, Client: &http.Client{Transport: NewTransport(true)}})
+	verify := newSource(t, Options{URL: srv.URL, Client: NewClient(true)})
 	_, err = verify.Read(t.Context())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "certificate")
