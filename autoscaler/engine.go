@@ -28,7 +28,9 @@ const (
 )
 
 // Observer is told about every check the engine runs, on the watcher's own
-// goroutine right after the check: it must return quickly. took is how long
+// goroutine right after the check: it must return quickly. A check that
+// ends after its service was removed (by Update) or the engine stopped is
+// not observed. took is how long
 // the check ran, by the engine's clock. Metrics are its usual job.
 type Observer interface {
 	Observe(svc scaler.Service, c Check, took time.Duration)
@@ -259,6 +261,7 @@ func (e *Engine) start(l *loop) {
 	}
 	ctx, cancel := context.WithCancel(e.runCtx)
 	l.cancel = cancel
+	l.w.stop = ctx.Done()
 	e.wg.Go(func() {
 		defer func() {
 			cancel()
@@ -300,7 +303,7 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(e.stepCtx, start)
 		l.busySince.Store(0)
-		if e.opts.Observer != nil {
+		if e.opts.Observer != nil && ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
 		next = c.Next

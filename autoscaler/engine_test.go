@@ -261,3 +261,28 @@ func (s slowScaler) SetDesired(ctx context.Context, svc scaler.Service, n int) e
 	*s.ctxErr = ctx.Err()
 	return s.Memory.SetDesired(ctx, svc, n)
 }
+
+func TestEngineStartsNoScaleOutOnceStopping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		reading, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		src := autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+			once.Do(func() { close(reading) })
+			<-release // in flight when the engine is told to stop
+			return autoscaler.Reading{Value: 999}, nil
+		})
+		mem := memWith(3, "a")
+		eng, err := autoscaler.New([]autoscaler.Service{newService("a", src, nil)}, autoscaler.Options{Scaler: mem, Clock: mock})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- eng.Run(ctx) }()
+		<-reading
+		cancel()
+		synctest.Wait()
+		close(release)
+		require.NoError(t, <-done)
+		assert.Empty(t, mem.Updates(), "a reading that arrives after shutdown began starts no scale-out")
+	})
+}

@@ -84,19 +84,22 @@ type Check struct {
 	DesiredCur int     // desired count found (scale-out attempts only)
 	DesiredNew int     // desired count set or asked for (scale-out attempts only)
 	Err        error   // the read or scaler failure
-	// Next is when the next check is due: Time + CheckInterval, or
-	// Time + GracePeriod after ScaledOut or HeldAtMax.
+	// Next is when the next check is due: Time + CheckInterval; Time +
+	// GracePeriod after ScaledOut or HeldAtMax; later after ScaleFailed
+	// runs (see the retry backoff on Step).
 	Next time.Time
 }
 
 // Watcher runs the checks of one service. Step is not safe for concurrent
 // use: one goroutine (the engine's, or a simulation's) drives each Watcher.
 type Watcher struct {
-	svc      Service
-	id       scaler.Service
-	scaler   scaler.Scaler
-	log      *slog.Logger // carries the service and cluster attributes
-	failures int          // consecutive failed reads
+	svc        Service
+	id         scaler.Service
+	scaler     scaler.Scaler
+	log        *slog.Logger    // carries the service and cluster attributes
+	failures   int             // consecutive failed reads
+	scaleFails int             // consecutive failed scale-outs
+	stop       <-chan struct{} // closed when the engine stops: start no scale-out
 }
 
 // NewWatcher returns a Watcher for svc acting through sc and logging to
@@ -124,8 +127,8 @@ func (w *Watcher) Service() Service { return w.svc }
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due. A failed read is
-// logged and skipped; a failed scale-out is logged, notified, and retried at
-// the next check.
+// logged and skipped; a failed scale-out is logged, notified (the first of a
+// run), and retried at the next check, backing off while it keeps failing.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
 	c := Check{Time: now, Next: now.Add(p.CheckInterval)}
@@ -157,6 +160,12 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		}
 		return c
 	}
+	select {
+	case <-w.stop: // the read was in flight when the engine began to stop
+		w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out not started: shutting down", slog.Float64("active", r.Value))
+		return c
+	default:
+	}
 	return w.scaleOut(ctx, c)
 }
 
@@ -180,6 +189,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 		slog.Int("running", st.Running), slog.Int("pending", st.Pending))
 
 	if desired <= st.Desired {
+		w.scaleFails = 0
 		c.Outcome, c.Next = HeldAtMax, c.Time.Add(p.GracePeriod)
 		ev.Kind = notify.AtMax
 		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out held: desired count at MaxDesiredCount",
@@ -190,6 +200,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	if err := w.scaler.SetDesired(ctx, w.id, desired); err != nil {
 		return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", desired, err))
 	}
+	w.scaleFails = 0
 	c.Outcome, c.Next = ScaledOut, c.Time.Add(p.GracePeriod)
 	ev.Kind = notify.ScaleOut
 	if capped {
@@ -200,11 +211,22 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	return c
 }
 
+// failed records a failed scale-out. It is retried at the next check, and
+// after further failures in a row at doubling intervals (up to 32 ×
+// CheckInterval, never beyond GracePeriod), so an outage or a missing
+// permission does not hammer ECS. Only the first failure of a run is
+// notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
+	w.scaleFails++
+	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
+	c.Next = c.Time.Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
 	ev.Kind, ev.Err = notify.ScaleOutFailed, err
-	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs, slog.String("error", err.Error()))...)
-	w.notify(ctx, ev)
+	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
+		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)
+	if w.scaleFails == 1 {
+		w.notify(ctx, ev)
+	}
 	return c
 }
 

@@ -246,3 +246,55 @@ func TestStepEventNamesTheCapOnlyWhenItApplied(t *testing.T) {
 		assert.Equal(t, tt.wantMax, rec.events[0].MaxDesired, "max %d", tt.max)
 	}
 }
+
+func TestStepScaleFailuresBackOffAndAlertOnce(t *testing.T) {
+	rec := &recorder{}
+	fs := &flakyScaler{Memory: memWith(3, "a"), fail: true}
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 999}), rec), fs, nil)
+	require.NoError(t, err)
+
+	now := t0
+	var gaps []time.Duration
+	for range 8 {
+		c := w.Step(t.Context(), now)
+		require.Equal(t, autoscaler.ScaleFailed, c.Outcome)
+		gaps = append(gaps, c.Next.Sub(now))
+		now = c.Next
+	}
+	assert.Equal(t, secs(3, 6, 12, 24, 48, 96, 96, 96), gaps, "doubling from CheckInterval, capped at 32x")
+	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed}, rec.kinds(), "one alert for the whole run")
+
+	fs.fail = false
+	c := w.Step(t.Context(), now)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	fs.fail = true
+	c = w.Step(t.Context(), c.Next)
+	assert.Equal(t, 3*time.Second, c.Next.Sub(c.Time), "a new run of failures starts again from CheckInterval")
+	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed, notify.ScaleOut, notify.ScaleOutFailed}, rec.kinds())
+}
+
+func TestStepBackoffNeverExceedsGracePeriod(t *testing.T) {
+	svc := newService("a", fixed(autoscaler.Reading{Value: 999}), nil)
+	svc.Policy.GracePeriod = 10 * time.Second
+	w, err := autoscaler.NewWatcher(svc, &flakyScaler{Memory: memWith(3, "a"), fail: true}, nil)
+	require.NoError(t, err)
+	var last time.Duration
+	for range 6 {
+		c := w.Step(t.Context(), t0)
+		last = c.Next.Sub(t0)
+	}
+	assert.Equal(t, 10*time.Second, last)
+}
+
+// flakyScaler fails SetDesired while fail is set.
+type flakyScaler struct {
+	*scaler.Memory
+	fail bool
+}
+
+func (f *flakyScaler) SetDesired(ctx context.Context, svc scaler.Service, n int) error {
+	if f.fail {
+		return errors.New("AccessDeniedException")
+	}
+	return f.Memory.SetDesired(ctx, svc, n)
+}
