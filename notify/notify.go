@@ -34,6 +34,10 @@ const (
 	// MetricRecovered: the metric source answered again after Failures failed
 	// checks in a row.
 	MetricRecovered
+	// ConfigRejected: a reloaded configuration was invalid and the last good
+	// one keeps running; Err lists every problem. Cluster and Service are
+	// empty: the event is about the whole process.
+	ConfigRejected
 )
 
 // String returns the kind's stable name, as used in logs and metrics.
@@ -49,6 +53,8 @@ func (k Kind) String() string {
 		return "metric_failing"
 	case MetricRecovered:
 		return "metric_recovered"
+	case ConfigRejected:
+		return "config_rejected"
 	}
 	return "unknown"
 }

@@ -514,7 +514,7 @@ func FormatSlack(ev Event) string {
 		fmt.Fprintf(&b, "scaleout %s service\n```\n", svc)
 		writeReading(&b, ev)
 		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
-		if ev.MaxDesired > 0 && ev.DesiredNew == ev.MaxDesired {
+		if ev.MaxDesired > 0 {
 			fmt.Fprintf(&b, "capped at MaxDesiredCount: %d\n", ev.MaxDesired)
 		}
 		b.WriteString("```")
@@ -534,6 +534,8 @@ func FormatSlack(ev Event) string {
 			svc, cluster, ev.Failures, errorText(ev.Err))
 	case MetricRecovered:
 		fmt.Fprintf(&b, "metric source of %s service (cluster %s) recovered after %d failed checks", svc, cluster, ev.Failures)
+	case ConfigRejected:
+		fmt.Fprintf(&b, "config reload rejected; the last good config keeps running\n```\n%s\n```", errorText(ev.Err))
 	default:
 		fmt.Fprintf(&b, "%s event for %s service (cluster %s)", ev.Kind, svc, cluster)
 	}
