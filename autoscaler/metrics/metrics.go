@@ -1,0 +1,223 @@
+// Package metrics exports the engine's work as Prometheus metrics, all named
+// fast_autoscaler_*: per service (labels cluster and service) the last
+// reading, checks by result, check latency, scale-outs by result, the desired
+// count, the last requested desired count and the grace period; and for the
+// process AWS call latency and errors by operation, notifications by result,
+// config reloads by result and build info.
+//
+// A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
+// Add AWSMiddleware to aws.Config.APIOptions, TrackSlack each Slack notifier,
+// and call ConfigReload after each reload. Serve the registry with
+// promhttp.HandlerFor.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+)
+
+const namespace = "fast_autoscaler"
+
+// Config reload results, the values ConfigReload expects.
+const (
+	ReloadOK      = "ok"      // a new config was loaded and applied
+	ReloadInvalid = "invalid" // the config was read but rejected by validation
+	ReloadError   = "error"   // the config could not be read
+)
+
+// buckets are the latency histogram buckets, in seconds: 1 ms to 30 s.
+func buckets() []float64 {
+	return []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+}
+
+// Options configure New.
+type Options struct {
+	// Registerer receives every collector: a user's own registry, or
+	// prometheus.NewRegistry(). Required.
+	Registerer prometheus.Registerer
+	// Version is reported in fast_autoscaler_build_info. Default "devel".
+	Version string
+}
+
+// Metrics records the engine's metrics. Its methods are safe for concurrent
+// use. Create it with New.
+type Metrics struct {
+	reading, desired, requested, grace *prometheus.GaugeVec
+	checks, scaleouts                  *prometheus.CounterVec
+	duration                           *prometheus.HistogramVec
+	awsDuration                        *prometheus.HistogramVec
+	awsErrors, reloads                 *prometheus.CounterVec
+	slack                              *slackCollector
+
+	mu       sync.RWMutex
+	services map[scaler.Service]*series
+}
+
+// series holds one service's children, so a check looks them up once.
+type series struct {
+	cluster, name                      string // label values
+	reading, grace                     prometheus.Gauge
+	checkOK, checkError, checkOverload prometheus.Counter
+	duration                           prometheus.Observer
+	done, capped, failed               prometheus.Counter
+}
+
+// New creates the metrics and registers them with opts.Registerer. It fails,
+// registering nothing, when opts.Registerer is nil or a registration fails
+// (for instance New was already called with the same registry).
+func New(opts Options) (*Metrics, error) {
+	if opts.Registerer == nil {
+		return nil, errors.New("metrics: Options.Registerer is required")
+	}
+	if opts.Version == "" {
+		opts.Version = "devel"
+	}
+	svc := []string{"cluster", "service"}
+	svcResult := []string{"cluster", "service", "result"}
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, svc)
+	}
+	counter := func(name, help string, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	}
+	histogram := func(name, help string, labels []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: name, Help: help, Buckets: buckets(),
+		}, labels)
+	}
+	m := &Metrics{
+		reading:   gauge("reading", "Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first."),
+		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
+		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
+		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
+		scaleouts: counter("scaleouts_total", "Scale-outs by result: done, capped (already at MaxDesiredCount), failed.", svcResult),
+		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
+		awsDuration: histogram("aws_request_duration_seconds",
+			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
+		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (network, unknown when none).",
+			[]string{"aws_service", "operation", "code"}),
+		reloads:  counter("config_reloads_total", "Config reloads by result: ok, invalid, error.", []string{"result"}),
+		slack:    newSlackCollector(),
+		services: make(map[scaler.Service]*series),
+	}
+	for _, r := range []string{ReloadOK, ReloadInvalid, ReloadError} {
+		m.reloads.WithLabelValues(r)
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info", Help: "Always 1; labelled with the version and the Go version that built it.",
+		ConstLabels: prometheus.Labels{"version": label(opts.Version), "go_version": runtime.Version()},
+	})
+	build.Set(1)
+
+	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts,
+		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.slack, build}
+	for i, c := range all {
+		if err := opts.Registerer.Register(c); err != nil {
+			for _, r := range all[:i] {
+				opts.Registerer.Unregister(r)
+			}
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Observe records one check of svc that took took; it implements
+// autoscaler.Observer. It does not allocate once svc has been seen.
+func (m *Metrics) Observe(svc scaler.Service, c autoscaler.Check, took time.Duration) {
+	s := m.series(svc)
+	s.duration.Observe(took.Seconds())
+	switch {
+	case c.Outcome == autoscaler.ReadFailed:
+		s.checkError.Inc()
+	case c.Reading.Overload:
+		s.checkOverload.Inc()
+	default:
+		s.checkOK.Inc()
+		s.reading.Set(c.Reading.Value)
+	}
+	grace := 0.0
+	switch c.Outcome {
+	case autoscaler.ScaledOut:
+		s.done.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
+		m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
+		grace = 1
+	case autoscaler.HeldAtMax:
+		s.capped.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+		grace = 1
+	case autoscaler.ScaleFailed:
+		s.failed.Inc()
+		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
+			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+		}
+	}
+	s.grace.Set(grace)
+}
+
+// series returns svc's children, creating them (every result at 0) the
+// first time. The desired counts are created at the first scale-out attempt,
+// so they never show a count that was not seen.
+func (m *Metrics) series(svc scaler.Service) *series {
+	m.mu.RLock()
+	s := m.services[svc]
+	m.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s = m.services[svc]; s != nil {
+		return s
+	}
+	c, n := label(svc.Cluster), label(svc.Name)
+	s = &series{
+		cluster: c, name: n,
+		reading:       m.reading.WithLabelValues(c, n),
+		grace:         m.grace.WithLabelValues(c, n),
+		checkOK:       m.checks.WithLabelValues(c, n, "ok"),
+		checkError:    m.checks.WithLabelValues(c, n, "error"),
+		checkOverload: m.checks.WithLabelValues(c, n, "overload"),
+		duration:      m.duration.WithLabelValues(c, n),
+		done:          m.scaleouts.WithLabelValues(c, n, "done"),
+		capped:        m.scaleouts.WithLabelValues(c, n, "capped"),
+		failed:        m.scaleouts.WithLabelValues(c, n, "failed"),
+	}
+	m.services[svc] = s
+	return s
+}
+
+// Forget drops every series of svc, for a service removed by a config
+// reload. Call it once the service's loop has stopped: a check still in
+// flight would create the series again when it is observed.
+func (m *Metrics) Forget(svc scaler.Service) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.services, svc)
+	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts, m.duration,
+	} {
+		v.DeletePartialMatch(match)
+	}
+}
+
+// ConfigReload counts one config reload with its result: ReloadOK,
+// ReloadInvalid or ReloadError.
+func (m *Metrics) ConfigReload(result string) {
+	m.reloads.WithLabelValues(label(result)).Inc()
+}
+
+// label makes s a valid label value (client_golang panics on invalid UTF-8).
+func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

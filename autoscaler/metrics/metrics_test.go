@@ -1,0 +1,265 @@
+package metrics_test
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+)
+
+var (
+	web = scaler.Service{Cluster: "app", Name: "web"}
+	api = scaler.Service{Cluster: "app", Name: "api"}
+)
+
+func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(metrics.Options{Registerer: reg, Version: "v1.2.3"})
+	require.NoError(t, err)
+	return m, reg
+}
+
+// snapshot gathers reg into name{label="value",...} -> value, with
+// histograms as their _count.
+func snapshot(t testing.TB, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := make(map[string]float64)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			name, v := mf.GetName(), 0.0
+			switch {
+			case m.GetCounter() != nil:
+				v = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				v = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				name, v = name+"_count", float64(m.GetHistogram().GetSampleCount())
+			}
+			out[name+"{"+strings.Join(labels, ",")+"}"] = v
+		}
+	}
+	return out
+}
+
+// key names web's series of metric (with an optional result label).
+func key(svc scaler.Service, metric, result string) string {
+	k := fmt.Sprintf("fast_autoscaler_%s{cluster=%q", metric, svc.Cluster)
+	if result != "" {
+		k += fmt.Sprintf(",result=%q", result)
+	}
+	return k + fmt.Sprintf(",service=%q}", svc.Name)
+}
+
+func TestObserveScriptedSequence(t *testing.T) {
+	m, reg := newMetrics(t)
+	steps := []struct {
+		name  string
+		check autoscaler.Check
+		// want holds web's values after the step; a nil entry must be absent.
+		want map[string]*float64
+	}{
+		{"ok", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 42}},
+			map[string]*float64{"reading": f(42), "in_grace_period": f(0), "desired_count": nil, "requested_desired_count": nil}},
+		{"read failed keeps the reading", autoscaler.Check{Outcome: autoscaler.ReadFailed, Err: errors.New("refused")},
+			map[string]*float64{"reading": f(42), "in_grace_period": f(0)}},
+		{"overload scales out, keeps the reading", autoscaler.Check{Outcome: autoscaler.ScaledOut,
+			Reading: autoscaler.Reading{Overload: true}, DesiredCur: 3, DesiredNew: 10},
+			map[string]*float64{"reading": f(42), "in_grace_period": f(1), "desired_count": f(10), "requested_desired_count": f(10)}},
+		{"capped", autoscaler.Check{Outcome: autoscaler.HeldAtMax, Reading: autoscaler.Reading{Value: 300},
+			DesiredCur: 11, DesiredNew: 11},
+			map[string]*float64{"reading": f(300), "in_grace_period": f(1), "desired_count": f(11), "requested_desired_count": f(10)}},
+		{"update failed", autoscaler.Check{Outcome: autoscaler.ScaleFailed, Reading: autoscaler.Reading{Value: 250},
+			DesiredCur: 12, DesiredNew: 24, Err: errors.New("denied")},
+			map[string]*float64{"reading": f(250), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
+		{"state read failed: desired unknown", autoscaler.Check{Outcome: autoscaler.ScaleFailed,
+			Reading: autoscaler.Reading{Value: 280}, Err: errors.New("throttled")},
+			map[string]*float64{"reading": f(280), "in_grace_period": f(0), "desired_count": f(12)}},
+		{"ok again", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
+			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
+	}
+	for _, s := range steps {
+		m.Observe(web, s.check, 20*time.Millisecond)
+		got := snapshot(t, reg)
+		for metric, want := range s.want {
+			v, ok := got[key(web, metric, "")]
+			if want == nil {
+				assert.False(t, ok, "%s: %s should be absent", s.name, metric)
+				continue
+			}
+			if assert.True(t, ok, "%s: %s missing", s.name, metric) {
+				assert.Equal(t, *want, v, "%s: %s", s.name, metric)
+			}
+		}
+	}
+	m.Observe(api, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 7}}, 3*time.Second)
+
+	const want = `
+# HELP fast_autoscaler_checks_total Checks by result: ok, error (the metric read failed), overload (the source reported overload).
+# TYPE fast_autoscaler_checks_total counter
+fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
+fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 1
+fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 5
+fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
+fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
+# HELP fast_autoscaler_scaleouts_total Scale-outs by result: done, capped (already at MaxDesiredCount), failed.
+# TYPE fast_autoscaler_scaleouts_total counter
+fast_autoscaler_scaleouts_total{cluster="app",result="capped",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="capped",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="done",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="done",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="failed",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="failed",service="web"} 2
+# HELP fast_autoscaler_reading Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first.
+# TYPE fast_autoscaler_reading gauge
+fast_autoscaler_reading{cluster="app",service="api"} 7
+fast_autoscaler_reading{cluster="app",service="web"} 5
+# HELP fast_autoscaler_desired_count Desired task count found or set by the service's last scale-out attempt.
+# TYPE fast_autoscaler_desired_count gauge
+fast_autoscaler_desired_count{cluster="app",service="web"} 12
+# HELP fast_autoscaler_requested_desired_count Desired task count set by the service's last scale-out.
+# TYPE fast_autoscaler_requested_desired_count gauge
+fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
+`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"fast_autoscaler_checks_total", "fast_autoscaler_scaleouts_total", "fast_autoscaler_reading",
+		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
+
+	got := snapshot(t, reg)
+	assert.Equal(t, 7.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "fast_autoscaler_check_duration_seconds" {
+			continue
+		}
+		for _, mm := range mf.GetMetric() {
+			h := mm.GetHistogram()
+			if mm.GetLabel()[1].GetValue() == "web" {
+				assert.InDelta(t, 7*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+			}
+			bounds := h.GetBucket()
+			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
+			assert.Equal(t, 30.0, bounds[len(bounds)-1].GetUpperBound(), "buckets end at 30 s")
+		}
+	}
+}
+
+func f(v float64) *float64 { return &v }
+
+func TestForget(t *testing.T) {
+	m, reg := newMetrics(t)
+	scaled := autoscaler.Check{Outcome: autoscaler.ScaledOut, Reading: autoscaler.Reading{Value: 500}, DesiredCur: 2, DesiredNew: 10}
+	m.Observe(web, scaled, time.Millisecond)
+	m.Observe(api, scaled, time.Millisecond)
+
+	m.Forget(web)
+	m.Forget(scaler.Service{Cluster: "nowhere", Name: "never"}) // unknown: no effect
+
+	var left []string
+	for k := range snapshot(t, reg) {
+		assert.NotContains(t, k, `service="web"`)
+		if strings.Contains(k, `service="api"`) {
+			left = append(left, k)
+		}
+	}
+	sort.Strings(left)
+	assert.Len(t, left, 11, "api keeps all its series: %v", left)
+
+	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
+	got := snapshot(t, reg)
+	assert.Equal(t, 1.0, got[key(web, "checks_total", "ok")], "a service seen again starts from zero")
+	assert.Equal(t, 0.0, got[key(web, "scaleouts_total", "done")])
+	assert.NotContains(t, got, key(web, "desired_count", ""))
+}
+
+func TestObserveDoesNotAllocate(t *testing.T) {
+	m, _ := newMetrics(t)
+	idle := autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}}
+	failed := autoscaler.Check{Outcome: autoscaler.ReadFailed, Err: errors.New("refused")}
+	m.Observe(web, idle, time.Millisecond) // first sight creates the series
+	assert.Zero(t, testing.AllocsPerRun(100, func() { m.Observe(web, idle, time.Millisecond) }), "idle check")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { m.Observe(web, failed, time.Millisecond) }), "failed read")
+}
+
+func TestConfigReloadAndBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(metrics.Options{Registerer: reg})
+	require.NoError(t, err)
+	m.ConfigReload(metrics.ReloadOK)
+	m.ConfigReload(metrics.ReloadOK)
+	m.ConfigReload(metrics.ReloadInvalid)
+	m.ConfigReload("bad\xffutf8") // no panic on an odd value
+
+	want := fmt.Sprintf(`
+# HELP fast_autoscaler_build_info Always 1; labelled with the version and the Go version that built it.
+# TYPE fast_autoscaler_build_info gauge
+fast_autoscaler_build_info{go_version=%q,version="devel"} 1
+# HELP fast_autoscaler_config_reloads_total Config reloads by result: ok, invalid, error.
+# TYPE fast_autoscaler_config_reloads_total counter
+fast_autoscaler_config_reloads_total{result="bad%sutf8"} 1
+fast_autoscaler_config_reloads_total{result="error"} 0
+fast_autoscaler_config_reloads_total{result="invalid"} 1
+fast_autoscaler_config_reloads_total{result="ok"} 2
+`, runtime.Version(), "\ufffd")
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"fast_autoscaler_build_info", "fast_autoscaler_config_reloads_total"))
+}
+
+func TestInvalidUTF8ServiceDoesNotPanic(t *testing.T) {
+	m, reg := newMetrics(t)
+	odd := scaler.Service{Cluster: "app", Name: "w\xffb"}
+	m.Observe(odd, autoscaler.Check{Outcome: autoscaler.ScaledOut, Reading: autoscaler.Reading{Value: 200}, DesiredNew: 10}, 0)
+	assert.Equal(t, 1.0, snapshot(t, reg)[key(scaler.Service{Cluster: "app", Name: "w\ufffdb"}, "scaleouts_total", "done")])
+	m.Forget(odd)
+	assert.NotContains(t, snapshot(t, reg), key(scaler.Service{Cluster: "app", Name: "w\ufffdb"}, "reading", ""))
+}
+
+func TestNewErrors(t *testing.T) {
+	_, err := metrics.New(metrics.Options{})
+	require.ErrorContains(t, err, "Registerer is required")
+
+	reg := prometheus.NewRegistry()
+	_, err = metrics.New(metrics.Options{Registerer: reg})
+	require.NoError(t, err)
+	_, err = metrics.New(metrics.Options{Registerer: reg})
+	var dup prometheus.AlreadyRegisteredError
+	require.ErrorAs(t, err, &dup, "registering twice is an error, not a panic")
+
+	// A clash part-way through registers nothing: the registry stays usable.
+	clash := prometheus.NewRegistry()
+	clash.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "fast_autoscaler_build_info", Help: "someone else's"}))
+	_, err = metrics.New(metrics.Options{Registerer: clash})
+	require.Error(t, err)
+	mfs, err := clash.Gather()
+	require.NoError(t, err)
+	require.Len(t, mfs, 1, "only the clashing collector is left")
+}
+
+func BenchmarkObserveIdle(b *testing.B) {
+	m, _ := newMetrics(b)
+	idle := autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Observe(web, idle, time.Millisecond)
+	}
+}
