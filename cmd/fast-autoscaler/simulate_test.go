@@ -29,7 +29,7 @@ func TestSimulateOneService(t *testing.T) {
 		"-service", "example-app", "-out", filepath.Join(dir, "plots", "flash-sale"))
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, "example-app/example-app on ")
-	assert.Contains(t, out, "+10m15s  fast-autoscaler  scale out")
+	assert.Contains(t, out, "+10m18s  fast-autoscaler  scale out")
 	assert.Contains(t, out, "time to enough ready capacity")
 	assert.NotContains(t, out, "example-app-b", "only the service asked for")
 	assert.Contains(t, out, "plot: "+filepath.Join(dir, "plots", "flash-sale.png"))

@@ -8,9 +8,11 @@
 //	go run ./examples/traces/gen -dir /tmp/traces   # write elsewhere
 //
 // Each trace is a small function of time below; change its numbers to vary
-// it. The numbers suit examples/config.json (4 tasks at 100 connections per
-// task, or 2 at 150): normal traffic stays well under the threshold. Noise
-// comes from a fixed-seed generator, so every run writes the same bytes.
+// it. The numbers suit examples/config.json (5 tasks at 100 connections per
+// task, or 2 at 150) and the defaults (5 tasks at 150): normal traffic stays
+// well under the threshold, and the flash sale's peak (900, 180 a task on 5
+// tasks) is well over it. Noise comes from a fixed-seed generator, so every
+// run writes the same bytes.
 package main
 
 import (
@@ -38,10 +40,10 @@ type trace struct {
 func traces() []trace {
 	return []trace{
 		{
-			name: "flash-sale", about: "flat at 75, then 10x (750) within 30 s at 10m, held for 20 minutes, back down over 2 minutes",
+			name: "flash-sale", about: "flat at 90, then 10x (900) within 30 s at 10m, held for 20 minutes, back down over 2 minutes",
 			length: 50 * 60, step: 1, noise: 0.03,
 			conns: func(t float64) float64 {
-				const base, peak, rise, hold, fall = 75.0, 750.0, 600.0, 30.0 + 20*60, 120.0
+				const base, peak, rise, hold, fall = 90.0, 900.0, 600.0, 30.0 + 20*60, 120.0
 				switch {
 				case t < rise:
 					return base
@@ -97,6 +99,10 @@ func bump(h, mid, sd float64) float64 {
 func main() {
 	dir := flag.String("dir", filepath.Join("examples", "traces"), "directory to write the CSV files to")
 	flag.Parse()
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
 	for _, tr := range traces() {
 		if err := write(filepath.Join(*dir, tr.name+".csv"), tr); err != nil {
 			fmt.Fprintln(os.Stderr, "gen:", err)
