@@ -4,8 +4,9 @@
 //
 // Usage:
 //
-//	fast-autoscaler run [-config FILE] [-dry-run] [-log-level LEVEL]
-//	fast-autoscaler validate [-config FILE]
+//	fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]
+//	fast-autoscaler validate [-config FILE] [-max-attempts N]
+//	fast-autoscaler health [-url URL]
 //	fast-autoscaler simulate -config FILE -trace FILE [flags]
 //	fast-autoscaler version
 //
@@ -46,6 +47,7 @@ Usage:
 Commands:
   run        watch the configured services and scale them out
   validate   check a config document and print the effective settings
+  health     exit 0 when a running fast-autoscaler answers healthy (a container health check)
   simulate   replay a traffic trace through the policy in virtual time
   version    print the version
 
@@ -64,12 +66,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdRun(ctx, rest, stdout, stderr, env)
 	case "validate":
 		return cmdValidate(ctx, rest, stdout, stderr, env)
+	case "health":
+		return cmdHealth(ctx, rest, stdout, stderr)
 	case "simulate":
 		return cmdSimulate(ctx, rest, stdout, stderr)
 	case "version":
-		if len(rest) > 0 {
-			fmt.Fprintf(stderr, "version takes no arguments, got %q\n", rest)
-			return exitUsage
+		fs := newFlags("version", "Usage: fast-autoscaler version\n\nPrints the version.", stderr)
+		if code := parseFlags(fs, rest, stderr); code >= 0 {
+			return code
 		}
 		fmt.Fprintln(stdout, "fast-autoscaler", buildVersion())
 		return exitOK

@@ -85,7 +85,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
 		{[]string{"-h"}, exitOK, "Commands:", ""},
 		{[]string{"version"}, exitOK, "fast-autoscaler ", ""},
-		{[]string{"version", "extra"}, exitUsage, "", "version takes no arguments"},
+		{[]string{"version", "extra"}, exitUsage, "", `version: unexpected arguments ["extra"]`},
+		{[]string{"version", "-h"}, exitOK, "", "Usage: fast-autoscaler version"},
+		{[]string{"health", "-h"}, exitOK, "", "Usage: fast-autoscaler health"},
 		{[]string{"run", "-h"}, exitOK, "", "Usage: fast-autoscaler run"},
 		{[]string{"validate", "-h"}, exitOK, "", "Usage: fast-autoscaler validate"},
 		{[]string{"simulate", "-h"}, exitOK, "", "simulate"},
@@ -248,20 +250,70 @@ func start(t *testing.T, env []string, args ...string) *process {
 // process ends or nothing comes within a generous bound.
 func (p *process) waitLog(t *testing.T, msg string) map[string]any {
 	t.Helper()
+	line, _ := p.waitLogAfter(t, msg)
+	return line
+}
+
+// waitLogAfter is waitLog that also returns the lines passed over on the way.
+func (p *process) waitLogAfter(t *testing.T, msg string) (map[string]any, []map[string]any) {
+	t.Helper()
 	bound := time.NewTimer(30 * time.Second)
 	defer bound.Stop()
+	var skipped []map[string]any
 	for {
 		select {
 		case line := <-p.lines:
 			require.NotContains(t, line["msg"], "NOT JSON", "every stdout line is JSON")
 			if line["msg"] == msg {
-				return line
+				return line, skipped
 			}
+			skipped = append(skipped, line)
 		case <-p.done:
 			t.Fatalf("process ended before logging %q; stderr: %s", msg, p.stderr.String())
 		case <-bound.C:
 			t.Fatalf("no %q log line within 30s", msg)
 		}
+	}
+}
+
+// waitLogs waits for one log line of each message, in any order, and returns
+// them by message.
+func (p *process) waitLogs(t *testing.T, msgs ...string) map[string]map[string]any {
+	t.Helper()
+	want := map[string]bool{}
+	for _, m := range msgs {
+		want[m] = true
+	}
+	got := map[string]map[string]any{}
+	bound := time.NewTimer(30 * time.Second)
+	defer bound.Stop()
+	for len(got) < len(want) {
+		select {
+		case line := <-p.lines:
+			if msg, _ := line["msg"].(string); want[msg] && got[msg] == nil {
+				got[msg] = line
+			}
+		case <-p.done:
+			t.Fatalf("process ended before logging %q; stderr: %s", msgs, p.stderr.String())
+		case <-bound.C:
+			t.Fatalf("not all of %q logged within 30s; got %v", msgs, got)
+		}
+	}
+	return got
+}
+
+// eventually polls cond until it holds, failing the test after 10 s. It is
+// for state another process exposes only by being asked (an HTTP endpoint).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		<-tick.C
 	}
 }
 
@@ -307,7 +359,7 @@ func TestRunEndToEnd(t *testing.T) {
 	status.active.Store(5)
 	srv.PutParameter(awstest.Parameter{Name: "/ecs/fast-autoscaler/config.json", Type: "SecureString", Value: e2eConfig(status.URL, slack.URL)})
 
-	p := start(t, srv.Env(), "run", "-log-level", "debug")
+	p := start(t, srv.Env(), "run", "-log-level", "debug", "-listen", "")
 	loaded := p.waitLog(t, "config loaded")
 	assert.Equal(t, "SSM parameter /ecs/fast-autoscaler/config.json in ap-northeast-1", loaded["source"])
 	assert.EqualValues(t, 1, loaded["services"])
@@ -329,12 +381,12 @@ func TestRunEndToEnd(t *testing.T) {
 	first := p.waitLog(t, "scaled out")
 	assert.EqualValues(t, 2, first["desired_cur"])
 	assert.EqualValues(t, 10, first["desired_new"])
-	afterFirst := status.requests.Load()
-	second := p.waitLog(t, "scaled out")
+	second, between := p.waitLogAfter(t, "scaled out")
 	assert.EqualValues(t, 10, second["desired_cur"])
 	assert.EqualValues(t, 20, second["desired_new"])
-	assert.Equal(t, afterFirst+1, status.requests.Load(), "no check during the grace period")
-	assert.GreaterOrEqual(t, logTime(t, second).Sub(logTime(t, first)), time.Second, "grace period respected")
+	for _, line := range between {
+		assert.NotEqual(t, "check", line["msg"], "no check during the grace period: %v", line)
+	}
 
 	updates := srv.Calls("UpdateService")
 	require.Len(t, updates, 2)
@@ -366,11 +418,13 @@ func TestRunDryRunMakesNoUpdate(t *testing.T) {
 	srv.PutService("shop", "web", awstest.Service{Desired: 3, Running: 3})
 	status := newStubStatus(t, "auth-s3cret")
 	status.active.Store(161)
+	slack := newSlack(t)
 	cfgFile := writeFile(t, fmt.Sprintf(`{"Services":[{"StatusUrl": %q, "StatusAuthName": "Status-Auth-Key",
-	  "StatusAuthValue": "auth-s3cret", "ScaleoutThreshold": 100, "EcsClusterName": "shop", "EcsServiceName": "web"}]}`,
-		status.URL+"/nginx-status"))
+	  "StatusAuthValue": "auth-s3cret", "ScaleoutThreshold": 100, "EcsClusterName": "shop", "EcsServiceName": "web",
+	  "SlackWebhookUrl": %q}]}`, status.URL+"/nginx-status", slack.URL+"/services/T/B/x"))
 
-	p := start(t, srv.Env(), "run", "-dry-run", "-config", cfgFile)
+	p := start(t, srv.Env(), "run", "-dry-run", "-config", cfgFile, "-listen", "")
+	p.waitLog(t, "dry run: no desired count is changed and Slack is not told")
 	would := p.waitLog(t, "dry-run: desired count not changed")
 	assert.EqualValues(t, 10, would["desired_new"])
 	scaled := p.waitLog(t, "scaled out")
@@ -383,19 +437,63 @@ func TestRunDryRunMakesNoUpdate(t *testing.T) {
 	assert.Empty(t, srv.Calls("UpdateService"), "dry run sends no UpdateService")
 	assert.NotEmpty(t, srv.Calls("DescribeServices"))
 	assert.Empty(t, srv.Calls("GetParameter"), "-config reads the file, not SSM")
+	slack.mu.Lock()
+	defer slack.mu.Unlock()
+	assert.Empty(t, slack.texts, "a dry run announces no scale-out on Slack")
+}
+
+func TestRunNeverFollowsStatusRedirects(t *testing.T) {
+	srv := awstest.New(t)
+	srv.AddCluster("shop")
+	srv.PutService("shop", "web", awstest.Service{Desired: 3, Running: 3})
+	var leaked atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Status-Auth-Key") != "" {
+			leaked.Add(1)
+		}
+		fmt.Fprint(w, "Active connections: 999 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n")
+	}))
+	defer elsewhere.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/status", http.StatusFound))
+	defer redirect.Close()
+	cfgFile := writeFile(t, fmt.Sprintf(`{"Services":[{"StatusUrl": %q, "StatusAuthName": "Status-Auth-Key",
+	  "StatusAuthValue": "auth-s3cret", "EcsClusterName": "shop", "EcsServiceName": "web", "CheckInterval": 0.1}]}`,
+		redirect.URL+"/nginx-status"))
+
+	p := start(t, srv.Env(), "run", "-config", cfgFile, "-listen", "")
+	failed := p.waitLog(t, "metric read failed")
+	assert.Contains(t, failed["error"], "302")
+	p.waitLog(t, "metric read failed")
+	code, _ := p.stop(t)
+	assert.Equal(t, exitOK, code)
+	assert.Zero(t, leaked.Load(), "the auth header never went to the redirect's target")
+	assert.Empty(t, srv.Calls("UpdateService"), "a redirect is a failed read, never a scale-out")
+	assert.NotContains(t, p.output(), "auth-s3cret")
+}
+
+func TestMaxAttempts(t *testing.T) {
+	srv := awstest.New(t)
+	cfg, err := os.ReadFile("../../examples/config.json")
+	require.NoError(t, err)
+	srv.PutParameter(awstest.Parameter{Name: "/ecs/fast-autoscaler/config.json", Type: "String", Value: string(cfg)})
+
+	srv.Throttle("GetParameter", 2)
+	r := runBinary(t, srv.Env(), "validate", "-max-attempts", "3")
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Len(t, srv.Calls("GetParameter"), 3, "two throttled attempts, then success")
+
+	srv.ResetCalls()
+	srv.Throttle("GetParameter", 1)
+	r = runBinary(t, append(srv.Env(), "AWS_MAX_ATTEMPTS=1"), "validate")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "ThrottlingException")
+	assert.Len(t, srv.Calls("GetParameter"), 1, "AWS_MAX_ATTEMPTS=1: no retry")
 }
 
 func TestRunInvalidConfigExits2(t *testing.T) {
 	srv := awstest.New(t)
 	p := writeFile(t, `{"Services":[{"StatusUrl":"https://x/s","EcsClusterName":"a"}]}`)
-	r := runBinary(t, srv.Env(), "run", "-config", p)
+	r := runBinary(t, srv.Env(), "run", "-config", p, "-listen", "")
 	assert.Equal(t, exitUsage, r.code)
 	assert.Contains(t, r.stderr, "Services[0]: EcsServiceName: required")
-}
-
-func logTime(t *testing.T, line map[string]any) time.Time {
-	t.Helper()
-	ts, err := time.Parse(time.RFC3339Nano, line["time"].(string))
-	require.NoError(t, err)
-	return ts
 }

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,12 +18,14 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
-	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // The environment variables of the seed, and their defaults.
@@ -144,20 +147,50 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		c        common
 		dryRun   bool
 		logLevel slog.Level
+		listen   string
+		reload   time.Duration
 	)
-	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE] [-dry-run] [-log-level LEVEL] [-max-attempts N]\n\n"+
+	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
 		"Watches every configured service and scales it out when its load crosses the threshold.\n"+
-		"Logs are JSON lines on stdout. SIGTERM or SIGINT stops it (exit 0).", stderr)
+		"Logs are JSON lines on stdout. SIGHUP reloads the config; SIGTERM or SIGINT stops it (exit 0).", stderr)
 	c.register(fs)
 	fs.BoolVar(&dryRun, "dry-run", false, "read real state from ECS but make no update; log the update that would be made")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	if code := parseFlags(fs, args, stderr, c.validate); code >= 0 {
+	fs.StringVar(&listen, "listen", ":9100", "serve /metrics, /healthz and /readyz on this `address`; empty turns it off")
+	fs.DurationVar(&reload, "reload-interval", time.Minute, "read the config again this often; 0 turns it off (SIGHUP still reloads)")
+	if code := parseFlags(fs, args, stderr, c.validate, func() error {
+		if reload < 0 {
+			return fmt.Errorf("-reload-interval must be >= 0, got %v", reload)
+		}
+		return nil
+	}); code >= 0 {
 		return code
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel}))
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(metrics.Options{Registerer: reg, Version: buildVersion()})
+	if err != nil {
+		log.Error("start-up failed", "error", err.Error())
+		return exitFailure
+	}
+	probes := &probes{}
+	if listen != "" {
+		addr, wait, err := serve(ctx, listen, reg, probes, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "fast-autoscaler run:", err)
+			return exitUsage
+		}
+		defer wait()
+		log.Info("listening", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
+	}
 
 	// AWS is needed for ECS always, and for the config unless -config is given.
 	awsCfg, err := c.awsConfig(ctx, env)
@@ -165,6 +198,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		log.Error("start-up failed", "error", err.Error())
 		return exitFailure
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSMiddleware)
 	src, err := c.source(env, func() (aws.Config, error) { return awsCfg, nil })
 	if err != nil {
 		log.Error("start-up failed", "error", err.Error())
@@ -172,6 +206,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 	}
 	cfg, code := loadConfig(ctx, src, stderr)
 	if cfg == nil {
+		if ctx.Err() != nil {
+			log.Info("stopped before the config was loaded")
+			return exitOK
+		}
 		log.Error("config not loaded", "source", configsrc.Describe(src))
 		return code
 	}
@@ -181,99 +219,145 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 	if dryRun {
 		sc = scaler.NewDryRun(sc, log)
 	}
-	w, err := wire(cfg, log)
+	if dryRun {
+		log.Info("dry run: no desired count is changed and Slack is not told")
+	}
+	wr := newWirer(log, m, dryRun)
+	p, err := wr.wire(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "fast-autoscaler run:", err)
 		return exitUsage
 	}
+	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m, ShutdownGrace: shutdownGrace})
+	if err != nil {
+		wr.discard(ctx, p)
+		fmt.Fprintln(stderr, "fast-autoscaler run:", err)
+		return exitUsage
+	}
+	wr.apply(ctx, p)
 	for _, s := range cfg.Services {
 		log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
-		preflight(ctx, log, sc, s)
 	}
-	eng, err := autoscaler.New(w.services, autoscaler.Options{Scaler: sc, Logger: log, ShutdownGrace: shutdownGrace})
-	if err != nil {
-		fmt.Fprintln(stderr, "fast-autoscaler run:", err)
-		return exitUsage
-	}
+	defer preflight(ctx, log, sc, cfg.Services)()
+
+	r := &reloader{src: src, eng: eng, wr: wr, metrics: m, log: log, sc: sc}
+	reloaded := make(chan struct{})
+	go func() { defer close(reloaded); r.loop(ctx, reload, hup) }()
+	stuck := func() []scaler.Service { return eng.Stuck(time.Now()) }
+	probes.stuck.Store(&stuck)
+	log.Info("ready", "services", len(cfg.Services))
+
 	if err := eng.Run(ctx); err != nil {
 		log.Error("engine stopped", "error", err.Error())
 		return exitFailure
 	}
+	<-reloaded
 	log.Info("stopping: flushing notifications")
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushBudget)
 	defer cancel()
-	w.close(flushCtx, log)
+	wr.close(flushCtx)
 	log.Info("stopped")
 	return exitOK
 }
 
-// preflight reads a service's state once at start-up so a wrong name or a
-// missing permission shows in the first lines of the log, not at the first
-// spike. It only logs.
-func preflight(ctx context.Context, log *slog.Logger, sc scaler.Scaler, s configsrc.ServiceConfig) {
-	st, err := sc.State(ctx, scaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName})
+// reloader reads the config again on a timer and on SIGHUP, and applies it
+// to the running engine.
+type reloader struct {
+	src     configsrc.Source
+	eng     *autoscaler.Engine
+	wr      *wirer
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	sc      scaler.Scaler
+}
+
+// loop reloads every interval (never when 0) and on each SIGHUP, until ctx
+// is done.
+func (r *reloader) loop(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			r.reload(ctx, "interval")
+		case <-hup:
+			r.reload(ctx, "SIGHUP")
+		}
+	}
+}
+
+// reload applies a valid new config service by service; an invalid one is
+// logged and notified with every problem, and the last good one keeps
+// running.
+func (r *reloader) reload(ctx context.Context, reason string) {
+	source := configsrc.Describe(r.src)
+	cfg, err := configsrc.Load(ctx, r.src)
+	var p *plan
+	if err == nil {
+		p, err = r.wr.wire(cfg)
+	}
+	if err == nil {
+		if err = r.eng.Update(p.services); err != nil {
+			r.wr.discard(ctx, p)
+		}
+	}
 	if err != nil {
-		log.Warn("service not readable: scale-outs will fail until this is fixed",
-			"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", err.Error())
+		if _, invalid := errors.AsType[*configsrc.ValidationError](err); !invalid && cfg == nil {
+			r.metrics.ConfigReload("error")
+			r.log.Error("config reload failed; the last good config keeps running", "source", source, "reason", reason, "error", err.Error())
+			return
+		}
+		r.metrics.ConfigReload("invalid")
+		r.log.Error("config reload rejected; the last good config keeps running", "source", source, "reason", reason, "error", err.Error())
+		r.wr.notifyAll(ctx, notify.Event{Kind: notify.ConfigRejected, Time: time.Now(), Err: err})
 		return
 	}
-	log.Info("service state", "service", s.EcsServiceName, "cluster", s.EcsClusterName,
-		"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status)
+	before := r.wr.current
+	added, changed, removed := r.wr.apply(ctx, p)
+	r.metrics.ConfigReload("ok")
+	if added+changed+removed == 0 {
+		r.log.Debug("config unchanged", "source", source, "reason", reason)
+		return
+	}
+	r.log.Info("config reloaded", "source", source, "reason", reason, "services", len(cfg.Services),
+		"added", added, "changed", changed, "removed", removed)
+	var fresh []configsrc.ServiceConfig
+	for _, s := range cfg.Services {
+		if old, ok := before[scaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName}]; !ok || old.cfg != s {
+			r.log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
+			fresh = append(fresh, s)
+		}
+	}
+	preflight(ctx, r.log, r.sc, fresh)()
 }
 
-// wiring is the engine's services plus what must be closed at shutdown.
-type wiring struct {
-	services []autoscaler.Service
-	slacks   []*notify.Slack
-}
+// preflightTimeout bounds the start-up read of each service's state.
+const preflightTimeout = 10 * time.Second
 
-// wire turns the config into engine services: one stub_status source each,
-// sharing one HTTP transport per TLS mode, and one Slack notifier per
-// distinct webhook URL.
-func wire(cfg *configsrc.Config, log *slog.Logger) (*wiring, error) {
-	clients := map[bool]*http.Client{} // by StatusTLSVerify
-	slacks := map[string]*notify.Slack{}
-	w := &wiring{}
-	for i, s := range cfg.Services {
-		client, ok := clients[s.StatusTLSVerify]
-		if !ok {
-			client = &http.Client{Transport: stubstatus.NewTransport(s.StatusTLSVerify)}
-			clients[s.StatusTLSVerify] = client
-		}
-		src, err := stubstatus.New(stubstatus.Options{
-			URL:        s.StatusURL,
-			AuthHeader: s.StatusAuthName,
-			AuthValue:  s.StatusAuthValue.Reveal(),
-			Metric:     stubstatus.Metric(s.StatusMetric),
-			Timeout:    s.StatusTimeout,
-			Client:     client,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("Services[%d] (%s): %w", i, s.Name(), err)
-		}
-		svc := autoscaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName, Source: src, Policy: s.Policy}
-		if url := s.SlackWebhookURL.Reveal(); url != "" {
-			sl, ok := slacks[url]
-			if !ok {
-				sl, err = notify.NewSlack(url, notify.SlackOptions{Logger: log})
-				if err != nil {
-					return nil, fmt.Errorf("Services[%d] (%s): SlackWebhookUrl: %w", i, s.Name(), err)
-				}
-				slacks[url] = sl
-				w.slacks = append(w.slacks, sl)
+// preflight reads each service's state once, all at once and off the
+// engine's path, so a wrong name or a missing permission shows in the first
+// lines of the log rather than at the first spike. It only logs. The
+// function it returns waits for the reads to end.
+func preflight(ctx context.Context, log *slog.Logger, sc scaler.Scaler, services []configsrc.ServiceConfig) (wait func()) {
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	var wg sync.WaitGroup
+	for _, s := range services {
+		wg.Go(func() {
+			st, err := sc.State(ctx, scaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName})
+			if err != nil {
+				log.Warn("service not readable: scale-outs will fail until this is fixed",
+					"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", err.Error())
+				return
 			}
-			svc.Notifier = sl
-		}
-		w.services = append(w.services, svc)
+			log.Info("service state", "service", s.EcsServiceName, "cluster", s.EcsClusterName,
+				"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status)
+		})
 	}
-	return w, nil
-}
-
-// close flushes and stops every notifier within ctx's deadline.
-func (w *wiring) close(ctx context.Context, log *slog.Logger) {
-	for _, sl := range w.slacks {
-		if err := sl.Close(ctx); err != nil {
-			log.Warn("notifications not all delivered", "notifier", sl.String(), "error", err.Error())
-		}
-	}
+	return func() { wg.Wait(); cancel() }
 }

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
+	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
+	"github.com/fast-autoscaler/fast-autoscaler/notify"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
+)
+
+// wirer turns configs into engine services, across reloads: it keeps one
+// HTTP client per TLS mode, one Slack notifier per webhook URL, and the
+// services of the config in force, so a reload reuses what did not change.
+type wirer struct {
+	log     *slog.Logger
+	dryRun  bool                        // no Slack: its messages would announce changes never made
+	metrics *metrics.Metrics            // nil when metrics are off
+	clients map[bool]*http.Client       // by StatusTLSVerify
+	slacks  map[string]*notify.Slack    // by webhook URL, in use now
+	current map[scaler.Service]wiredSvc // the config in force
+}
+
+// wiredSvc is one service's settings and what was built from them.
+type wiredSvc struct {
+	cfg configsrc.ServiceConfig
+	svc autoscaler.Service
+}
+
+// plan is a config wired but not yet in force: Apply it once the engine
+// took its services, or Discard it.
+type plan struct {
+	services []autoscaler.Service
+	wired    map[scaler.Service]wiredSvc
+	slacks   map[string]*notify.Slack
+	added    []*notify.Slack // created for this plan
+}
+
+func newWirer(log *slog.Logger, m *metrics.Metrics, dryRun bool) *wirer {
+	return &wirer{log: log, dryRun: dryRun, metrics: m, clients: map[bool]*http.Client{}, slacks: map[string]*notify.Slack{}}
+}
+
+// wire builds the engine services for cfg. A service whose settings are
+// unchanged keeps the source and notifier it had; a Slack notifier is shared
+// by every service with its webhook URL.
+func (w *wirer) wire(cfg *configsrc.Config) (*plan, error) {
+	p := &plan{wired: map[scaler.Service]wiredSvc{}, slacks: map[string]*notify.Slack{}}
+	for i, s := range cfg.Services {
+		id := scaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName}
+		if old, ok := w.current[id]; ok && old.cfg == s {
+			p.keep(id, old, w.slacks[s.SlackWebhookURL.Reveal()])
+			continue
+		}
+		svc, err := w.service(s, p)
+		if err != nil {
+			w.discard(context.Background(), p)
+			return nil, fmt.Errorf("Services[%d] (%s): %w", i, s.Name(), err)
+		}
+		p.keep(id, wiredSvc{cfg: s, svc: svc}, nil)
+	}
+	return p, nil
+}
+
+func (p *plan) keep(id scaler.Service, ws wiredSvc, sl *notify.Slack) {
+	p.wired[id] = ws
+	p.services = append(p.services, ws.svc)
+	if sl != nil {
+		p.slacks[ws.cfg.SlackWebhookURL.Reveal()] = sl
+	}
+}
+
+// service builds one service's source and notifier.
+func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service, error) {
+	client, ok := w.clients[s.StatusTLSVerify]
+	if !ok {
+		client = stubstatus.NewClient(s.StatusTLSVerify)
+		w.clients[s.StatusTLSVerify] = client
+	}
+	src, err := stubstatus.New(stubstatus.Options{
+		URL:        s.StatusURL,
+		AuthHeader: s.StatusAuthName,
+		AuthValue:  s.StatusAuthValue.Reveal(),
+		Metric:     stubstatus.Metric(s.StatusMetric),
+		Timeout:    s.StatusTimeout,
+		Client:     client,
+	})
+	if err != nil {
+		return autoscaler.Service{}, err
+	}
+	svc := autoscaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName, Source: src, Policy: s.Policy}
+	url := s.SlackWebhookURL.Reveal()
+	if url == "" || w.dryRun {
+		return svc, nil
+	}
+	sl := p.slacks[url]
+	if sl == nil {
+		sl = w.slacks[url]
+	}
+	if sl == nil {
+		if sl, err = notify.NewSlack(url, notify.SlackOptions{Logger: w.log}); err != nil {
+			return autoscaler.Service{}, fmt.Errorf("SlackWebhookUrl: %w", err)
+		}
+		p.added = append(p.added, sl)
+		if w.metrics != nil {
+			w.metrics.TrackSlack(sl)
+		}
+	}
+	p.slacks[url] = sl
+	svc.Notifier = sl
+	return svc, nil
+}
+
+// apply puts p in force: notifiers and series of services no longer
+// configured are closed and forgotten. It returns how many services were
+// added, changed and removed.
+func (w *wirer) apply(ctx context.Context, p *plan) (added, changed, removed int) {
+	for id, ws := range p.wired {
+		old, ok := w.current[id]
+		switch {
+		case !ok:
+			added++
+		case old.cfg != ws.cfg:
+			changed++
+		}
+	}
+	for id := range w.current {
+		if _, ok := p.wired[id]; !ok {
+			removed++
+			if w.metrics != nil {
+				w.metrics.Forget(id)
+			}
+		}
+	}
+	for url, sl := range w.slacks {
+		if p.slacks[url] == nil {
+			w.closeSlack(ctx, sl)
+		}
+	}
+	w.current, w.slacks = p.wired, p.slacks
+	return added, changed, removed
+}
+
+// discard closes what p created.
+func (w *wirer) discard(ctx context.Context, p *plan) {
+	for _, sl := range p.added {
+		w.closeSlack(ctx, sl)
+	}
+}
+
+// notifyAll tells every Slack webhook in force about ev.
+func (w *wirer) notifyAll(ctx context.Context, ev notify.Event) {
+	for _, sl := range w.slacks {
+		if err := sl.Notify(ctx, ev); err != nil {
+			w.log.Warn("notify failed", "event", ev.Kind.String(), "error", err.Error())
+		}
+	}
+}
+
+// close flushes and stops every notifier within ctx's deadline.
+func (w *wirer) close(ctx context.Context) {
+	for _, sl := range w.slacks {
+		w.closeSlack(ctx, sl)
+	}
+	w.slacks = nil
+}
+
+func (w *wirer) closeSlack(ctx context.Context, sl *notify.Slack) {
+	if err := sl.Close(ctx); err != nil {
+		w.log.Warn("notifications not all delivered", "notifier", sl.String(), "error", err.Error())
+	}
+	if w.metrics != nil {
+		w.metrics.UntrackSlack(sl)
+	}
+}
