@@ -22,8 +22,8 @@ const (
 	// ScaleOut: the desired count was raised from DesiredCur to DesiredNew.
 	ScaleOut Kind = iota + 1
 	// AtMax: a scale-out was called for but the desired count already stands
-	// at MaxDesiredCount (DesiredNew == DesiredCur == MaxDesired); no update
-	// was made.
+	// at (or above) MaxDesiredCount: DesiredNew == MaxDesired <= DesiredCur.
+	// No update was made.
 	AtMax
 	// ScaleOutFailed: a scale-out was called for and the scaler failed; Err
 	// says why.

@@ -74,7 +74,7 @@ func (e *ECS) State(ctx context.Context, svc Service) (State, error) {
 	}
 	status := aws.ToString(s.Status)
 	if status == "DRAINING" || status == "INACTIVE" {
-		return State{}, fmt.Errorf("ecs: service %s is %s: %w", svc, status, ErrServiceNotActive)
+		return State{}, fmt.Errorf("ecs: service %s is %s, so it cannot be scaled: remove it from the config or recreate it: %w", svc, status, ErrServiceNotActive)
 	}
 	return State{
 		Desired:   int(s.DesiredCount),
@@ -132,7 +132,7 @@ func (e *ECS) wrap(op string, svc Service, err error) error {
 	case errors.As(err, &noService):
 		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, e.inRegion(), ErrServiceNotFound, err)
 	case errors.As(err, &notActive):
-		return fmt.Errorf("ecs %s %s: service is draining or inactive: %w: %w", op, svc, ErrServiceNotActive, err)
+		return fmt.Errorf("ecs %s %s: service is draining or inactive, so it cannot be scaled: remove it from the config or recreate it: %w: %w", op, svc, ErrServiceNotActive, err)
 	case errors.As(err, &denied):
 		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s on service %s: %w", op, svc, op, svc, err)
 	}

@@ -48,13 +48,13 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		case *configPath == "" || *tracePath == "":
 			return errors.New("-config and -trace are required (see -h)")
 		case *initial < 0:
-			return fmt.Errorf("-initial must be >= 1, got %d", *initial)
+			return fmt.Errorf("-initial must be >= 1 (0, the default, means the MinDesiredCount), got %d", *initial)
 		case *startup <= 0:
 			return fmt.Errorf("-startup must be > 0, got %v", *startup)
 		case !(*capacity >= 0) || math.IsInf(*capacity, 0):
 			return fmt.Errorf("-task-capacity must be a number >= 0, got %v", *capacity)
 		case !(*target >= 0) || math.IsInf(*target, 0):
-			return fmt.Errorf("-target must be a number > 0, got %v", *target)
+			return fmt.Errorf("-target must be a number > 0 (0, the default, means the ScaleoutThreshold), got %v", *target)
 		}
 		return nil
 	})
