@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,11 +54,14 @@ type result struct {
 // runBinary runs the binary to completion with extra environment variables.
 func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang fails, not stalls
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	require.NoError(t, ctx.Err(), "%q did not exit within a minute", args)
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -493,7 +497,9 @@ func TestMaxAttempts(t *testing.T) {
 func TestRunInvalidConfigExits2(t *testing.T) {
 	srv := awstest.New(t)
 	p := writeFile(t, `{"Services":[{"StatusUrl":"https://x/s","EcsClusterName":"a"}]}`)
-	r := runBinary(t, srv.Env(), "run", "-config", p, "-listen", "")
-	assert.Equal(t, exitUsage, r.code)
-	assert.Contains(t, r.stderr, "Services[0]: EcsServiceName: required")
+	for _, listen := range []string{"", "127.0.0.1:0"} { // with the server up, it still exits
+		r := runBinary(t, srv.Env(), "run", "-config", p, "-listen", listen)
+		assert.Equal(t, exitUsage, r.code)
+		assert.Contains(t, r.stderr, "Services[0]: EcsServiceName: required")
+	}
 }

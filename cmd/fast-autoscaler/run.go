@@ -183,12 +183,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 	}
 	probes := &probes{}
 	if listen != "" {
-		addr, wait, err := serve(ctx, listen, reg, probes, log)
+		addr, stopServer, err := serve(listen, reg, probes, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "fast-autoscaler run:", err)
 			return exitUsage
 		}
-		defer wait()
+		defer stopServer()
 		log.Info("listening", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
 	}
 

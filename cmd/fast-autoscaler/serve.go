@@ -52,10 +52,10 @@ func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// serve listens on addr and serves /metrics, /healthz and /readyz until ctx
-// is done. It returns once listening, with the address it listens on and a
-// function that waits for the server to stop.
-func serve(ctx context.Context, addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (net.Addr, func(), error) {
+// serve listens on addr and serves /metrics, /healthz and /readyz. It
+// returns once listening, with the address it listens on and a function that
+// shuts the server down and waits for it.
+func serve(addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (net.Addr, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-listen %s: %w", addr, err)
@@ -72,13 +72,13 @@ func serve(ctx context.Context, addr string, reg *prometheus.Registry, p *probes
 			log.Error("metrics and health server failed", "error", err.Error())
 		}
 	}()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	return ln.Addr(), func() { <-done }, nil
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+	return ln.Addr(), stop, nil
 }
 
 // cmdHealth queries a running fast-autoscaler's /healthz: exit 0 when it
