@@ -262,6 +262,7 @@ func (e *Engine) start(l *loop) {
 	ctx, cancel := context.WithCancel(e.runCtx)
 	l.cancel = cancel
 	l.w.stop = ctx.Done()
+	l.due.Store(stamp(e.opts.Clock.Now())) // due now: not stuck before its goroutine runs
 	e.wg.Go(func() {
 		defer func() {
 			cancel()

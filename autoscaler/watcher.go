@@ -154,6 +154,7 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	c.Reading = r
 
 	if !p.Triggered(r) {
+		w.scaleFails = 0 // the load fell back: a later spike's failures are a new run
 		if w.log.Enabled(ctx, slog.LevelDebug) {
 			w.log.LogAttrs(ctx, slog.LevelDebug, "check",
 				slog.Float64("active", r.Value), slog.Bool("overload", r.Overload))

@@ -273,6 +273,23 @@ func TestStepScaleFailuresBackOffAndAlertOnce(t *testing.T) {
 	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed, notify.ScaleOut, notify.ScaleOutFailed}, rec.kinds())
 }
 
+func TestStepCalmCheckEndsARunOfScaleFailures(t *testing.T) {
+	rec := &recorder{}
+	load := autoscaler.Reading{Value: 999}
+	src := autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) { return load, nil })
+	w, err := autoscaler.NewWatcher(newService("a", src, rec), &flakyScaler{Memory: memWith(3, "a"), fail: true}, nil)
+	require.NoError(t, err)
+	for spike := range 3 { // separate spikes, each failing once, calm in between
+		load.Value = 999
+		c := w.Step(t.Context(), t0)
+		assert.Equal(t, 3*time.Second, c.Next.Sub(c.Time), "spike %d retries at CheckInterval", spike)
+		load.Value = 1
+		w.Step(t.Context(), t0)
+	}
+	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed, notify.ScaleOutFailed, notify.ScaleOutFailed}, rec.kinds(),
+		"each spike's failure is told")
+}
+
 func TestStepBackoffNeverExceedsGracePeriod(t *testing.T) {
 	svc := newService("a", fixed(autoscaler.Reading{Value: 999}), nil)
 	svc.Policy.GracePeriod = 10 * time.Second

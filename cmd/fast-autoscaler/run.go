@@ -186,7 +186,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		addr, stopServer, err := serve(listen, reg, probes, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "fast-autoscaler run:", err)
-			return exitUsage
+			return exitFailure
 		}
 		defer stopServer()
 		log.Info("listening", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
@@ -306,6 +306,9 @@ func (r *reloader) reload(ctx context.Context, reason string) {
 		if err = r.eng.Update(p.services); err != nil {
 			r.wr.discard(ctx, p)
 		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return // stopping: a reload cut short is no failure
 	}
 	if err != nil {
 		if _, invalid := errors.AsType[*configsrc.ValidationError](err); !invalid && cfg == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
@@ -24,6 +25,8 @@ type wirer struct {
 	clients map[bool]*http.Client       // by StatusTLSVerify
 	slacks  map[string]*notify.Slack    // by webhook URL, in use now
 	current map[scaler.Service]wiredSvc // the config in force
+	// retiring counts notifiers a reload dropped that are still flushing.
+	retiring sync.WaitGroup
 }
 
 // wiredSvc is one service's settings and what was built from them.
@@ -138,7 +141,13 @@ func (w *wirer) apply(ctx context.Context, p *plan) (added, changed, removed int
 	}
 	for url, sl := range w.slacks {
 		if p.slacks[url] == nil {
-			w.closeSlack(ctx, sl)
+			// In the background and bounded: a throttled webhook must not
+			// stall the reloads, and what it has queued still goes out.
+			w.retiring.Go(func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushBudget)
+				defer cancel()
+				w.closeSlack(ctx, sl)
+			})
 		}
 	}
 	w.current, w.slacks = p.wired, p.slacks
@@ -161,12 +170,14 @@ func (w *wirer) notifyAll(ctx context.Context, ev notify.Event) {
 	}
 }
 
-// close flushes and stops every notifier within ctx's deadline.
+// close flushes and stops every notifier within ctx's deadline, and waits
+// for those retired by reloads.
 func (w *wirer) close(ctx context.Context) {
 	for _, sl := range w.slacks {
 		w.closeSlack(ctx, sl)
 	}
 	w.slacks = nil
+	w.retiring.Wait()
 }
 
 func (w *wirer) closeSlack(ctx context.Context, sl *notify.Slack) {
