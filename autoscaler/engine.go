@@ -67,12 +67,13 @@ type Options struct {
 type Engine struct {
 	opts Options
 
-	mu      sync.Mutex
-	loops   map[scaler.Service]*loop
-	started bool            // Run was called
-	runCtx  context.Context // set by Run: loops stop when it is done
-	stepCtx context.Context // set by Run: checks run on it
-	wg      sync.WaitGroup  // running loops
+	mu       sync.Mutex
+	loops    map[scaler.Service]*loop
+	started  bool            // Run was called
+	stopping bool            // Run's context is done: start no loop
+	runCtx   context.Context // set by Run: loops stop when it is done
+	stepCtx  context.Context // set by Run: checks run on it
+	wg       sync.WaitGroup  // running loops
 }
 
 // loop is one service's watcher and what the engine knows of its progress.
@@ -239,7 +240,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Unlock()
 
 	<-ctx.Done()
-	e.mu.Lock() // no loop starts after this: Update sees runCtx done
+	e.mu.Lock() // from here no loop starts, so Wait never races an Add
+	e.stopping = true
 	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -256,7 +258,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // start runs l's loop in a goroutine; e.mu must be held and Run started.
 func (e *Engine) start(l *loop) {
-	if e.runCtx.Err() != nil {
+	if e.stopping {
 		return
 	}
 	ctx, cancel := context.WithCancel(e.runCtx)

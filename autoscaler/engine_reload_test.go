@@ -15,19 +15,6 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
-// runEngine starts eng in the background and returns a stop function.
-func runEngine(t *testing.T, eng *autoscaler.Engine) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	synctest.Wait()
-	return func() {
-		cancel()
-		require.NoError(t, <-done)
-	}
-}
-
 func svcID(name string) scaler.Service { return scaler.Service{Cluster: "c", Name: name} }
 
 func TestEngineUpdateAddsRemovesAndChangesServices(t *testing.T) {

@@ -56,6 +56,12 @@ func startEngine(t *testing.T, mock *clock.Mock, sc scaler.Scaler, services ...a
 	t.Helper()
 	eng, err := autoscaler.New(services, autoscaler.Options{Scaler: sc, Clock: mock})
 	require.NoError(t, err)
+	return runEngine(t, eng)
+}
+
+// runEngine runs eng in the background until the returned stop is called.
+func runEngine(t *testing.T, eng *autoscaler.Engine) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()

@@ -122,9 +122,6 @@ func NewWatcher(svc Service, sc scaler.Scaler, logger *slog.Logger) (*Watcher, e
 	}, nil
 }
 
-// Service returns the service this watcher checks.
-func (w *Watcher) Service() Service { return w.svc }
-
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due. A failed read is
 // logged and skipped; a failed scale-out is logged, notified (the first of a

@@ -45,11 +45,6 @@ func fixed(r autoscaler.Reading) autoscaler.MetricSource {
 	return autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) { return r, nil })
 }
 
-// failing returns a source that always fails.
-func failing(err error) autoscaler.MetricSource {
-	return autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) { return autoscaler.Reading{}, err })
-}
-
 func newService(name string, src autoscaler.MetricSource, n notify.Notifier) autoscaler.Service {
 	return autoscaler.Service{Cluster: "c", Name: name, Source: src, Policy: autoscaler.DefaultPolicy(), Notifier: n}
 }

@@ -55,7 +55,8 @@ func (e *ECS) State(ctx context.Context, svc Service) (State, error) {
 	if out == nil {
 		return State{}, fmt.Errorf("ecs: describe service %s: empty response", svc)
 	}
-	for _, f := range out.Failures {
+	if len(out.Failures) > 0 { // one service asked for: one failure at most
+		f := out.Failures[0]
 		reason := aws.ToString(f.Reason)
 		if reason == "MISSING" {
 			return State{}, fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), ErrServiceNotFound)
