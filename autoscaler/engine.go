@@ -33,14 +33,14 @@ const (
 // not observed. took is how long
 // the check ran, by the engine's clock. Metrics are its usual job.
 type Observer interface {
-	Observe(svc scaler.Service, c Check, took time.Duration)
+	Observe(svc scaler.ServiceID, c Check, took time.Duration)
 }
 
 // ObserverFunc adapts an ordinary function to an Observer.
-type ObserverFunc func(svc scaler.Service, c Check, took time.Duration)
+type ObserverFunc func(svc scaler.ServiceID, c Check, took time.Duration)
 
 // Observe calls f(svc, c, took).
-func (f ObserverFunc) Observe(svc scaler.Service, c Check, took time.Duration) { f(svc, c, took) }
+func (f ObserverFunc) Observe(svc scaler.ServiceID, c Check, took time.Duration) { f(svc, c, took) }
 
 // Options configure an Engine. Scaler is required; the rest have defaults.
 type Options struct {
@@ -68,7 +68,7 @@ type Engine struct {
 	opts Options
 
 	mu       sync.Mutex
-	loops    map[scaler.Service]*loop
+	loops    map[scaler.ServiceID]*loop
 	started  bool            // Run was called
 	stopping bool            // Run's context is done: start no loop
 	runCtx   context.Context // set by Run: loops stop when it is done
@@ -107,7 +107,7 @@ func New(services []Service, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.loops = make(map[scaler.Service]*loop, len(watchers))
+	e.loops = make(map[scaler.ServiceID]*loop, len(watchers))
 	for _, w := range watchers {
 		e.loops[w.id] = &loop{w: w}
 	}
@@ -120,7 +120,7 @@ func (e *Engine) watchers(services []Service) ([]*Watcher, error) {
 	if len(services) == 0 {
 		errs = append(errs, errors.New("no services to watch"))
 	}
-	seen := make(map[scaler.Service]int, len(services))
+	seen := make(map[scaler.ServiceID]int, len(services))
 	out := make([]*Watcher, 0, len(services))
 	for i, svc := range services {
 		if j, dup := seen[svc.ID()]; dup {
@@ -154,7 +154,7 @@ func (e *Engine) Update(services []Service) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	keep := make(map[scaler.Service]bool, len(watchers))
+	keep := make(map[scaler.ServiceID]bool, len(watchers))
 	for _, w := range watchers { // add first, so a running engine never has no loop
 		keep[w.id] = true
 		if l, ok := e.loops[w.id]; ok {
@@ -180,10 +180,10 @@ func (e *Engine) Update(services []Service) error {
 }
 
 // Services returns the identities of the services being watched, sorted.
-func (e *Engine) Services() []scaler.Service {
+func (e *Engine) Services() []scaler.ServiceID {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ids := make([]scaler.Service, 0, len(e.loops))
+	ids := make([]scaler.ServiceID, 0, len(e.loops))
 	for id := range e.loops {
 		ids = append(ids, id)
 	}
@@ -195,11 +195,11 @@ func (e *Engine) Services() []scaler.Service {
 // engine's clock): a check running for longer than StuckAfter, or a check due
 // more than StuckAfter ago and not started. Before Run and after it returns,
 // every loop counts as stuck: nothing is being checked. The result is sorted.
-func (e *Engine) Stuck(now time.Time) []scaler.Service {
+func (e *Engine) Stuck(now time.Time) []scaler.ServiceID {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	limit := stamp(now.Add(-e.opts.StuckAfter))
-	var stuck []scaler.Service
+	var stuck []scaler.ServiceID
 	for id, l := range e.loops {
 		busy, due := l.busySince.Load(), l.due.Load()
 		if busy == 0 && due == 0 || busy != 0 && busy < limit || busy == 0 && due < limit {
@@ -214,7 +214,7 @@ func (e *Engine) Stuck(now time.Time) []scaler.Service {
 // "not set"; a mock clock starts at the Unix epoch).
 func stamp(t time.Time) int64 { return max(t.UnixNano(), 1) }
 
-func compareService(a, b scaler.Service) int {
+func compareService(a, b scaler.ServiceID) int {
 	return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name))
 }
 
@@ -263,7 +263,7 @@ func (e *Engine) start(l *loop) {
 	}
 	ctx, cancel := context.WithCancel(e.runCtx)
 	l.cancel = cancel
-	l.w.stop = ctx.Done()
+	l.w.stopOn(ctx.Done())
 	l.due.Store(stamp(e.opts.Clock.Now())) // due now: not stuck before its goroutine runs
 	e.wg.Go(func() {
 		defer func() {
@@ -300,7 +300,7 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 			return
 		}
 		if svc := l.pending.Swap(nil); svc != nil {
-			l.w.svc = *svc
+			l.w.reconfigure(*svc)
 		}
 		start := clk.Now()
 		l.busySince.Store(stamp(start))

@@ -15,7 +15,7 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
-func svcID(name string) scaler.Service { return scaler.Service{Cluster: "c", Name: name} }
+func svcID(name string) scaler.ServiceID { return scaler.ServiceID{Cluster: "c", Name: name} }
 
 func TestEngineUpdateAddsRemovesAndChangesServices(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -34,7 +34,7 @@ func TestEngineUpdateAddsRemovesAndChangesServices(t *testing.T) {
 		changed.Policy.CheckInterval = 10 * time.Second
 		require.NoError(t, eng.Update([]autoscaler.Service{changed, newService("c", c, nil)}))
 		synctest.Wait()
-		assert.Equal(t, []scaler.Service{svcID("a"), svcID("c")}, eng.Services())
+		assert.Equal(t, []scaler.ServiceID{svcID("a"), svcID("c")}, eng.Services())
 		assert.Equal(t, secs(3), c.times(), "an added service is checked at once")
 
 		for range 10 {
@@ -87,7 +87,7 @@ func TestEngineUpdateRejectsInvalidSetAndKeepsTheOld(t *testing.T) {
 		err = eng.Update([]autoscaler.Service{bad})
 		require.ErrorContains(t, err, "services[0]: service c/b: GracePeriod: must be > 0")
 		assert.ErrorContains(t, eng.Update(nil), "no services")
-		assert.Equal(t, []scaler.Service{svcID("a")}, eng.Services())
+		assert.Equal(t, []scaler.ServiceID{svcID("a")}, eng.Services())
 		advance(mock, 3*time.Second)
 		assert.Len(t, a.times(), 2, "the old service still runs")
 	})
@@ -108,14 +108,14 @@ func TestEngineStuck(t *testing.T) {
 		eng, err := autoscaler.New([]autoscaler.Service{newService("hung", hung, nil), newService("fine", fine, nil)},
 			autoscaler.Options{Scaler: memWith(3, "hung", "fine"), Clock: mock, StuckAfter: time.Minute})
 		require.NoError(t, err)
-		assert.Equal(t, []scaler.Service{svcID("fine"), svcID("hung")}, eng.Stuck(mock.Now()), "nothing runs before Run")
+		assert.Equal(t, []scaler.ServiceID{svcID("fine"), svcID("hung")}, eng.Stuck(mock.Now()), "nothing runs before Run")
 
 		stop := runEngine(t, eng)
 		assert.Empty(t, eng.Stuck(mock.Now()))
 		advance(mock, 60*time.Second)
 		assert.Empty(t, eng.Stuck(mock.Now()), "a minute in one check is not yet stuck")
 		advance(mock, time.Second)
-		assert.Equal(t, []scaler.Service{svcID("hung")}, eng.Stuck(mock.Now()))
+		assert.Equal(t, []scaler.ServiceID{svcID("hung")}, eng.Stuck(mock.Now()))
 
 		close(release)
 		synctest.Wait()
@@ -129,12 +129,12 @@ func TestEngineObserver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mock := clock.NewMock()
 		type seen struct {
-			svc     scaler.Service
+			svc     scaler.ServiceID
 			outcome autoscaler.Outcome
 		}
 		var mu sync.Mutex
 		var got []seen
-		obs := autoscaler.ObserverFunc(func(svc scaler.Service, c autoscaler.Check, _ time.Duration) {
+		obs := autoscaler.ObserverFunc(func(svc scaler.ServiceID, c autoscaler.Check, _ time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, seen{svc, c.Outcome})

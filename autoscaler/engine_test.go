@@ -114,7 +114,7 @@ func TestEngineGracePeriodPausesOnlyThatService(t *testing.T) {
 		defer stop()
 
 		// The hot service scaled out on its first check.
-		require.Equal(t, []scaler.Update{{Service: scaler.Service{Cluster: "c", Name: "hot"}, From: 3, To: 10}}, mem.Updates())
+		require.Equal(t, []scaler.Update{{Service: scaler.ServiceID{Cluster: "c", Name: "hot"}, From: 3, To: 10}}, mem.Updates())
 		hot.set(autoscaler.Reading{Value: 1}) // the spike has passed
 
 		for range 60 { // 180 s in 3 s steps
@@ -261,7 +261,7 @@ type slowScaler struct {
 	ctxErr           *error
 }
 
-func (s slowScaler) SetDesired(ctx context.Context, svc scaler.Service, n int) error {
+func (s slowScaler) SetDesired(ctx context.Context, svc scaler.ServiceID, n int) error {
 	close(s.entered)
 	<-s.release
 	*s.ctxErr = ctx.Err()

@@ -31,7 +31,7 @@ func ExamplePolicy_ScaleOutTo() {
 // Step runs one check at an explicit time, so a test or a simulation drives
 // the engine's own decision without waiting on a clock.
 func ExampleWatcher_Step() {
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3, Running: 3})
 
@@ -66,7 +66,7 @@ func ExampleWatcher_Step() {
 // An engine on the real clock: its first check runs at once, finds the load
 // over the threshold and doubles the desired count from the floor of 5.
 func ExampleNew() {
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3, Running: 3})
 
@@ -103,5 +103,5 @@ func ExampleNew() {
 		return
 	}
 	fmt.Printf("%s %s/%s at %v: %d -> %d\n", ev.Kind, ev.Cluster, ev.Service, ev.Value, ev.DesiredCur, ev.DesiredNew)
-	// Output: scale_out prod/web at 420: 3 -> 10
+	// Output: scaled_out prod/web at 420: 3 -> 10
 }

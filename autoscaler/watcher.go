@@ -24,7 +24,7 @@ type Service struct {
 }
 
 // ID returns the service's identity as the scaler knows it.
-func (s Service) ID() scaler.Service { return scaler.Service{Cluster: s.Cluster, Name: s.Name} }
+func (s Service) ID() scaler.ServiceID { return scaler.ServiceID{Cluster: s.Cluster, Name: s.Name} }
 
 // Validate reports every problem with s at once (see Policy.Validate).
 func (s Service) Validate() error {
@@ -94,7 +94,7 @@ type Check struct {
 // use: one goroutine (the engine's, or a simulation's) drives each Watcher.
 type Watcher struct {
 	svc        Service
-	id         scaler.Service
+	id         scaler.ServiceID
 	scaler     scaler.Scaler
 	log        *slog.Logger    // carries the service and cluster attributes
 	failures   int             // consecutive failed reads
@@ -121,6 +121,15 @@ func NewWatcher(svc Service, sc scaler.Scaler, logger *slog.Logger) (*Watcher, e
 		log:    logger.With(slog.String("cluster", svc.Cluster), slog.String("service", svc.Name)),
 	}, nil
 }
+
+// reconfigure gives the watcher new settings for its service (same cluster
+// and name), keeping its state: failure counts and the schedule the caller
+// keeps.
+func (w *Watcher) reconfigure(svc Service) { w.svc = svc }
+
+// stopOn makes the watcher start no scale-out once stop is closed (the
+// engine is shutting down), even from a reading already in flight.
+func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due. A failed read is
@@ -189,7 +198,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	if desired <= st.Desired {
 		w.scaleFails = 0
 		c.Outcome, c.Next = HeldAtMax, c.Time.Add(p.GracePeriod)
-		ev.Kind = notify.AtMax
+		ev.Kind = notify.HeldAtMax
 		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out held: desired count at MaxDesiredCount",
 			append(attrs, slog.Int("desired_max", p.MaxDesiredCount), slog.String("grace", p.GracePeriod.String()))...)
 		w.notify(ctx, ev)
@@ -200,7 +209,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	}
 	w.scaleFails = 0
 	c.Outcome, c.Next = ScaledOut, c.Time.Add(p.GracePeriod)
-	ev.Kind = notify.ScaleOut
+	ev.Kind = notify.ScaledOut
 	if capped {
 		attrs = append(attrs, slog.Int("desired_max", p.MaxDesiredCount))
 	}
@@ -219,7 +228,7 @@ func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []
 	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
 	c.Next = c.Time.Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
-	ev.Kind, ev.Err = notify.ScaleOutFailed, err
+	ev.Kind, ev.Err = notify.ScaleFailed, err
 	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
 		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)
 	if w.scaleFails == 1 {

@@ -52,7 +52,7 @@ func newService(name string, src autoscaler.MetricSource, n notify.Notifier) aut
 func memWith(desired int, names ...string) *scaler.Memory {
 	m := scaler.NewMemory()
 	for _, n := range names {
-		m.Put(scaler.Service{Cluster: "c", Name: n}, scaler.State{Desired: desired, Running: desired, Status: "ACTIVE"})
+		m.Put(scaler.ServiceID{Cluster: "c", Name: n}, scaler.State{Desired: desired, Running: desired, Status: "ACTIVE"})
 	}
 	return m
 }
@@ -79,10 +79,10 @@ func TestStepScalesOutLikeTheSeed(t *testing.T) {
 	assert.Equal(t, 3, c.DesiredCur)
 	assert.Equal(t, 10, c.DesiredNew)
 	assert.Equal(t, t0.Add(180*time.Second), c.Next, "grace period")
-	assert.Equal(t, []scaler.Update{{Service: scaler.Service{Cluster: "c", Name: "a"}, From: 3, To: 10}}, mem.Updates())
+	assert.Equal(t, []scaler.Update{{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 3, To: 10}}, mem.Updates())
 	require.Len(t, rec.events, 1)
 	ev := rec.events[0]
-	assert.Equal(t, notify.Event{Kind: notify.ScaleOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10}, ev)
+	assert.Equal(t, notify.Event{Kind: notify.ScaledOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10}, ev)
 }
 
 func TestStepOverloadScalesOut(t *testing.T) {
@@ -105,7 +105,7 @@ func TestStepHeldAtMax(t *testing.T) {
 	assert.Equal(t, autoscaler.HeldAtMax, c.Outcome)
 	assert.Equal(t, t0.Add(180*time.Second), c.Next, "held services wait out the grace period too")
 	assert.Empty(t, mem.Updates(), "no update when already at max")
-	assert.Equal(t, []notify.Kind{notify.AtMax}, rec.kinds())
+	assert.Equal(t, []notify.Kind{notify.HeldAtMax}, rec.kinds())
 	assert.Equal(t, 20, rec.events[0].MaxDesired)
 }
 
@@ -193,7 +193,7 @@ func TestStepScalerFailures(t *testing.T) {
 			assert.Equal(t, autoscaler.ScaleFailed, c.Outcome)
 			assert.Error(t, c.Err)
 			assert.Equal(t, t0.Add(3*time.Second), c.Next, "retried at the next check, not after a grace period")
-			assert.Equal(t, []notify.Kind{notify.ScaleOutFailed}, rec.kinds())
+			assert.Equal(t, []notify.Kind{notify.ScaleFailed}, rec.kinds())
 			assert.Equal(t, c.Err, rec.events[0].Err)
 		})
 	}
@@ -221,11 +221,11 @@ func TestNewWatcherRejectsInvalidService(t *testing.T) {
 
 type failingScaler struct{ stateErr, setErr error }
 
-func (f failingScaler) State(context.Context, scaler.Service) (scaler.State, error) {
+func (f failingScaler) State(context.Context, scaler.ServiceID) (scaler.State, error) {
 	return scaler.State{Desired: 2}, f.stateErr
 }
 
-func (f failingScaler) SetDesired(context.Context, scaler.Service, int) error { return f.setErr }
+func (f failingScaler) SetDesired(context.Context, scaler.ServiceID, int) error { return f.setErr }
 
 func TestStepEventNamesTheCapOnlyWhenItApplied(t *testing.T) {
 	for _, tt := range []struct {
@@ -257,7 +257,7 @@ func TestStepScaleFailuresBackOffAndAlertOnce(t *testing.T) {
 		now = c.Next
 	}
 	assert.Equal(t, secs(3, 6, 12, 24, 48, 96, 96, 96), gaps, "doubling from CheckInterval, capped at 32x")
-	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed}, rec.kinds(), "one alert for the whole run")
+	assert.Equal(t, []notify.Kind{notify.ScaleFailed}, rec.kinds(), "one alert for the whole run")
 
 	fs.fail = false
 	c := w.Step(t.Context(), now)
@@ -265,7 +265,7 @@ func TestStepScaleFailuresBackOffAndAlertOnce(t *testing.T) {
 	fs.fail = true
 	c = w.Step(t.Context(), c.Next)
 	assert.Equal(t, 3*time.Second, c.Next.Sub(c.Time), "a new run of failures starts again from CheckInterval")
-	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed, notify.ScaleOut, notify.ScaleOutFailed}, rec.kinds())
+	assert.Equal(t, []notify.Kind{notify.ScaleFailed, notify.ScaledOut, notify.ScaleFailed}, rec.kinds())
 }
 
 func TestStepCalmCheckEndsARunOfScaleFailures(t *testing.T) {
@@ -281,7 +281,7 @@ func TestStepCalmCheckEndsARunOfScaleFailures(t *testing.T) {
 		load.Value = 1
 		w.Step(t.Context(), t0)
 	}
-	assert.Equal(t, []notify.Kind{notify.ScaleOutFailed, notify.ScaleOutFailed, notify.ScaleOutFailed}, rec.kinds(),
+	assert.Equal(t, []notify.Kind{notify.ScaleFailed, notify.ScaleFailed, notify.ScaleFailed}, rec.kinds(),
 		"each spike's failure is told")
 }
 
@@ -304,7 +304,7 @@ type flakyScaler struct {
 	fail bool
 }
 
-func (f *flakyScaler) SetDesired(ctx context.Context, svc scaler.Service, n int) error {
+func (f *flakyScaler) SetDesired(ctx context.Context, svc scaler.ServiceID, n int) error {
 	if f.fail {
 		return errors.New("AccessDeniedException")
 	}

@@ -1,6 +1,6 @@
 // Package configsrc reads fast-autoscaler's configuration: the seed-compatible
 // JSON document (schema, defaults, strict validation) and the sources it comes
-// from (a local file; SSM Parameter Store).
+// from (File here; SSM Parameter Store in configsrc/ssm).
 //
 // The document keeps the seed's shape and field names:
 //
@@ -25,21 +25,13 @@ import (
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // MaxDocumentSize is the largest document Parse accepts, in bytes (1 MiB; an
 // SSM parameter holds at most 8 KiB).
 const MaxDocumentSize = 1 << 20
-
-// The values of StatusMetric.
-const (
-	// StatusMetricActive compares nginx's "Active connections" with the
-	// threshold (the seed's behaviour, the default).
-	StatusMetricActive = "active"
-	// StatusMetricBusy compares Active − Waiting (connections with a request
-	// in progress), which ignores idle keep-alive connections.
-	StatusMetricBusy = "busy"
-)
 
 // Config is the whole document, validated, defaults filled in.
 type Config struct {
@@ -62,9 +54,9 @@ type ServiceConfig struct {
 	// certificate. Default false: like the seed, verification is skipped so an
 	// ALB host name works.
 	StatusTLSVerify bool
-	// StatusMetric ("StatusMetric") is StatusMetricActive (default) or
-	// StatusMetricBusy.
-	StatusMetric string
+	// StatusMetric ("StatusMetric") is stubstatus.MetricActive ("active",
+	// the default) or stubstatus.MetricBusy ("busy").
+	StatusMetric stubstatus.Metric
 	// StatusTimeout ("StatusTimeout") bounds one status request. Default
 	// Policy.CheckInterval; must be > 0 and not exceed CheckInterval, so a
 	// read always ends before the next check is due.
@@ -81,6 +73,11 @@ type ServiceConfig struct {
 	// CheckInterval, GracePeriod and AlertAfterFailures (document names);
 	// defaults are autoscaler.DefaultPolicy's.
 	Policy autoscaler.Policy
+}
+
+// ID returns the service's identity as the engine and scalers know it.
+func (s ServiceConfig) ID() scaler.ServiceID {
+	return scaler.ServiceID{Cluster: s.EcsClusterName, Name: s.EcsServiceName}
 }
 
 // Name returns "cluster/service".
@@ -101,7 +98,7 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("StatusAuthName", s.StatusAuthName),
 		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
 		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
-		slog.String("StatusMetric", s.StatusMetric),
+		slog.String("StatusMetric", string(s.StatusMetric)),
 		slog.String("StatusTimeout", s.StatusTimeout.String()),
 		slog.String("SlackWebhookUrl", s.SlackWebhookURL.String()),
 		slog.Float64("ScaleoutThreshold", p.ScaleoutThreshold),

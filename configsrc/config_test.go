@@ -18,6 +18,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // seedExample is the example document from the seed README, verbatim.
@@ -89,7 +90,7 @@ func TestParseExamplesConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cfg.Services, 2)
 	a := cfg.Services[0]
-	assert.Equal(t, "busy", a.StatusMetric)
+	assert.Equal(t, stubstatus.MetricBusy, a.StatusMetric)
 	assert.True(t, a.StatusTLSVerify)
 	assert.Equal(t, 2*time.Second, a.StatusTimeout)
 	assert.Equal(t, 40, a.Policy.MaxDesiredCount)

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // field is one entry of the service schema: its name in the document, whether
@@ -28,21 +28,21 @@ type field struct {
 // document's fields are applied. StatusTimeout, left zero here, defaults to
 // the effective CheckInterval.
 func serviceDefaults() ServiceConfig {
-	return ServiceConfig{StatusMetric: StatusMetricActive, Policy: autoscaler.DefaultPolicy()}
+	return ServiceConfig{StatusMetric: stubstatus.MetricActive, Policy: autoscaler.DefaultPolicy()}
 }
 
 // serviceFields is the schema of one service: the only list of its fields.
 func serviceFields() []field {
 	return []field{
-		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, checkStatusURL)},
-		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, checkHeaderName)},
-		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, checkHeaderValue)},
+		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)},
+		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, stubstatus.CheckHeaderName)},
+		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, stubstatus.CheckHeaderValue)},
 		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
-		{"StatusMetric", false, text(func(c *ServiceConfig) *string { return &c.StatusMetric }, checkMetric)},
+		{"StatusMetric", false, text(func(c *ServiceConfig) *stubstatus.Metric { return &c.StatusMetric }, checkMetric)},
 		{"StatusTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.StatusTimeout }, positive)},
 		{"EcsClusterName", true, text(func(c *ServiceConfig) *string { return &c.EcsClusterName }, nil)},
 		{"EcsServiceName", true, text(func(c *ServiceConfig) *string { return &c.EcsServiceName }, nil)},
-		{"SlackWebhookUrl", false, text(func(c *ServiceConfig) *Secret { return &c.SlackWebhookURL }, checkSlackURL)},
+		{"SlackWebhookUrl", false, text(func(c *ServiceConfig) *Secret { return &c.SlackWebhookURL }, slack.CheckWebhookURL)},
 		{"ScaleoutThreshold", false, number(func(c *ServiceConfig) *float64 { return &c.Policy.ScaleoutThreshold })},
 		{"MinDesiredCount", false, count(func(c *ServiceConfig) *int { return &c.Policy.MinDesiredCount }, nil)},
 		{"MaxDesiredCount", false, count(func(c *ServiceConfig) *int { return &c.Policy.MaxDesiredCount }, explicitCap)},
@@ -307,70 +307,8 @@ func explicitCap(n int) error {
 }
 
 func checkMetric(s string) error {
-	if s != StatusMetricActive && s != StatusMetricBusy {
-		return fmt.Errorf("must be %q or %q, got %q", StatusMetricActive, StatusMetricBusy, s)
-	}
-	return nil
-}
-
-// checkHeaderName accepts an HTTP field name: a token (RFC 9110 §5.6.2).
-func checkHeaderName(s string) error {
-	for _, r := range s {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
-			return fmt.Errorf("must be a valid HTTP header name, got %q", s)
-		}
-	}
-	return nil
-}
-
-// checkHeaderValue rejects control characters; it never repeats the value.
-func checkHeaderValue(s string) error {
-	for _, r := range s {
-		if r < ' ' && r != '\t' || r == 0x7f {
-			return errors.New("must not contain control characters such as line breaks")
-		}
-	}
-	return nil
-}
-
-// webURL parses an absolute http or https URL with a host. Its errors never
-// repeat the URL.
-func webURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return nil, errors.New("is not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, errors.New("must be an absolute http or https URL")
-	case u.Hostname() == "":
-		return nil, errors.New("must name a host")
-	}
-	return u, nil
-}
-
-func checkStatusURL(s string) error {
-	_, err := webURL(s)
+	_, err := stubstatus.ParseMetric(s)
 	return err
-}
-
-// checkSlackURL wants https, or http to a loopback host (a local test server).
-func checkSlackURL(s string) error {
-	u, err := webURL(s)
-	if err != nil {
-		return err
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return errors.New("must be an https URL (http only for a loopback host)")
-	}
-	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // suggest returns the known name closest to name: one equal ignoring case if

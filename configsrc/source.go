@@ -2,6 +2,7 @@ package configsrc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -60,3 +61,7 @@ func Describe(src Source) string {
 	}
 	return fmt.Sprintf("%T", src)
 }
+
+// ErrNotFound means the configuration document does not exist where the
+// source looked (an SSM parameter that is not there).
+var ErrNotFound = errors.New("config not found")

@@ -10,10 +10,10 @@ type Log struct {
 	log *slog.Logger
 }
 
-// NewLog returns a Notifier logging to logger (slog.Default() when nil).
+// NewLog returns a Notifier logging to logger (discarded when nil).
 func NewLog(logger *slog.Logger) *Log {
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Log{log: logger}
 }
@@ -27,7 +27,7 @@ func (l *Log) Notify(ctx context.Context, ev Event) error {
 		slog.String("service", ev.Service),
 	}
 	switch ev.Kind {
-	case ScaleOut, AtMax, ScaleOutFailed:
+	case ScaledOut, HeldAtMax, ScaleFailed:
 		attrs = append(attrs, slog.Float64("active", ev.Value), slog.Bool("overload", ev.Overload),
 			slog.Int("desired_cur", ev.DesiredCur), slog.Int("desired_new", ev.DesiredNew))
 		if ev.MaxDesired > 0 {

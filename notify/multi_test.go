@@ -21,7 +21,7 @@ func TestMultiCallsEveryNotifierAndJoinsErrors(t *testing.T) {
 	}
 	m := notify.Multi{record("a", errA), record("b", nil), record("c", errC)}
 
-	err := m.Notify(t.Context(), notify.Event{Kind: notify.ScaleOut, Service: "web"})
+	err := m.Notify(t.Context(), notify.Event{Kind: notify.ScaledOut, Service: "web"})
 
 	assert.Equal(t, []string{"a:web", "b:web", "c:web"}, calls, "a failure does not stop the others")
 	assert.ErrorIs(t, err, errA)

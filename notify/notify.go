@@ -1,7 +1,7 @@
 // Package notify names the role that is told about notable events (a
 // scale-out, a failed one, a metric source that keeps failing), and provides
-// a logging notifier and a fan-out. The Slack webhook notifier lives beside
-// them.
+// a logging notifier and a fan-out. The Slack webhook notifier lives in
+// notify/slack.
 //
 // The engine calls Notify on the watcher's own goroutine, right after acting,
 // so a Notifier must return quickly: one that talks to the network queues the
@@ -19,15 +19,15 @@ type Kind int
 
 // The kinds of event the engine emits.
 const (
-	// ScaleOut: the desired count was raised from DesiredCur to DesiredNew.
-	ScaleOut Kind = iota + 1
-	// AtMax: a scale-out was called for but the desired count already stands
+	// ScaledOut: the desired count was raised from DesiredCur to DesiredNew.
+	ScaledOut Kind = iota + 1
+	// HeldAtMax: a scale-out was called for but the desired count already stands
 	// at (or above) MaxDesiredCount: DesiredNew == MaxDesired <= DesiredCur.
 	// No update was made.
-	AtMax
-	// ScaleOutFailed: a scale-out was called for and the scaler failed; Err
+	HeldAtMax
+	// ScaleFailed: a scale-out was called for and the scaler failed; Err
 	// says why.
-	ScaleOutFailed
+	ScaleFailed
 	// MetricFailing: the metric source has failed Failures checks in a row;
 	// Err is the latest failure.
 	MetricFailing
@@ -43,12 +43,12 @@ const (
 // String returns the kind's stable name, as used in logs and metrics.
 func (k Kind) String() string {
 	switch k {
-	case ScaleOut:
-		return "scale_out"
-	case AtMax:
-		return "at_max"
-	case ScaleOutFailed:
-		return "scale_out_failed"
+	case ScaledOut:
+		return "scaled_out"
+	case HeldAtMax:
+		return "held_at_max"
+	case ScaleFailed:
+		return "scale_failed"
 	case MetricFailing:
 		return "metric_failing"
 	case MetricRecovered:

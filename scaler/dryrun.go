@@ -13,21 +13,21 @@ type DryRun struct {
 }
 
 // NewDryRun returns a dry-run wrapper around next that logs to logger
-// (slog.Default() when nil).
+// (discarded when nil).
 func NewDryRun(next Scaler, logger *slog.Logger) *DryRun {
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.New(slog.DiscardHandler)
 	}
 	return &DryRun{next: next, log: logger}
 }
 
 // State returns the wrapped scaler's state.
-func (d *DryRun) State(ctx context.Context, svc Service) (State, error) {
+func (d *DryRun) State(ctx context.Context, svc ServiceID) (State, error) {
 	return d.next.State(ctx, svc)
 }
 
 // SetDesired logs the update it would make and returns nil.
-func (d *DryRun) SetDesired(ctx context.Context, svc Service, desired int) error {
+func (d *DryRun) SetDesired(ctx context.Context, svc ServiceID, desired int) error {
 	d.log.LogAttrs(ctx, slog.LevelInfo, "dry-run: desired count not changed",
 		slog.String("cluster", svc.Cluster), slog.String("service", svc.Name),
 		slog.Int("desired_new", desired))

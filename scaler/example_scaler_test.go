@@ -12,7 +12,7 @@ import (
 
 func ExampleMemory() {
 	ctx := context.Background()
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3, Running: 3, Status: "ACTIVE"})
 
@@ -24,7 +24,7 @@ func ExampleMemory() {
 	fmt.Printf("desired %d, running %d\n", st.Desired, st.Running)
 	fmt.Printf("updates: %+v\n", mem.Updates())
 
-	_, err := mem.State(ctx, scaler.Service{Cluster: "prod", Name: "api"})
+	_, err := mem.State(ctx, scaler.ServiceID{Cluster: "prod", Name: "api"})
 	fmt.Println(err, errors.Is(err, scaler.ErrServiceNotFound))
 	// Output:
 	// desired 10, running 3
@@ -34,7 +34,7 @@ func ExampleMemory() {
 
 func ExampleNewDryRun() {
 	ctx := context.Background()
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3})
 

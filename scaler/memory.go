@@ -8,7 +8,7 @@ import (
 
 // Update records one SetDesired call on a Memory scaler.
 type Update struct {
-	Service Service
+	Service ServiceID
 	From    int // desired count before the call
 	To      int // desired count set by the call
 }
@@ -18,7 +18,7 @@ type Update struct {
 // The zero value is ready to use.
 type Memory struct {
 	mu      sync.Mutex
-	states  map[Service]State
+	states  map[ServiceID]State
 	updates []Update
 }
 
@@ -26,17 +26,17 @@ type Memory struct {
 func NewMemory() *Memory { return &Memory{} }
 
 // Put sets a service's whole state, adding the service if it is new.
-func (m *Memory) Put(svc Service, st State) {
+func (m *Memory) Put(svc ServiceID, st State) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.states == nil {
-		m.states = make(map[Service]State)
+		m.states = make(map[ServiceID]State)
 	}
 	m.states[svc] = st
 }
 
 // State returns the service's state, or an error wrapping ErrServiceNotFound.
-func (m *Memory) State(_ context.Context, svc Service) (State, error) {
+func (m *Memory) State(_ context.Context, svc ServiceID) (State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, ok := m.states[svc]
@@ -48,7 +48,7 @@ func (m *Memory) State(_ context.Context, svc Service) (State, error) {
 
 // SetDesired sets the service's desired count and records the update. Running
 // and pending counts are left as they are: the caller models task start-up.
-func (m *Memory) SetDesired(_ context.Context, svc Service, desired int) error {
+func (m *Memory) SetDesired(_ context.Context, svc ServiceID, desired int) error {
 	if desired < 0 {
 		return fmt.Errorf("memory scaler: %s: desired count %d is negative", svc, desired)
 	}

@@ -1,7 +1,7 @@
 // Package scaler names the role that reads and raises a service's desired task
 // count, and provides an in-memory implementation and a dry-run wrapper.
 //
-// The ECS implementation lives beside them; the engine depends only on the
+// The ECS implementation lives in scaler/ecs; the engine depends only on the
 // Scaler interface, so a library user can stand in any orchestrator.
 package scaler
 
@@ -10,14 +10,14 @@ import (
 	"errors"
 )
 
-// Service identifies one scalable service: an ECS cluster and a service in it.
-type Service struct {
+// ServiceID identifies one scalable service: an ECS cluster and a service in it.
+type ServiceID struct {
 	Cluster string // ECS cluster name (or ARN)
 	Name    string // ECS service name (or ARN)
 }
 
 // String returns "cluster/name", the form used in logs and errors.
-func (s Service) String() string { return s.Cluster + "/" + s.Name }
+func (s ServiceID) String() string { return s.Cluster + "/" + s.Name }
 
 // State is a service's scale as its orchestrator reports it. Counts are tasks.
 type State struct {
@@ -37,9 +37,9 @@ type State struct {
 // Implementations must be safe for concurrent use by many watchers.
 type Scaler interface {
 	// State returns the service's current scale.
-	State(ctx context.Context, svc Service) (State, error)
+	State(ctx context.Context, svc ServiceID) (State, error)
 	// SetDesired sets the service's desired task count to desired.
-	SetDesired(ctx context.Context, svc Service, desired int) error
+	SetDesired(ctx context.Context, svc ServiceID, desired int) error
 }
 
 // Errors a caller may branch on; implementations wrap them with the service

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -93,32 +92,26 @@ func New(opts Options) (*Source, error) {
 	bad := func(field, problem string) {
 		errs = append(errs, &autoscaler.FieldError{Field: field, Problem: problem})
 	}
-	u, err := url.Parse(opts.URL)
-	switch {
-	case opts.URL == "":
-		bad("URL", "required")
-	case err != nil:
-		// url.Parse errors quote the whole URL, userinfo included: keep them out.
-		bad("URL", "not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		bad("URL", fmt.Sprintf("must be an absolute http or https URL, got scheme %q", u.Scheme))
-	case u.Host == "":
-		bad("URL", "has no host")
+	u, err := parseURL(opts.URL)
+	if err != nil {
+		bad("URL", err.Error())
 	}
 	if opts.AuthHeader == "" && opts.AuthValue != "" {
 		bad("AuthValue", "set without AuthHeader")
 	}
-	if opts.AuthHeader != "" && !validHeaderName(opts.AuthHeader) {
-		bad("AuthHeader", fmt.Sprintf("%q is not a valid HTTP header name", opts.AuthHeader))
+	if opts.AuthHeader != "" {
+		if err := CheckHeaderName(opts.AuthHeader); err != nil {
+			bad("AuthHeader", err.Error())
+		}
 	}
-	if strings.ContainsAny(opts.AuthValue, "\r\n\x00") {
-		bad("AuthValue", "contains a line break or NUL, not allowed in an HTTP header")
+	if err := CheckHeaderValue(opts.AuthValue); err != nil {
+		bad("AuthValue", err.Error())
 	}
 	if opts.Metric == "" {
 		opts.Metric = MetricActive
 	}
-	if opts.Metric != MetricActive && opts.Metric != MetricBusy {
-		bad("Metric", fmt.Sprintf("unknown metric %q: want %q or %q", opts.Metric, MetricActive, MetricBusy))
+	if _, err := ParseMetric(string(opts.Metric)); err != nil {
+		bad("Metric", err.Error())
 	}
 	if opts.Timeout <= 0 {
 		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
@@ -229,16 +222,6 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 		return Status{}, false, fmt.Errorf("%s: %w", s, err)
 	}
 	return st, false, nil
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
-func validHeaderName(name string) bool {
-	for _, c := range []byte(name) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return name != ""
 }
 
 // NewClient returns an HTTP client for stub_status requests on a new

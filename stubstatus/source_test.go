@@ -69,14 +69,14 @@ func TestNewValidates(t *testing.T) {
 		want []string
 	}{
 		{"everything wrong at once", Options{AuthValue: testSecret, Metric: "idle", Timeout: -1, MaxBody: -5},
-			[]string{"URL: required", "AuthValue: set without AuthHeader", `Metric: unknown metric "idle"`, "Timeout: must be > 0", "MaxBody: must be > 0"}},
+			[]string{"URL: required", "AuthValue: set without AuthHeader", `Metric: must be "active" or "busy", got "idle"`, "Timeout: must be > 0", "MaxBody: must be > 0"}},
 		{"relative URL", Options{URL: "example.com/nginx-status", Timeout: time.Second}, []string{"URL: must be an absolute http or https URL"}},
-		{"ftp URL", Options{URL: "ftp://example.com/status", Timeout: time.Second}, []string{`got scheme "ftp"`}},
-		{"no host", Options{URL: "http:///nginx-status", Timeout: time.Second}, []string{"URL: has no host"}},
-		{"unparsable URL keeps userinfo out", Options{URL: "http://alice:" + testSecret + "@exa mple.com/%zz", Timeout: time.Second}, []string{"URL: not a valid URL"}},
+		{"ftp URL", Options{URL: "ftp://example.com/status", Timeout: time.Second}, []string{"URL: must be an absolute http or https URL"}},
+		{"no host", Options{URL: "http:///nginx-status", Timeout: time.Second}, []string{"URL: must name a host"}},
+		{"unparsable URL keeps userinfo out", Options{URL: "http://alice:" + testSecret + "@exa mple.com/%zz", Timeout: time.Second}, []string{"URL: is not a valid URL"}},
 		{"zero timeout", Options{URL: "http://example.com/", Timeout: 0}, []string{"Timeout: must be > 0, got 0s"}},
-		{"bad header name", Options{URL: "http://example.com/", AuthHeader: "Status Auth", AuthValue: testSecret, Timeout: time.Second}, []string{`AuthHeader: "Status Auth" is not a valid HTTP header name`}},
-		{"header value with a line break", Options{URL: "http://example.com/", AuthHeader: testHeader, AuthValue: testSecret + "\r\nX: y", Timeout: time.Second}, []string{"AuthValue: contains a line break"}},
+		{"bad header name", Options{URL: "http://example.com/", AuthHeader: "Status Auth", AuthValue: testSecret, Timeout: time.Second}, []string{`AuthHeader: must be a valid HTTP header name, got "Status Auth"`}},
+		{"header value with a line break", Options{URL: "http://example.com/", AuthHeader: testHeader, AuthValue: testSecret + "\r\nX: y", Timeout: time.Second}, []string{"AuthValue: must not contain control characters"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

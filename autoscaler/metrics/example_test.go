@@ -23,7 +23,7 @@ func Example() {
 		return
 	}
 
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3, Running: 3})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -38,7 +38,7 @@ func Example() {
 		Scaler: mem,
 		// m alone would do; this one also stops the example after the
 		// first scale-out.
-		Observer: autoscaler.ObserverFunc(func(svc scaler.Service, c autoscaler.Check, took time.Duration) {
+		Observer: autoscaler.ObserverFunc(func(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
 			m.Observe(svc, c, took)
 			if c.Outcome == autoscaler.ScaledOut {
 				cancel()
@@ -73,7 +73,7 @@ func Example() {
 	// fast_autoscaler_desired_count 10
 	// fast_autoscaler_in_grace_period 1
 	// fast_autoscaler_reading 420
-	// fast_autoscaler_scaleouts_total capped 0
-	// fast_autoscaler_scaleouts_total done 1
-	// fast_autoscaler_scaleouts_total failed 0
+	// fast_autoscaler_scaleouts_total held_at_max 0
+	// fast_autoscaler_scaleouts_total scale_failed 0
+	// fast_autoscaler_scaleouts_total scaled_out 1
 }

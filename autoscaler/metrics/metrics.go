@@ -6,7 +6,8 @@
 // config reloads by result and build info.
 //
 // A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
-// Add AWSMiddleware to aws.Config.APIOptions, TrackSlack each Slack notifier,
+// Call APICall for each AWS operation (the binary does it from an SDK
+// middleware), TrackNotifier each notifier that counts its deliveries,
 // and call ConfigReload after each reload. Serve the registry with
 // promhttp.HandlerFor.
 package metrics
@@ -56,10 +57,10 @@ type Metrics struct {
 	duration                           *prometheus.HistogramVec
 	awsDuration                        *prometheus.HistogramVec
 	awsErrors, reloads                 *prometheus.CounterVec
-	slack                              *slackCollector
+	notifiers                          *notifierCollector
 
 	mu       sync.RWMutex
-	services map[scaler.Service]*series
+	services map[scaler.ServiceID]*series
 }
 
 // series holds one service's children, so a check looks them up once.
@@ -68,7 +69,7 @@ type series struct {
 	reading, grace                     prometheus.Gauge
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
-	done, capped, failed               prometheus.Counter
+	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
 }
 
 // New creates the metrics and registers them with opts.Registerer. It fails,
@@ -100,15 +101,15 @@ func New(opts Options) (*Metrics, error) {
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
-		scaleouts: counter("scaleouts_total", "Scale-outs by result: done, capped (already at MaxDesiredCount), failed.", svcResult),
+		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.", svcResult),
 		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
 		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (network, unknown when none).",
 			[]string{"aws_service", "operation", "code"}),
-		reloads:  counter("config_reloads_total", "Config reloads by result: ok, invalid, error.", []string{"result"}),
-		slack:    newSlackCollector(),
-		services: make(map[scaler.Service]*series),
+		reloads:   counter("config_reloads_total", "Config reloads by result: ok, invalid, error.", []string{"result"}),
+		notifiers: newNotifierCollector(),
+		services:  make(map[scaler.ServiceID]*series),
 	}
 	for _, r := range []string{ReloadOK, ReloadInvalid, ReloadError} {
 		m.reloads.WithLabelValues(r)
@@ -120,7 +121,7 @@ func New(opts Options) (*Metrics, error) {
 	build.Set(1)
 
 	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts,
-		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.slack, build}
+		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
 			for _, r := range all[:i] {
@@ -134,7 +135,7 @@ func New(opts Options) (*Metrics, error) {
 
 // Observe records one check of svc that took took; it implements
 // autoscaler.Observer. It does not allocate once svc has been seen.
-func (m *Metrics) Observe(svc scaler.Service, c autoscaler.Check, took time.Duration) {
+func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
 	s := m.series(svc)
 	s.duration.Observe(took.Seconds())
 	switch {
@@ -149,16 +150,16 @@ func (m *Metrics) Observe(svc scaler.Service, c autoscaler.Check, took time.Dura
 	grace := 0.0
 	switch c.Outcome {
 	case autoscaler.ScaledOut:
-		s.done.Inc()
+		s.scaledOut.Inc()
 		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
 		m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
 		grace = 1
 	case autoscaler.HeldAtMax:
-		s.capped.Inc()
+		s.heldAtMax.Inc()
 		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		grace = 1
 	case autoscaler.ScaleFailed:
-		s.failed.Inc()
+		s.scaleFailed.Inc()
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
 			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		}
@@ -169,7 +170,7 @@ func (m *Metrics) Observe(svc scaler.Service, c autoscaler.Check, took time.Dura
 // series returns svc's children, creating them (every result at 0) the
 // first time. The desired counts are created at the first scale-out attempt,
 // so they never show a count that was not seen.
-func (m *Metrics) series(svc scaler.Service) *series {
+func (m *Metrics) series(svc scaler.ServiceID) *series {
 	m.mu.RLock()
 	s := m.services[svc]
 	m.mu.RUnlock()
@@ -190,9 +191,9 @@ func (m *Metrics) series(svc scaler.Service) *series {
 		checkError:    m.checks.WithLabelValues(c, n, "error"),
 		checkOverload: m.checks.WithLabelValues(c, n, "overload"),
 		duration:      m.duration.WithLabelValues(c, n),
-		done:          m.scaleouts.WithLabelValues(c, n, "done"),
-		capped:        m.scaleouts.WithLabelValues(c, n, "capped"),
-		failed:        m.scaleouts.WithLabelValues(c, n, "failed"),
+		scaledOut:     m.scaleouts.WithLabelValues(c, n, autoscaler.ScaledOut.String()),
+		heldAtMax:     m.scaleouts.WithLabelValues(c, n, autoscaler.HeldAtMax.String()),
+		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
 	}
 	m.services[svc] = s
 	return s
@@ -201,7 +202,7 @@ func (m *Metrics) series(svc scaler.Service) *series {
 // Forget drops every series of svc, for a service removed by a config
 // reload. Call it once the service's loop has stopped: a check still in
 // flight would create the series again when it is observed.
-func (m *Metrics) Forget(svc scaler.Service) {
+func (m *Metrics) Forget(svc scaler.ServiceID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.services, svc)

@@ -16,12 +16,13 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/promtest"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
 var (
-	web = scaler.Service{Cluster: "app", Name: "web"}
-	api = scaler.Service{Cluster: "app", Name: "api"}
+	web = scaler.ServiceID{Cluster: "app", Name: "web"}
+	api = scaler.ServiceID{Cluster: "app", Name: "api"}
 )
 
 func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
@@ -31,36 +32,12 @@ func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
 	return m, reg
 }
 
-// snapshot gathers reg into name{label="value",...} -> value, with
-// histograms as their _count.
 func snapshot(t testing.TB, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	out := make(map[string]float64)
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			name, v := mf.GetName(), 0.0
-			switch {
-			case m.GetCounter() != nil:
-				v = m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				v = m.GetGauge().GetValue()
-			case m.GetHistogram() != nil:
-				name, v = name+"_count", float64(m.GetHistogram().GetSampleCount())
-			}
-			out[name+"{"+strings.Join(labels, ",")+"}"] = v
-		}
-	}
-	return out
+	return promtest.Snapshot(t, reg)
 }
 
 // key names web's series of metric (with an optional result label).
-func key(svc scaler.Service, metric, result string) string {
+func key(svc scaler.ServiceID, metric, result string) string {
 	k := fmt.Sprintf("fast_autoscaler_%s{cluster=%q", metric, svc.Cluster)
 	if result != "" {
 		k += fmt.Sprintf(",result=%q", result)
@@ -120,14 +97,14 @@ fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
 fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 5
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-outs by result: done, capped (already at MaxDesiredCount), failed.
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.
 # TYPE fast_autoscaler_scaleouts_total counter
-fast_autoscaler_scaleouts_total{cluster="app",result="capped",service="api"} 0
-fast_autoscaler_scaleouts_total{cluster="app",result="capped",service="web"} 1
-fast_autoscaler_scaleouts_total{cluster="app",result="done",service="api"} 0
-fast_autoscaler_scaleouts_total{cluster="app",result="done",service="web"} 1
-fast_autoscaler_scaleouts_total{cluster="app",result="failed",service="api"} 0
-fast_autoscaler_scaleouts_total{cluster="app",result="failed",service="web"} 2
+fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="web"} 2
+fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="web"} 1
 # HELP fast_autoscaler_reading Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first.
 # TYPE fast_autoscaler_reading gauge
 fast_autoscaler_reading{cluster="app",service="api"} 7
@@ -173,7 +150,7 @@ func TestForget(t *testing.T) {
 	m.Observe(api, scaled, time.Millisecond)
 
 	m.Forget(web)
-	m.Forget(scaler.Service{Cluster: "nowhere", Name: "never"}) // unknown: no effect
+	m.Forget(scaler.ServiceID{Cluster: "nowhere", Name: "never"}) // unknown: no effect
 
 	var left []string
 	for k := range snapshot(t, reg) {
@@ -188,7 +165,7 @@ func TestForget(t *testing.T) {
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)
 	assert.Equal(t, 1.0, got[key(web, "checks_total", "ok")], "a service seen again starts from zero")
-	assert.Equal(t, 0.0, got[key(web, "scaleouts_total", "done")])
+	assert.Equal(t, 0.0, got[key(web, "scaleouts_total", "scaled_out")])
 	assert.NotContains(t, got, key(web, "desired_count", ""))
 }
 
@@ -227,11 +204,11 @@ fast_autoscaler_config_reloads_total{result="ok"} 2
 
 func TestInvalidUTF8ServiceDoesNotPanic(t *testing.T) {
 	m, reg := newMetrics(t)
-	odd := scaler.Service{Cluster: "app", Name: "w\xffb"}
+	odd := scaler.ServiceID{Cluster: "app", Name: "w\xffb"}
 	m.Observe(odd, autoscaler.Check{Outcome: autoscaler.ScaledOut, Reading: autoscaler.Reading{Value: 200}, DesiredNew: 10}, 0)
-	assert.Equal(t, 1.0, snapshot(t, reg)[key(scaler.Service{Cluster: "app", Name: "w\ufffdb"}, "scaleouts_total", "done")])
+	assert.Equal(t, 1.0, snapshot(t, reg)[key(scaler.ServiceID{Cluster: "app", Name: "w\ufffdb"}, "scaleouts_total", "scaled_out")])
 	m.Forget(odd)
-	assert.NotContains(t, snapshot(t, reg), key(scaler.Service{Cluster: "app", Name: "w\ufffdb"}, "reading", ""))
+	assert.NotContains(t, snapshot(t, reg), key(scaler.ServiceID{Cluster: "app", Name: "w\ufffdb"}, "reading", ""))
 }
 
 func TestNewErrors(t *testing.T) {

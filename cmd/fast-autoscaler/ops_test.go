@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
-	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
 // serviceJSON is one service entry for a test config.
@@ -63,12 +62,12 @@ func TestRunReloadMetricsAndHealth(t *testing.T) {
 	// A check is observed just after it logs: ask until both are counted.
 	eventually(t, "both scale-outs in /metrics", func() bool {
 		_, body = get(t, base+"/metrics")
-		return strings.Count(body, `result="done"`) == 2 && strings.Contains(body, `result="done",service="api"} 1`) &&
-			strings.Contains(body, `result="done",service="web"} 1`)
+		return strings.Count(body, `result="scaled_out"`) == 2 && strings.Contains(body, `result="scaled_out",service="api"} 1`) &&
+			strings.Contains(body, `result="scaled_out",service="web"} 1`)
 	})
 	for _, want := range []string{
-		`fast_autoscaler_scaleouts_total{cluster="shop",result="done",service="web"} 1`,
-		`fast_autoscaler_scaleouts_total{cluster="shop",result="done",service="api"} 1`,
+		`fast_autoscaler_scaleouts_total{cluster="shop",result="scaled_out",service="web"} 1`,
+		`fast_autoscaler_scaleouts_total{cluster="shop",result="scaled_out",service="api"} 1`,
 		`fast_autoscaler_in_grace_period{cluster="shop",service="web"} 1`,
 		`fast_autoscaler_reading{cluster="shop",service="web"} 500`,
 		`fast_autoscaler_build_info{`,
@@ -114,7 +113,7 @@ func TestRunReloadMetricsAndHealth(t *testing.T) {
 	}
 	eventually(t, "batch's scale-out in /metrics", func() bool {
 		_, body = get(t, base+"/metrics")
-		return strings.Contains(body, `result="done",service="batch"} 1`)
+		return strings.Contains(body, `result="scaled_out",service="batch"} 1`)
 	})
 	assert.Contains(t, body, `fast_autoscaler_config_reloads_total{result="ok"} 1`)
 	assert.Contains(t, body, `fast_autoscaler_config_reloads_total{result="invalid"} 1`)
@@ -129,37 +128,6 @@ func TestRunReloadMetricsAndHealth(t *testing.T) {
 	r = runBinary(t, nil, "health", "-url", base+"/healthz", "-timeout", "1s")
 	assert.Equal(t, exitFailure, r.code, "nothing listens any more")
 	assert.Contains(t, r.stderr, "unhealthy")
-}
-
-func TestProbes(t *testing.T) {
-	var p probes
-	for _, tt := range []struct {
-		name       string
-		stuck      []scaler.Service
-		set        bool
-		health     int
-		ready      int
-		healthBody string
-	}{
-		{name: "starting", health: http.StatusOK, ready: http.StatusServiceUnavailable, healthBody: "ok"},
-		{name: "running", set: true, health: http.StatusOK, ready: http.StatusOK, healthBody: "ok"},
-		{name: "a loop stuck", set: true, stuck: []scaler.Service{{Cluster: "shop", Name: "web"}},
-			health: http.StatusServiceUnavailable, ready: http.StatusOK, healthBody: "stuck: shop/web"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.set {
-				f := func() []scaler.Service { return tt.stuck }
-				p.stuck.Store(&f)
-			}
-			rec := httptest.NewRecorder()
-			p.healthz(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-			assert.Equal(t, tt.health, rec.Code)
-			assert.Contains(t, rec.Body.String(), tt.healthBody)
-			rec = httptest.NewRecorder()
-			p.readyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-			assert.Equal(t, tt.ready, rec.Code)
-		})
-	}
 }
 
 func TestHealthAgainstStuckServer(t *testing.T) {

@@ -57,7 +57,7 @@ type WebhookOptions struct {
 // Payload) to a URL. The engine calls Notify on its check goroutine, which
 // must not wait on the network, so Notify only queues the event; one
 // goroutine delivers the queue in order. There are no retries: a failed
-// delivery is logged and the event is lost (notify.Slack shows retries,
+// delivery is logged and the event is lost (slack.Notifier shows retries,
 // pacing and coalescing). The URL is treated as a secret: logs and errors
 // name only its host.
 type Webhook struct {
@@ -78,7 +78,7 @@ type Webhook struct {
 
 // Payload is the JSON body a Webhook sends for one event.
 type Payload struct {
-	Kind       string    `json:"kind"` // notify.Kind.String(): "scale_out", ...
+	Kind       string    `json:"kind"` // notify.Kind.String(): "scaled_out", ...
 	Time       time.Time `json:"time"`
 	Cluster    string    `json:"cluster"`
 	Service    string    `json:"service"`
@@ -240,7 +240,7 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3, Running: 3})
 	policy := autoscaler.DefaultPolicy()

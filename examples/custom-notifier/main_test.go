@@ -20,8 +20,8 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(t.Context(), &out))
 
 	got := out.String()
-	assert.Contains(t, got, `msg=notify event=scale_out cluster=prod service=web active=420`)
-	assert.Contains(t, got, `webhook received: {"kind":"scale_out",`)
+	assert.Contains(t, got, `msg=notify event=scaled_out cluster=prod service=web active=420`)
+	assert.Contains(t, got, `webhook received: {"kind":"scaled_out",`)
 	assert.Contains(t, got, `"cluster":"prod","service":"web","value":420,"overload":false,"desired_cur":3,"desired_new":10}`)
 	assert.Contains(t, got, "scaler updates: [{Service:prod/web From:3 To:10}]")
 	assert.NotContains(t, got, "T0KEN", "the webhook URL is a secret")
@@ -36,7 +36,7 @@ func TestWebhookFailureLoggedWithoutURL(t *testing.T) {
 	hook, err := NewWebhook(srv.URL+"/hooks/s3cret", WebhookOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 
-	require.NoError(t, hook.Notify(t.Context(), notify.Event{Kind: notify.ScaleOut, Cluster: "prod", Service: "web"}))
+	require.NoError(t, hook.Notify(t.Context(), notify.Event{Kind: notify.ScaledOut, Cluster: "prod", Service: "web"}))
 	require.NoError(t, hook.Close(t.Context()))
 
 	assert.Contains(t, logs.String(), `webhook delivery failed`)
@@ -52,7 +52,7 @@ func TestWebhookUnreachableErrorHidesURL(t *testing.T) {
 	hook, err := NewWebhook(url, WebhookOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 
-	require.NoError(t, hook.Notify(t.Context(), notify.Event{Kind: notify.ScaleOut}))
+	require.NoError(t, hook.Notify(t.Context(), notify.Event{Kind: notify.ScaledOut}))
 	require.NoError(t, hook.Close(t.Context()))
 
 	assert.Contains(t, logs.String(), "post to 127.0.0.1")
@@ -72,13 +72,13 @@ func TestWebhookQueueFullAndClosed(t *testing.T) {
 	hook, err := NewWebhook(srv.URL, WebhookOptions{QueueSize: 1})
 	require.NoError(t, err)
 
-	ev := notify.Event{Kind: notify.ScaleOut, Cluster: "prod", Service: "web"}
+	ev := notify.Event{Kind: notify.ScaledOut, Cluster: "prod", Service: "web"}
 	require.NoError(t, hook.Notify(t.Context(), ev))
 	<-arrived                                        // the first is in flight, the queue empty
 	require.NoError(t, hook.Notify(t.Context(), ev)) // fills the queue
 	err = hook.Notify(t.Context(), ev)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "queue full, scale_out event for prod/web dropped")
+	assert.Contains(t, err.Error(), "queue full, scaled_out event for prod/web dropped")
 
 	close(release)
 	require.NoError(t, hook.Close(t.Context()))
@@ -92,7 +92,7 @@ func TestWebhookCloseGivesUpWhenContextEnds(t *testing.T) {
 	defer srv.Close()
 	hook, err := NewWebhook(srv.URL, WebhookOptions{})
 	require.NoError(t, err)
-	require.NoError(t, hook.Notify(t.Context(), notify.Event{Kind: notify.ScaleOut}))
+	require.NoError(t, hook.Notify(t.Context(), notify.Event{Kind: notify.ScaledOut}))
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

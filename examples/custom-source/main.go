@@ -115,7 +115,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "read queue_depth %v from %s\n", r.Value, src.safe)
 
-	worker := scaler.Service{Cluster: "prod", Name: "worker"}
+	worker := scaler.ServiceID{Cluster: "prod", Name: "worker"}
 	mem := scaler.NewMemory()
 	mem.Put(worker, scaler.State{Desired: 3, Running: 3})
 	policy := autoscaler.DefaultPolicy()

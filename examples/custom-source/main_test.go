@@ -18,7 +18,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(t.Context(), &out))
 
 	assert.Contains(t, out.String(), "read queue_depth 420 from http://127.0.0.1:")
-	assert.Contains(t, out.String(), "scale_out prod/worker: queue_depth 420 > 100, desired count 3 -> 10\n")
+	assert.Contains(t, out.String(), "scaled_out prod/worker: queue_depth 420 > 100, desired count 3 -> 10\n")
 	assert.Contains(t, out.String(), "scaler updates: [{Service:prod/worker From:3 To:10}]")
 }
 

@@ -68,7 +68,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// Wait for the check that scaled out to be observed (and so counted in
 	// the metrics) before reading /metrics.
 	scaled := make(chan struct{}, 1)
-	observer := autoscaler.ObserverFunc(func(svc scaler.Service, c autoscaler.Check, took time.Duration) {
+	observer := autoscaler.ObserverFunc(func(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
 		m.Observe(svc, c, took)
 		if c.Outcome == autoscaler.ScaledOut {
 			select {
@@ -78,7 +78,7 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	})
 
-	web := scaler.Service{Cluster: "prod", Name: "web"}
+	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3, Running: 3})
 	policy := autoscaler.DefaultPolicy()

@@ -21,8 +21,8 @@ func TestRun(t *testing.T) {
 
 	got := out.String()
 	assert.Contains(t, got, "service listening on http://127.0.0.1:")
-	assert.Contains(t, got, `msg="autoscaler event" event=scale_out service=prod/web from=3 to=10`)
-	assert.Contains(t, got, `GET /metrics: fast_autoscaler_scaleouts_total{cluster="prod",result="done",service="web"} 1`+"\n")
+	assert.Contains(t, got, `msg="autoscaler event" event=scaled_out service=prod/web from=3 to=10`)
+	assert.Contains(t, got, `GET /metrics: fast_autoscaler_scaleouts_total{cluster="prod",result="scaled_out",service="web"} 1`+"\n")
 	assert.Contains(t, got, "GET /healthz: 200 ok\n")
 	assert.Contains(t, got, "shut down\n")
 }

@@ -93,6 +93,18 @@ const (
 	TargetTracking Actor = "target-tracking"
 )
 
+// action names a fast-autoscaler event in the words the simulation uses for
+// both actors: "scale_out" and "at_max" (other kinds keep their own name).
+func action(k notify.Kind) string {
+	switch k {
+	case notify.ScaledOut:
+		return "scale_out"
+	case notify.HeldAtMax:
+		return "at_max"
+	}
+	return k.String()
+}
+
 // Event is one scale decision.
 type Event struct {
 	At time.Duration // offset from the trace's Start
@@ -204,7 +216,7 @@ func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, err
 	var (
 		watcher *autoscaler.Watcher
 		mem     *scaler.Memory
-		id      = scaler.Service{Cluster: opts.Cluster, Name: opts.Name}
+		id      = scaler.ServiceID{Cluster: opts.Cluster, Name: opts.Name}
 	)
 	if fast {
 		w.run.Label = "fast-autoscaler + target tracking"
@@ -218,7 +230,7 @@ func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, err
 			}),
 			Notifier: notify.NotifierFunc(func(_ context.Context, ev notify.Event) error {
 				w.run.Events = append(w.run.Events, Event{
-					At: ev.Time.Sub(tr.Start), By: FastAutoscaler, Action: ev.Kind.String(),
+					At: ev.Time.Sub(tr.Start), By: FastAutoscaler, Action: action(ev.Kind),
 					Reading: ev.Value, Overload: ev.Overload,
 					DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: w.tasks.ready,
 				})

@@ -82,7 +82,7 @@ func TestSameDecisionsAsEngine(t *testing.T) {
 	for _, ev := range res.Fast.Events {
 		require.Equal(t, FastAutoscaler, ev.By, "target tracking must stay out of this comparison")
 		from := -1
-		if ev.Action == notify.ScaleOut.String() {
+		if ev.Action == "scale_out" {
 			from = ev.DesiredCur
 		}
 		got = append(got, decision{ev.At, ev.Action, ev.Reading, ev.Overload, ev.DesiredCur, ev.DesiredNew, from})
@@ -108,7 +108,7 @@ func engineDecisions(t *testing.T, policy autoscaler.Policy, initial int, capaci
 	synctest.Test(t, func(t *testing.T) {
 		mock := clock.NewMock()
 		start := mock.Now()
-		id := scaler.Service{Cluster: "c", Name: "s"}
+		id := scaler.ServiceID{Cluster: "c", Name: "s"}
 		mem := scaler.NewMemory()
 		mem.Put(id, scaler.State{Desired: initial, Running: initial, Status: "ACTIVE"})
 		var events []notify.Event
@@ -141,11 +141,11 @@ func engineDecisions(t *testing.T, policy autoscaler.Policy, initial int, capaci
 		updates := mem.Updates()
 		for _, ev := range events {
 			from := -1
-			if ev.Kind == notify.ScaleOut {
+			if ev.Kind == notify.ScaledOut {
 				require.NotEmpty(t, updates)
 				from, updates = updates[0].From, updates[1:]
 			}
-			out = append(out, decision{ev.Time.Sub(start), ev.Kind.String(), ev.Value, ev.Overload, ev.DesiredCur, ev.DesiredNew, from})
+			out = append(out, decision{ev.Time.Sub(start), action(ev.Kind), ev.Value, ev.Overload, ev.DesiredCur, ev.DesiredNew, from})
 		}
 		assert.Empty(t, updates, "every update was notified")
 	})

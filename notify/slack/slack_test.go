@@ -1,4 +1,4 @@
-package notify_test
+package slack_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
+	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
@@ -35,12 +36,12 @@ const (
 const seedText = "scaleout example-app service\n```\nActiveConnections: 161\nDesiredCount(cur): 2\nDesiredCount(new): 10\n```"
 
 func seedEvent() notify.Event {
-	return notify.Event{Kind: notify.ScaleOut, Cluster: "example-app", Service: "example-app",
+	return notify.Event{Kind: notify.ScaledOut, Cluster: "example-app", Service: "example-app",
 		Value: 161, DesiredCur: 2, DesiredNew: 10}
 }
 
 func scaleOut(service string) notify.Event {
-	return notify.Event{Kind: notify.ScaleOut, Cluster: "c", Service: service, Value: 200, DesiredCur: 5, DesiredNew: 10}
+	return notify.Event{Kind: notify.ScaledOut, Cluster: "c", Service: service, Value: 200, DesiredCur: 5, DesiredNew: 10}
 }
 
 // logBuf collects log output; it is safe for concurrent use.
@@ -186,9 +187,9 @@ func (f *fakeSlack) texts(t *testing.T) []string {
 	return texts
 }
 
-func newSlack(t *testing.T, url string, opts notify.SlackOptions) *notify.Slack {
+func newSlack(t *testing.T, url string, opts slack.Options) *slack.Notifier {
 	t.Helper()
-	s, err := notify.NewSlack(url, opts)
+	s, err := slack.New(url, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
@@ -202,26 +203,26 @@ func TestFormatSlack(t *testing.T) {
 	}{
 		{"seed scale-out", seedEvent(), seedText},
 		{"fractional reading",
-			notify.Event{Kind: notify.ScaleOut, Service: "web", Value: 150.5, DesiredCur: 5, DesiredNew: 10},
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Value: 150.5, DesiredCur: 5, DesiredNew: 10},
 			"scaleout web service\n```\nActiveConnections: 150.5\nDesiredCount(cur): 5\nDesiredCount(new): 10\n```"},
 		{"overload",
-			notify.Event{Kind: notify.ScaleOut, Service: "web", Overload: true, DesiredCur: 3, DesiredNew: 10},
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Overload: true, DesiredCur: 3, DesiredNew: 10},
 			"scaleout web service\n```\nActiveConnections: overloaded (status URL answered 503)\nDesiredCount(cur): 3\nDesiredCount(new): 10\n```"},
 		{"capped",
-			notify.Event{Kind: notify.ScaleOut, Service: "web", Value: 400, DesiredCur: 8, DesiredNew: 12, MaxDesired: 12},
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Value: 400, DesiredCur: 8, DesiredNew: 12, MaxDesired: 12},
 			"scaleout web service\n```\nActiveConnections: 400\nDesiredCount(cur): 8\nDesiredCount(new): 12\ncapped at MaxDesiredCount: 12\n```"},
 		{"not capped (MaxDesired is set only when the cap applied)",
-			notify.Event{Kind: notify.ScaleOut, Service: "web", Value: 400, DesiredCur: 5, DesiredNew: 10},
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Value: 400, DesiredCur: 5, DesiredNew: 10},
 			"scaleout web service\n```\nActiveConnections: 400\nDesiredCount(cur): 5\nDesiredCount(new): 10\n```"},
 		{"held at max",
-			notify.Event{Kind: notify.AtMax, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 12, DesiredNew: 12, MaxDesired: 12},
+			notify.Event{Kind: notify.HeldAtMax, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 12, DesiredNew: 12, MaxDesired: 12},
 			"scaleout web service (cluster prod) held: DesiredCount already at MaxDesiredCount\n```\nActiveConnections: 300\nDesiredCount(cur): 12\nMaxDesiredCount: 12\n```"},
 		{"scale-out failed",
-			notify.Event{Kind: notify.ScaleOutFailed, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 4, DesiredNew: 10,
+			notify.Event{Kind: notify.ScaleFailed, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 4, DesiredNew: 10,
 				Err: errors.New("set desired count 10: AccessDeniedException: not allowed")},
 			"scaleout web service (cluster prod) FAILED\n```\nActiveConnections: 300\nDesiredCount(cur): 4\nDesiredCount(new): 10\nError: set desired count 10: AccessDeniedException: not allowed\n```"},
 		{"scale-out failed reading state",
-			notify.Event{Kind: notify.ScaleOutFailed, Cluster: "prod", Service: "web", Overload: true, Err: errors.New("read service state: boom")},
+			notify.Event{Kind: notify.ScaleFailed, Cluster: "prod", Service: "web", Overload: true, Err: errors.New("read service state: boom")},
 			"scaleout web service (cluster prod) FAILED\n```\nActiveConnections: overloaded (status URL answered 503)\nError: read service state: boom\n```"},
 		{"metric failing",
 			notify.Event{Kind: notify.MetricFailing, Cluster: "prod", Service: "web", Failures: 5, Err: errors.New("GET status: 502")},
@@ -244,21 +245,21 @@ func TestFormatSlack(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, notify.FormatSlack(tt.ev))
+			assert.Equal(t, tt.want, slack.Format(tt.ev))
 		})
 	}
 }
 
 func TestFormatSlackBoundsLongErrors(t *testing.T) {
-	ev := notify.Event{Kind: notify.ScaleOutFailed, Service: "web", Err: errors.New(strings.Repeat("é", 5000))}
-	text := notify.FormatSlack(ev)
+	ev := notify.Event{Kind: notify.ScaleFailed, Service: "web", Err: errors.New(strings.Repeat("é", 5000))}
+	text := slack.Format(ev)
 	assert.Less(t, len(text), 1200)
 	assert.True(t, strings.HasSuffix(text, "…\n```"), "cut marked and code block closed: %q", text[len(text)-20:])
 }
 
-func ExampleFormatSlack() {
-	fmt.Println(notify.FormatSlack(notify.Event{
-		Kind: notify.ScaleOut, Cluster: "example-app", Service: "example-app",
+func ExampleFormat() {
+	fmt.Println(slack.Format(notify.Event{
+		Kind: notify.ScaledOut, Cluster: "example-app", Service: "example-app",
 		Value: 161, DesiredCur: 2, DesiredNew: 10,
 	}))
 	// Output:
@@ -273,13 +274,13 @@ func ExampleFormatSlack() {
 func TestSlackDeliversSeedText(t *testing.T) {
 	f := newFakeSlack(t)
 	logger, _ := newLogger(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: newInstantClock(), Logger: logger})
+	s := newSlack(t, f.URL(), slack.Options{Clock: newInstantClock(), Logger: logger})
 
 	require.NoError(t, s.Notify(t.Context(), seedEvent()))
 	require.NoError(t, s.Close(t.Context()))
 
 	assert.Equal(t, []string{seedText}, f.texts(t))
-	assert.Equal(t, notify.SlackStats{Sent: 1, Messages: 1}, s.Stats())
+	assert.Equal(t, slack.Stats{Sent: 1, Messages: 1}, s.Stats())
 }
 
 func TestSlackHostileNamesMakeValidJSON(t *testing.T) {
@@ -297,12 +298,12 @@ func TestSlackHostileNamesMakeValidJSON(t *testing.T) {
 	}
 	f := newFakeSlack(t)
 	logger, _ := newLogger(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: newInstantClock(), Logger: logger})
+	s := newSlack(t, f.URL(), slack.Options{Clock: newInstantClock(), Logger: logger})
 	for _, tt := range tests {
 		ev := scaleOut(tt.name)
 		ev.Cluster = tt.name
 		require.NoError(t, s.Notify(t.Context(), ev))
-		require.NoError(t, s.Notify(t.Context(), notify.Event{Kind: notify.ScaleOutFailed, Service: tt.name, Err: errors.New(tt.name)}))
+		require.NoError(t, s.Notify(t.Context(), notify.Event{Kind: notify.ScaleFailed, Service: tt.name, Err: errors.New(tt.name)}))
 	}
 	require.NoError(t, s.Close(t.Context()))
 
@@ -332,14 +333,14 @@ func TestSlackRetryAfter(t *testing.T) {
 			f := newFakeSlack(t, reply{status: http.StatusTooManyRequests, body: "rate_limited", retryAfter: tt.header})
 			logger, _ := newLogger(t)
 			clk := newInstantClock()
-			s := newSlack(t, f.URL(), notify.SlackOptions{Clock: clk, Logger: logger})
+			s := newSlack(t, f.URL(), slack.Options{Clock: clk, Logger: logger})
 
 			require.NoError(t, s.Notify(t.Context(), seedEvent()))
 			require.NoError(t, s.Close(t.Context()))
 
 			assert.Equal(t, []string{seedText, seedText}, f.texts(t), "same message retried once")
 			assert.Equal(t, []time.Duration{tt.want}, clk.Waits())
-			assert.Equal(t, notify.SlackStats{Sent: 1, Messages: 1}, s.Stats())
+			assert.Equal(t, slack.Stats{Sent: 1, Messages: 1}, s.Stats())
 		})
 	}
 }
@@ -350,14 +351,14 @@ func TestSlackRetriesServerErrorsWithBackoff(t *testing.T) {
 		reply{status: http.StatusServiceUnavailable, body: "unavailable"})
 	logger, logs := newLogger(t)
 	clk := newInstantClock()
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: clk, Logger: logger})
+	s := newSlack(t, f.URL(), slack.Options{Clock: clk, Logger: logger})
 
 	require.NoError(t, s.Notify(t.Context(), seedEvent()))
 	require.NoError(t, s.Close(t.Context()))
 
 	assert.Equal(t, []string{seedText, seedText, seedText}, f.texts(t))
 	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second}, clk.Waits(), "exponential backoff from MinInterval")
-	assert.Equal(t, notify.SlackStats{Sent: 1, Messages: 1}, s.Stats())
+	assert.Equal(t, slack.Stats{Sent: 1, Messages: 1}, s.Stats())
 	assert.NotContains(t, logs.String(), "level=ERROR")
 }
 
@@ -366,14 +367,14 @@ func TestSlackGivesUpAfterMaxAttempts(t *testing.T) {
 	f := newFakeSlack(t, fail, fail, fail, fail)
 	logger, logs := newLogger(t)
 	clk := newInstantClock()
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: clk, Logger: logger, MaxAttempts: 3, MaxRetryAfter: 1500 * time.Millisecond})
+	s := newSlack(t, f.URL(), slack.Options{Clock: clk, Logger: logger, MaxAttempts: 3, MaxRetryAfter: 1500 * time.Millisecond})
 
 	require.NoError(t, s.Notify(t.Context(), seedEvent()))
 	require.NoError(t, s.Close(t.Context()))
 
 	assert.Equal(t, 3, f.requests())
 	assert.Equal(t, []time.Duration{time.Second, 1500 * time.Millisecond}, clk.Waits(), "backoff capped at MaxRetryAfter")
-	assert.Equal(t, notify.SlackStats{Failed: 1}, s.Stats())
+	assert.Equal(t, slack.Stats{Failed: 1}, s.Stats())
 	assert.Equal(t, 1, strings.Count(logs.String(), "message not delivered"))
 	assert.Contains(t, logs.String(), "rollup_error")
 }
@@ -395,14 +396,14 @@ func TestSlackPermanentErrorsAreNotRetried(t *testing.T) {
 			f := newFakeSlack(t, reply{status: tt.status, body: tt.body + "\n"})
 			logger, logs := newLogger(t)
 			clk := newInstantClock()
-			s := newSlack(t, f.URL(), notify.SlackOptions{Clock: clk, Logger: logger})
+			s := newSlack(t, f.URL(), slack.Options{Clock: clk, Logger: logger})
 
 			require.NoError(t, s.Notify(t.Context(), seedEvent()))
 			require.NoError(t, s.Close(t.Context()))
 
 			assert.Equal(t, 1, f.requests(), "exactly one request")
 			assert.Empty(t, clk.Waits(), "no retry wait")
-			assert.Equal(t, notify.SlackStats{Failed: 1}, s.Stats())
+			assert.Equal(t, slack.Stats{Failed: 1}, s.Stats())
 			out := logs.String()
 			assert.Equal(t, 1, strings.Count(out, tt.body), "logged once, with Slack's answer: %s", out)
 			assert.Contains(t, out, fmt.Sprintf("answered %d", tt.status))
@@ -413,14 +414,14 @@ func TestSlackPermanentErrorsAreNotRetried(t *testing.T) {
 func TestSlackRequestTimesOut(t *testing.T) {
 	f := newFakeSlack(t, reply{hang: true}, reply{hang: true})
 	logger, logs := newLogger(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: newInstantClock(), Logger: logger,
+	s := newSlack(t, f.URL(), slack.Options{Clock: newInstantClock(), Logger: logger,
 		Timeout: 20 * time.Millisecond, MaxAttempts: 2})
 
 	require.NoError(t, s.Notify(t.Context(), seedEvent())) // returns although the server hangs
 	require.NoError(t, s.Close(t.Context()))
 
 	assert.Equal(t, 2, f.requests())
-	assert.Equal(t, notify.SlackStats{Failed: 1}, s.Stats())
+	assert.Equal(t, slack.Stats{Failed: 1}, s.Stats())
 	assert.Contains(t, logs.String(), "no answer within 20ms: context deadline exceeded")
 }
 
@@ -451,7 +452,7 @@ func TestSlackHangingNeverDelaysTheEngine(t *testing.T) {
 		mock := clock.NewMock()
 		start := mock.Now()
 		hang := &hangingTransport{started: make(chan struct{}, 10), ended: make(chan error, 10)}
-		s, err := notify.NewSlack("https://hooks.slack.com"+hookPath, notify.SlackOptions{
+		s, err := slack.New("https://hooks.slack.com"+hookPath, slack.Options{
 			Clock: mock, HTTPClient: &http.Client{Transport: hang}, Logger: logger, MaxAttempts: 1})
 		require.NoError(t, err)
 
@@ -469,7 +470,7 @@ func TestSlackHangingNeverDelaysTheEngine(t *testing.T) {
 			return append([]time.Duration(nil), checks...)
 		}
 		mem := scaler.NewMemory()
-		svc := scaler.Service{Cluster: "prod", Name: "web"}
+		svc := scaler.ServiceID{Cluster: "prod", Name: "web"}
 		mem.Put(svc, scaler.State{Desired: 2, Running: 2})
 		policy := autoscaler.DefaultPolicy()
 		policy.GracePeriod = 10 * time.Second
@@ -497,7 +498,7 @@ func TestSlackHangingNeverDelaysTheEngine(t *testing.T) {
 		// Block until the request gives up: the bubble's clock runs on to its timeout.
 		require.ErrorIs(t, <-hang.ended, context.DeadlineExceeded)
 		synctest.Wait()
-		assert.Equal(t, notify.SlackStats{Failed: 1}, s.Stats())
+		assert.Equal(t, slack.Stats{Failed: 1}, s.Stats())
 		assert.Contains(t, logs.String(), "no answer within 5s")
 		assert.Len(t, hang.started, 1, "the next message waits for MinInterval on the clock")
 
@@ -516,9 +517,9 @@ func TestSlackHangingNeverDelaysTheEngine(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "4 events not delivered", "3 in flight, 1 queued")
 		assert.NotContains(t, err.Error(), secret)
-		assert.Equal(t, notify.SlackStats{Failed: 5}, s.Stats())
+		assert.Equal(t, slack.Stats{Failed: 5}, s.Stats())
 		assert.Contains(t, logs.String(), "events not delivered\" events=4")
-		assert.ErrorIs(t, s.Notify(t.Context(), scaleOut("web")), notify.ErrClosed)
+		assert.ErrorIs(t, s.Notify(t.Context(), scaleOut("web")), slack.ErrClosed)
 	})
 }
 
@@ -526,7 +527,7 @@ func TestSlackCoalescesBursts(t *testing.T) {
 	gate := make(chan struct{})
 	f := newFakeSlack(t, reply{status: http.StatusOK, body: "ok", gate: gate})
 	logger, _ := newLogger(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: newInstantClock(), Logger: logger})
+	s := newSlack(t, f.URL(), slack.Options{Clock: newInstantClock(), Logger: logger})
 
 	require.NoError(t, s.Notify(t.Context(), scaleOut("svc-00")))
 	<-f.arrived // the first message is on the wire, held
@@ -538,23 +539,23 @@ func TestSlackCoalescesBursts(t *testing.T) {
 
 	texts := f.texts(t)
 	require.Len(t, texts, 2, "50 events in 2 messages")
-	assert.Equal(t, notify.FormatSlack(scaleOut("svc-00")), texts[0])
+	assert.Equal(t, slack.Format(scaleOut("svc-00")), texts[0])
 	second := texts[1]
-	assert.True(t, strings.HasPrefix(second, notify.FormatSlack(scaleOut("svc-01"))+"\n\n"+notify.FormatSlack(scaleOut("svc-02"))+"\n\n"),
+	assert.True(t, strings.HasPrefix(second, slack.Format(scaleOut("svc-01"))+"\n\n"+slack.Format(scaleOut("svc-02"))+"\n\n"),
 		"events joined by a blank line: %q", second[:200])
 	assert.Regexp(t, `\n\n\.\.\. and \d+ more events \(services: svc-\d\d(, svc-\d\d)*\)$`, second)
 	assert.Less(t, len(second), 4000)
 	for i := range 50 {
 		assert.Contains(t, strings.Join(texts, "\n"), fmt.Sprintf("svc-%02d", i))
 	}
-	assert.Equal(t, notify.SlackStats{Sent: 50, Messages: 2}, s.Stats())
+	assert.Equal(t, slack.Stats{Sent: 50, Messages: 2}, s.Stats())
 }
 
 func TestSlackQueueOverflowDropsOldest(t *testing.T) {
 	gate := make(chan struct{})
 	f := newFakeSlack(t, reply{status: http.StatusOK, body: "ok", gate: gate})
 	logger, logs := newLogger(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: newInstantClock(), Logger: logger, QueueSize: 3})
+	s := newSlack(t, f.URL(), slack.Options{Clock: newInstantClock(), Logger: logger, QueueSize: 3})
 
 	require.NoError(t, s.Notify(t.Context(), scaleOut("svc-00")))
 	<-f.arrived
@@ -575,7 +576,7 @@ func TestSlackQueueOverflowDropsOldest(t *testing.T) {
 			assert.Contains(t, texts[1], name)
 		}
 	}
-	assert.Equal(t, notify.SlackStats{Sent: 4, Messages: 2, Dropped: 7}, s.Stats())
+	assert.Equal(t, slack.Stats{Sent: 4, Messages: 2, Dropped: 7}, s.Stats())
 	assert.Contains(t, logs.String(), "level=WARN msg=\"slack: queue full, dropped oldest events\" dropped=7 queue_size=3")
 }
 
@@ -584,7 +585,7 @@ func TestSlackCloseFlushesQueue(t *testing.T) {
 	f := newFakeSlack(t, reply{status: http.StatusOK, body: "ok", gate: gate})
 	logger, _ := newLogger(t)
 	clk := newInstantClock()
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: clk, Logger: logger})
+	s := newSlack(t, f.URL(), slack.Options{Clock: clk, Logger: logger})
 
 	require.NoError(t, s.Notify(t.Context(), scaleOut("first")))
 	<-f.arrived
@@ -596,22 +597,22 @@ func TestSlackCloseFlushesQueue(t *testing.T) {
 	require.NoError(t, <-closed)
 
 	assert.Equal(t, []string{
-		notify.FormatSlack(scaleOut("first")),
-		notify.FormatSlack(scaleOut("second")) + "\n\n" + notify.FormatSlack(scaleOut("third")),
+		slack.Format(scaleOut("first")),
+		slack.Format(scaleOut("second")) + "\n\n" + slack.Format(scaleOut("third")),
 	}, f.texts(t))
-	assert.Equal(t, notify.SlackStats{Sent: 3, Messages: 2}, s.Stats())
+	assert.Equal(t, slack.Stats{Sent: 3, Messages: 2}, s.Stats())
 	waits := clk.Waits()
 	require.Len(t, waits, 1, "one pacing wait between the two messages")
 	assert.Greater(t, waits[0], time.Duration(0))
 	assert.LessOrEqual(t, waits[0], time.Second)
-	assert.ErrorIs(t, s.Notify(t.Context(), scaleOut("late")), notify.ErrClosed)
+	assert.ErrorIs(t, s.Notify(t.Context(), scaleOut("late")), slack.ErrClosed)
 	assert.NoError(t, s.Close(t.Context()), "idempotent")
 }
 
 func TestSlackCloseGivesUpAtDeadline(t *testing.T) {
 	f := newFakeSlack(t, reply{hang: true})
 	logger, logs := newLogger(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{Clock: newInstantClock(), Logger: logger, Timeout: time.Hour})
+	s := newSlack(t, f.URL(), slack.Options{Clock: newInstantClock(), Logger: logger, Timeout: time.Hour})
 
 	require.NoError(t, s.Notify(t.Context(), scaleOut("a")))
 	<-f.arrived
@@ -624,13 +625,13 @@ func TestSlackCloseGivesUpAtDeadline(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "3 events not delivered")
 	assert.EqualError(t, s.Close(t.Context()), err.Error(), "idempotent")
-	assert.Equal(t, notify.SlackStats{Failed: 3}, s.Stats())
+	assert.Equal(t, slack.Stats{Failed: 3}, s.Stats())
 	assert.Equal(t, 1, strings.Count(logs.String(), "events not delivered\" events=3"))
 }
 
 func TestSlackCloseWithNothingQueued(t *testing.T) {
 	f := newFakeSlack(t)
-	s := newSlack(t, f.URL(), notify.SlackOptions{})
+	s := newSlack(t, f.URL(), slack.Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	assert.NoError(t, s.Close(ctx))
@@ -651,12 +652,12 @@ func TestNewSlackValidatesURL(t *testing.T) {
 		{"path only", hookPath, "absolute"},
 		{"http elsewhere", "http://hooks.slack.com" + hookPath, "https"},
 		{"other scheme", "ftp://hooks.slack.com" + hookPath, "https"},
-		{"control character", "https://hooks.slack.com" + hookPath + "\x7f", "does not parse"},
-		{"bad escape", "https://hooks.slack.com" + hookPath + "%zz", "does not parse"},
+		{"control character", "https://hooks.slack.com" + hookPath + "\x7f", "is not a valid URL"},
+		{"bad escape", "https://hooks.slack.com" + hookPath + "%zz", "is not a valid URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := notify.NewSlack(tt.url, notify.SlackOptions{})
+			s, err := slack.New(tt.url, slack.Options{})
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				defer func() { assert.NoError(t, s.Close(t.Context())) }()
@@ -672,7 +673,7 @@ func TestNewSlackValidatesURL(t *testing.T) {
 }
 
 func TestSlackString(t *testing.T) {
-	s := newSlack(t, "https://user:pw@hooks.slack.com"+hookPath+"?q=1", notify.SlackOptions{})
+	s := newSlack(t, "https://user:pw@hooks.slack.com"+hookPath+"?q=1", slack.Options{})
 	assert.Equal(t, "slack webhook https://hooks.slack.com/[redacted]", s.String())
 }
 
@@ -684,12 +685,12 @@ func TestSlackNetworkErrorsHideURL(t *testing.T) {
 	f.srv.Close() // nothing listens any more
 	logger, logs := newLogger(t)
 	clk := newInstantClock()
-	s := newSlack(t, url, notify.SlackOptions{Clock: clk, Logger: logger, MaxAttempts: 2})
+	s := newSlack(t, url, slack.Options{Clock: clk, Logger: logger, MaxAttempts: 2})
 
 	require.NoError(t, s.Notify(t.Context(), seedEvent()))
 	require.NoError(t, s.Close(t.Context()))
 
-	assert.Equal(t, notify.SlackStats{Failed: 1}, s.Stats())
+	assert.Equal(t, slack.Stats{Failed: 1}, s.Stats())
 	assert.Equal(t, []time.Duration{time.Second}, clk.Waits())
 	assert.Contains(t, logs.String(), "/[redacted]: dial tcp")
 }

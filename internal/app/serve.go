@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,13 +18,10 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
-// defaultHealthURL is what `health` queries: the default -listen address.
-const defaultHealthURL = "http://127.0.0.1:9100/healthz"
-
 // probes answers /healthz and /readyz. Until the engine runs, stuck is nil:
 // the process is starting, alive but not ready.
 type probes struct {
-	stuck atomic.Pointer[func() []scaler.Service]
+	stuck atomic.Pointer[func() []scaler.ServiceID]
 }
 
 // healthz answers 200 while every watcher's loop is alive, 503 naming the
@@ -81,47 +78,22 @@ func serve(addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (
 	return ln.Addr(), stop, nil
 }
 
-// cmdHealth queries a running fast-autoscaler's /healthz: exit 0 when it
-// answers 200, 1 otherwise. It is the container's health check, so the image
-// needs no curl.
-func cmdHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var (
-		url     string
-		timeout time.Duration
-	)
-	fs := newFlags("health", "Usage: fast-autoscaler health [-url URL] [-timeout D]\n\n"+
-		"Queries a running fast-autoscaler's health endpoint: exit 0 when it answers 200, 1 otherwise.", stderr)
-	fs.StringVar(&url, "url", defaultHealthURL, "health endpoint `URL`")
-	fs.DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
-	if code := parseFlags(fs, args, stderr, func() error {
-		if timeout <= 0 {
-			return fmt.Errorf("-timeout must be > 0, got %v", timeout)
-		}
-		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-			return fmt.Errorf("-url must be an http or https URL, got %q", url)
-		}
-		return nil
-	}); code >= 0 {
-		return code
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// CheckHealth asks a running fast-autoscaler's health endpoint at url. It
+// returns the body of a 200 answer, or an error saying why the process is
+// not healthy (the status and body of another answer, or no answer).
+func CheckHealth(ctx context.Context, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		fmt.Fprintln(stderr, "fast-autoscaler health:", err)
-		return exitUsage
+		return "", fmt.Errorf("health URL: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		fmt.Fprintln(stderr, "fast-autoscaler health: unhealthy:", err)
-		return exitFailure
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "fast-autoscaler health: unhealthy: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
-		return exitFailure
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	fmt.Fprintf(stdout, "healthy: %s\n", strings.TrimSpace(string(body)))
-	return exitOK
+	return strings.TrimSpace(string(body)), nil
 }

@@ -1,11 +1,11 @@
-package scaler_test
+package ecs_test
 
 import (
 	"context"
 	"net/http"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
@@ -13,16 +13,17 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
 )
 
-var web = scaler.Service{Cluster: "app", Name: "web"}
+var web = scaler.ServiceID{Cluster: "app", Name: "web"}
 
 // newECS starts a fake AWS with the service web in cluster app and returns
 // it with an ECS scaler using the real SDK client.
-func newECS(t testing.TB, svc awstest.Service) (*awstest.Server, *scaler.ECS) {
+func newECS(t testing.TB, svc awstest.Service) (*awstest.Server, *ecs.Scaler) {
 	s := awstest.New(t)
 	s.PutService(web.Cluster, web.Name, svc)
-	return s, scaler.NewECS(ecs.NewFromConfig(s.Config()))
+	return s, ecs.New(awsecs.NewFromConfig(s.Config()))
 }
 
 func TestECSStateAndSetDesired(t *testing.T) {
@@ -100,7 +101,7 @@ func TestECSServiceErrors(t *testing.T) {
 func TestECSClusterNotFound(t *testing.T) {
 	ctx := context.Background()
 	_, e := newECS(t, awstest.Service{})
-	other := scaler.Service{Cluster: "nope", Name: "web"}
+	other := scaler.ServiceID{Cluster: "nope", Name: "web"}
 	var typed *types.ClusterNotFoundException
 
 	_, err := e.State(ctx, other)
@@ -231,22 +232,22 @@ func TestECSSetDesiredOutOfRange(t *testing.T) {
 // nilClient answers every call with neither output nor error.
 type nilClient struct{}
 
-func (nilClient) DescribeServices(context.Context, *ecs.DescribeServicesInput, ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
+func (nilClient) DescribeServices(context.Context, *awsecs.DescribeServicesInput, ...func(*awsecs.Options)) (*awsecs.DescribeServicesOutput, error) {
 	return nil, nil
 }
 
-func (nilClient) UpdateService(context.Context, *ecs.UpdateServiceInput, ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
+func (nilClient) UpdateService(context.Context, *awsecs.UpdateServiceInput, ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error) {
 	return nil, nil
 }
 
 func TestECSNilOutput(t *testing.T) {
-	e := scaler.NewECS(nilClient{})
+	e := ecs.New(nilClient{})
 	_, err := e.State(context.Background(), web)
 	assert.ErrorContains(t, err, "empty response")
 	assert.NoError(t, e.SetDesired(context.Background(), web, 2))
 }
 
-var _ scaler.Scaler = (*scaler.ECS)(nil)
+var _ scaler.Scaler = (*ecs.Scaler)(nil)
 
 // BenchmarkECSScaleOut is one State and one SetDesired through the real SDK
 // client against the local test server.

@@ -1,4 +1,4 @@
-package metrics_test
+package app
 
 import (
 	"context"
@@ -6,19 +6,24 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/promtest"
 )
 
-func TestAWSMiddleware(t *testing.T) {
+func TestAPIMetrics(t *testing.T) {
 	ctx := context.Background()
-	m, reg := newMetrics(t)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(metrics.Options{Registerer: reg})
+	require.NoError(t, err)
 	srv := awstest.New(t)
 	srv.PutService("app", "web", awstest.Service{Desired: 3, Running: 3})
 	cfg := srv.Config()
-	cfg.APIOptions = append(cfg.APIOptions, m.AWSMiddleware)
+	cfg.APIOptions = append(cfg.APIOptions, apiMetrics(m))
 	client := ecs.NewFromConfig(cfg)
 	describe := func() error {
 		_, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("app"), Services: []string{"web"}})
@@ -35,10 +40,10 @@ func TestAWSMiddleware(t *testing.T) {
 	require.NoError(t, describe(), "retried after the throttle")
 	srv.FailNext("DescribeServices", 1, "AccessDeniedException")
 	require.Error(t, describe())
-	_, err := client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("app"), Service: aws.String("web"), DesiredCount: aws.Int32(10)})
+	_, err = client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("app"), Service: aws.String("web"), DesiredCount: aws.Int32(10)})
 	require.NoError(t, err)
 
-	got := snapshot(t, reg)
+	got := promtest.Snapshot(t, reg)
 	assert.Len(t, srv.Calls("DescribeServices"), 4, "the throttled call was tried twice")
 	assert.Equal(t, 3.0, got[count], "one observation per operation, retries included")
 	assert.Equal(t, 1.0, got[denied])
@@ -50,7 +55,7 @@ func TestAWSMiddleware(t *testing.T) {
 
 	srv.Close()
 	require.Error(t, describe())
-	got = snapshot(t, reg)
+	got = promtest.Snapshot(t, reg)
 	assert.Equal(t, 1.0, got[netErr], "no response: code network")
 	assert.Equal(t, 4.0, got[count])
 }

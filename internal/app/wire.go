@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
+	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
@@ -20,11 +21,11 @@ import (
 // services of the config in force, so a reload reuses what did not change.
 type wirer struct {
 	log     *slog.Logger
-	dryRun  bool                        // no Slack: its messages would announce changes never made
-	metrics *metrics.Metrics            // nil when metrics are off
-	clients map[bool]*http.Client       // by StatusTLSVerify
-	slacks  map[string]*notify.Slack    // by webhook URL, in use now
-	current map[scaler.Service]wiredSvc // the config in force
+	dryRun  bool                          // no Slack: its messages would announce changes never made
+	metrics *metrics.Metrics              // nil when metrics are off
+	clients map[bool]*http.Client         // by StatusTLSVerify
+	slacks  map[string]*slack.Notifier    // by webhook URL, in use now
+	current map[scaler.ServiceID]wiredSvc // the config in force
 	// retiring counts notifiers a reload dropped that are still flushing.
 	retiring sync.WaitGroup
 }
@@ -39,22 +40,22 @@ type wiredSvc struct {
 // took its services, or Discard it.
 type plan struct {
 	services []autoscaler.Service
-	wired    map[scaler.Service]wiredSvc
-	slacks   map[string]*notify.Slack
-	added    []*notify.Slack // created for this plan
+	wired    map[scaler.ServiceID]wiredSvc
+	slacks   map[string]*slack.Notifier
+	added    []*slack.Notifier // created for this plan
 }
 
 func newWirer(log *slog.Logger, m *metrics.Metrics, dryRun bool) *wirer {
-	return &wirer{log: log, dryRun: dryRun, metrics: m, clients: map[bool]*http.Client{}, slacks: map[string]*notify.Slack{}}
+	return &wirer{log: log, dryRun: dryRun, metrics: m, clients: map[bool]*http.Client{}, slacks: map[string]*slack.Notifier{}}
 }
 
 // wire builds the engine services for cfg. A service whose settings are
 // unchanged keeps the source and notifier it had; a Slack notifier is shared
 // by every service with its webhook URL.
 func (w *wirer) wire(cfg *configsrc.Config) (*plan, error) {
-	p := &plan{wired: map[scaler.Service]wiredSvc{}, slacks: map[string]*notify.Slack{}}
+	p := &plan{wired: map[scaler.ServiceID]wiredSvc{}, slacks: map[string]*slack.Notifier{}}
 	for i, s := range cfg.Services {
-		id := scaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName}
+		id := scaler.ServiceID{Cluster: s.EcsClusterName, Name: s.EcsServiceName}
 		if old, ok := w.current[id]; ok && old.cfg == s {
 			p.keep(id, old, w.slacks[s.SlackWebhookURL.Reveal()])
 			continue
@@ -69,7 +70,7 @@ func (w *wirer) wire(cfg *configsrc.Config) (*plan, error) {
 	return p, nil
 }
 
-func (p *plan) keep(id scaler.Service, ws wiredSvc, sl *notify.Slack) {
+func (p *plan) keep(id scaler.ServiceID, ws wiredSvc, sl *slack.Notifier) {
 	p.wired[id] = ws
 	p.services = append(p.services, ws.svc)
 	if sl != nil {
@@ -88,7 +89,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 		URL:        s.StatusURL,
 		AuthHeader: s.StatusAuthName,
 		AuthValue:  s.StatusAuthValue.Reveal(),
-		Metric:     stubstatus.Metric(s.StatusMetric),
+		Metric:     s.StatusMetric,
 		Timeout:    s.StatusTimeout,
 		Client:     client,
 	})
@@ -105,12 +106,12 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 		sl = w.slacks[url]
 	}
 	if sl == nil {
-		if sl, err = notify.NewSlack(url, notify.SlackOptions{Logger: w.log}); err != nil {
+		if sl, err = slack.New(url, slack.Options{Logger: w.log}); err != nil {
 			return autoscaler.Service{}, fmt.Errorf("SlackWebhookUrl: %w", err)
 		}
 		p.added = append(p.added, sl)
 		if w.metrics != nil {
-			w.metrics.TrackSlack(sl)
+			w.metrics.TrackNotifier(sl)
 		}
 	}
 	p.slacks[url] = sl
@@ -180,11 +181,11 @@ func (w *wirer) close(ctx context.Context) {
 	w.retiring.Wait()
 }
 
-func (w *wirer) closeSlack(ctx context.Context, sl *notify.Slack) {
+func (w *wirer) closeSlack(ctx context.Context, sl *slack.Notifier) {
 	if err := sl.Close(ctx); err != nil {
 		w.log.Warn("notifications not all delivered", "notifier", sl.String(), "error", err.Error())
 	}
 	if w.metrics != nil {
-		w.metrics.UntrackSlack(sl)
+		w.metrics.UntrackNotifier(sl)
 	}
 }

@@ -1,4 +1,4 @@
-package configsrc_test
+package ssm_test
 
 import (
 	"context"
@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
+	"github.com/fast-autoscaler/fast-autoscaler/configsrc/ssm"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
 )
 
@@ -24,10 +25,10 @@ const validDoc = `{"Services":[{"StatusUrl":"https://example-a.com/nginx-status"
 
 // newSSM starts a fake AWS holding the parameter and returns it with an SSM
 // source using the real SDK client.
-func newSSM(t *testing.T, typ, value string) (*awstest.Server, configsrc.SSM) {
+func newSSM(t *testing.T, typ, value string) (*awstest.Server, ssm.Parameter) {
 	s := awstest.New(t)
 	s.PutParameter(awstest.Parameter{Name: paramName, Type: typ, Value: value})
-	return s, configsrc.NewSSM(ssm.NewFromConfig(s.Config()), paramName, awstest.Region)
+	return s, ssm.NewParameter(awsssm.NewFromConfig(s.Config()), paramName, awstest.Region)
 }
 
 func TestSSMFetch(t *testing.T) {
@@ -55,8 +56,8 @@ func TestSSMLoadSecureString(t *testing.T) {
 }
 
 func TestSSMString(t *testing.T) {
-	assert.Equal(t, "SSM parameter /a/b in ap-northeast-1", configsrc.SSM{Name: "/a/b", Region: "ap-northeast-1"}.String())
-	assert.Equal(t, "SSM parameter /a/b", fmt.Sprint(configsrc.SSM{Name: "/a/b"}))
+	assert.Equal(t, "SSM parameter /a/b in ap-northeast-1", ssm.Parameter{Name: "/a/b", Region: "ap-northeast-1"}.String())
+	assert.Equal(t, "SSM parameter /a/b", fmt.Sprint(ssm.Parameter{Name: "/a/b"}))
 }
 
 func TestSSMParameterNotFound(t *testing.T) {
@@ -100,18 +101,18 @@ func TestSSMOtherErrorsWrapped(t *testing.T) {
 }
 
 func TestSSMMisconfigured(t *testing.T) {
-	_, err := configsrc.SSM{Name: paramName}.Fetch(context.Background())
+	_, err := ssm.Parameter{Name: paramName}.Fetch(context.Background())
 	assert.ErrorContains(t, err, "needs a client")
-	_, err = configsrc.SSM{Client: nilSSM{}}.Fetch(context.Background())
+	_, err = ssm.Parameter{Client: nilSSM{}}.Fetch(context.Background())
 	assert.ErrorContains(t, err, "parameter name")
-	_, err = configsrc.SSM{Client: nilSSM{}, Name: paramName}.Fetch(context.Background())
+	_, err = ssm.Parameter{Client: nilSSM{}, Name: paramName}.Fetch(context.Background())
 	assert.ErrorContains(t, err, "empty value", "no output and no error is not a panic")
 }
 
 // nilSSM answers with neither output nor error.
 type nilSSM struct{}
 
-func (nilSSM) GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+func (nilSSM) GetParameter(context.Context, *awsssm.GetParameterInput, ...func(*awsssm.Options)) (*awsssm.GetParameterOutput, error) {
 	return nil, nil
 }
 

@@ -1,4 +1,6 @@
-package scaler
+// Package ecs is a scaler.Scaler for Amazon ECS services on aws-sdk-go-v2:
+// DescribeServices to read a service, UpdateService to set its desired count.
+package ecs
 
 import (
 	"context"
@@ -6,8 +8,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
 // maxTasks is the largest task count ECS may report or be asked for, far
@@ -15,69 +19,71 @@ import (
 // never acted on.
 const maxTasks = 1_000_000
 
-// ECSClient is the part of *ecs.Client that ECS uses, with the SDK's own
+// Client is the part of *awsecs.Client that Scaler uses, with the SDK's own
 // signatures, so tests and wrappers can stand in for it.
-type ECSClient interface {
-	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
-	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+type Client interface {
+	DescribeServices(ctx context.Context, in *awsecs.DescribeServicesInput, optFns ...func(*awsecs.Options)) (*awsecs.DescribeServicesOutput, error)
+	UpdateService(ctx context.Context, in *awsecs.UpdateServiceInput, optFns ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error)
 }
 
-// ECS is a Scaler for Amazon ECS services. State is one DescribeServices
+// Scaler is a scaler.Scaler for Amazon ECS services. State is one DescribeServices
 // call and SetDesired one UpdateService call; retries are the client's own
 // (the SDK's standard retryer, configured where the client is built). It is
 // safe for concurrent use.
-type ECS struct {
-	client ECSClient
+type Scaler struct {
+	client Client
 	region string // for messages; empty if the client does not say
 }
 
-// NewECS returns an ECS scaler calling client, typically
+var _ scaler.Scaler = (*Scaler)(nil)
+
+// New returns an ECS scaler calling client, typically
 // ecs.NewFromConfig(cfg).
-func NewECS(client ECSClient) *ECS {
-	e := &ECS{client: client}
-	if c, ok := client.(interface{ Options() ecs.Options }); ok {
+func New(client Client) *Scaler {
+	e := &Scaler{client: client}
+	if c, ok := client.(interface{ Options() awsecs.Options }); ok {
 		e.region = c.Options().Region
 	}
 	return e
 }
 
 // State describes the service. A service ECS reports missing is an error
-// wrapping ErrServiceNotFound; a DRAINING or INACTIVE one wraps
-// ErrServiceNotActive.
-func (e *ECS) State(ctx context.Context, svc Service) (State, error) {
-	out, err := e.client.DescribeServices(ctx, &ecs.DescribeServicesInput{
+// wrapping scaler.ErrServiceNotFound; a DRAINING or INACTIVE one wraps
+// scaler.ErrServiceNotActive.
+func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
+	out, err := e.client.DescribeServices(ctx, &awsecs.DescribeServicesInput{
 		Cluster:  aws.String(svc.Cluster),
 		Services: []string{svc.Name},
 	})
 	if err != nil {
-		return State{}, e.wrap("DescribeServices", svc, err)
+		return scaler.State{}, e.wrap("DescribeServices", svc, err)
 	}
 	if out == nil {
-		return State{}, fmt.Errorf("ecs: describe service %s: empty response", svc)
+		return scaler.State{}, fmt.Errorf("ecs: describe service %s: empty response", svc)
 	}
 	if len(out.Failures) > 0 { // one service asked for: one failure at most
 		f := out.Failures[0]
 		reason := aws.ToString(f.Reason)
 		if reason == "MISSING" {
-			return State{}, fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), ErrServiceNotFound)
+			return scaler.State{}, fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound)
 		}
-		return State{}, fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
+		return scaler.State{}, fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
 	}
 	if len(out.Services) != 1 {
-		return State{}, fmt.Errorf("ecs: describe service %s: response holds %d services and no failure, want 1", svc, len(out.Services))
+		return scaler.State{}, fmt.Errorf("ecs: describe service %s: response holds %d services and no failure, want 1", svc, len(out.Services))
 	}
 	s := out.Services[0]
 	for _, n := range []int32{s.DesiredCount, s.RunningCount, s.PendingCount} {
 		if n < 0 || n > maxTasks {
-			return State{}, fmt.Errorf("ecs: describe service %s: absurd task count %d (desired %d, running %d, pending %d)",
+			return scaler.State{}, fmt.Errorf("ecs: describe service %s: absurd task count %d (desired %d, running %d, pending %d)",
 				svc, n, s.DesiredCount, s.RunningCount, s.PendingCount)
 		}
 	}
 	status := aws.ToString(s.Status)
 	if status == "DRAINING" || status == "INACTIVE" {
-		return State{}, fmt.Errorf("ecs: service %s is %s, so it cannot be scaled: remove it from the config or recreate it: %w", svc, status, ErrServiceNotActive)
+		return scaler.State{}, fmt.Errorf("ecs: service %s is %s, so it cannot be scaled: remove it from the config or recreate it: %w", svc, status, scaler.ErrServiceNotActive)
 	}
-	return State{
+	return scaler.State{
 		Desired:   int(s.DesiredCount),
 		Running:   int(s.RunningCount),
 		Pending:   int(s.PendingCount),
@@ -103,11 +109,11 @@ func deploying(ds []types.Deployment) bool {
 
 // SetDesired sets the service's desired count (0 to 1,000,000 tasks) with
 // UpdateService, which starts no new deployment.
-func (e *ECS) SetDesired(ctx context.Context, svc Service, desired int) error {
+func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired int) error {
 	if desired < 0 || desired > maxTasks {
 		return fmt.Errorf("ecs: set desired count of %s to %d: out of range 0..%d", svc, desired, maxTasks)
 	}
-	_, err := e.client.UpdateService(ctx, &ecs.UpdateServiceInput{
+	_, err := e.client.UpdateService(ctx, &awsecs.UpdateServiceInput{
 		Cluster:      aws.String(svc.Cluster),
 		Service:      aws.String(svc.Name),
 		DesiredCount: aws.Int32(int32(desired)),
@@ -120,7 +126,7 @@ func (e *ECS) SetDesired(ctx context.Context, svc Service, desired int) error {
 
 // wrap turns an SDK error from op into one a caller can act on, keeping the
 // SDK error in the chain.
-func (e *ECS) wrap(op string, svc Service, err error) error {
+func (e *Scaler) wrap(op string, svc scaler.ServiceID, err error) error {
 	var (
 		noCluster *types.ClusterNotFoundException
 		noService *types.ServiceNotFoundException
@@ -129,11 +135,11 @@ func (e *ECS) wrap(op string, svc Service, err error) error {
 	)
 	switch {
 	case errors.As(err, &noCluster):
-		return fmt.Errorf("ecs %s %s: cluster %q does not exist%s: %w: %w", op, svc, svc.Cluster, e.inRegion(), ErrServiceNotFound, err)
+		return fmt.Errorf("ecs %s %s: cluster %q does not exist%s: %w: %w", op, svc, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound, err)
 	case errors.As(err, &noService):
-		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, e.inRegion(), ErrServiceNotFound, err)
+		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound, err)
 	case errors.As(err, &notActive):
-		return fmt.Errorf("ecs %s %s: service is draining or inactive, so it cannot be scaled: remove it from the config or recreate it: %w: %w", op, svc, ErrServiceNotActive, err)
+		return fmt.Errorf("ecs %s %s: service is draining or inactive, so it cannot be scaled: remove it from the config or recreate it: %w: %w", op, svc, scaler.ErrServiceNotActive, err)
 	case errors.As(err, &denied):
 		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s on service %s: %w", op, svc, op, svc, err)
 	}
@@ -141,7 +147,7 @@ func (e *ECS) wrap(op string, svc Service, err error) error {
 }
 
 // inRegion is " in region <r>", or "" when the region is unknown.
-func (e *ECS) inRegion() string {
+func (e *Scaler) inRegion() string {
 	if e.region == "" {
 		return ""
 	}

@@ -1,4 +1,7 @@
-package notify
+// Package slack is a notify.Notifier that posts events to a Slack incoming
+// webhook: queued, paced to Slack's rate per webhook, coalesced, retried on 429
+// and 5xx, and never revealing the webhook URL.
+package slack
 
 import (
 	"bytes"
@@ -8,8 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,15 +21,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/fast-autoscaler/fast-autoscaler/notify"
 )
 
-// Defaults for SlackOptions.
+// Defaults for Options.
 const (
-	DefaultSlackMinInterval   = time.Second      // between two messages to one webhook
-	DefaultSlackQueueSize     = 64               // events waiting for delivery
-	DefaultSlackTimeout       = 5 * time.Second  // per HTTP request
-	DefaultSlackMaxAttempts   = 4                // tries per message
-	DefaultSlackMaxRetryAfter = 30 * time.Second // longest wait before a retry
+	DefaultMinInterval   = time.Second      // between two messages to one webhook
+	DefaultQueueSize     = 64               // events waiting for delivery
+	DefaultTimeout       = 5 * time.Second  // per HTTP request
+	DefaultMaxAttempts   = 4                // tries per message
+	DefaultMaxRetryAfter = 30 * time.Second // longest wait before a retry
 )
 
 const (
@@ -42,12 +47,14 @@ const (
 	slackMaxBody = 1 << 10
 )
 
+var _ notify.Notifier = (*Notifier)(nil)
+
 // ErrClosed is returned by Notify on a notifier that has been closed.
 var ErrClosed = errors.New("notifier closed")
 
-// SlackOptions configure a Slack notifier. The zero value is usable: every
+// Options configure a Slack notifier. The zero value is usable: every
 // field left zero (or negative) takes its default.
-type SlackOptions struct {
+type Options struct {
 	// Clock paces messages and times retry waits. Default clock.New().
 	Clock clock.Clock
 	// HTTPClient sends the requests. Default: a client with its own
@@ -59,42 +66,42 @@ type SlackOptions struct {
 	// MinInterval is the least time between two messages to the webhook;
 	// events that arrive meanwhile are joined into the next message. It is
 	// also the first retry backoff, which doubles on each attempt. Default
-	// DefaultSlackMinInterval (1 s), Slack's documented rate.
+	// DefaultMinInterval (1 s), Slack's documented rate.
 	MinInterval time.Duration
 	// QueueSize is how many events may wait for delivery; when it is full
-	// the oldest is dropped. Events; default DefaultSlackQueueSize (64).
+	// the oldest is dropped. Events; default DefaultQueueSize (64).
 	QueueSize int
 	// Timeout bounds each HTTP request, in real time. Default
-	// DefaultSlackTimeout (5 s).
+	// DefaultTimeout (5 s).
 	Timeout time.Duration
 	// MaxAttempts is how many times one message is tried when Slack answers
 	// 429 or 5xx or the request fails on the network. Default
-	// DefaultSlackMaxAttempts (4).
+	// DefaultMaxAttempts (4).
 	MaxAttempts int
 	// MaxRetryAfter caps the wait a 429's Retry-After asks for, and the
-	// retry backoff. Default DefaultSlackMaxRetryAfter (30 s).
+	// retry backoff. Default DefaultMaxRetryAfter (30 s).
 	MaxRetryAfter time.Duration
 }
 
-// SlackStats counts what a Slack notifier did with the events it was given.
-type SlackStats struct {
+// Stats counts what a Slack notifier did with the events it was given.
+type Stats struct {
 	Sent     int64 // events Slack accepted, in full or in a "... and K more events" summary
 	Messages int64 // messages Slack accepted
 	Dropped  int64 // events dropped, oldest first, because the queue was full
 	Failed   int64 // events given up on: a permanent error, attempts exhausted, or still queued when Close gave up
 }
 
-// Slack is a Notifier that posts events to a Slack incoming webhook. Notify
+// Notifier is a notify.Notifier that posts events to a Slack incoming webhook. Notify
 // only formats and queues; one goroutine per Slack delivers, at most one
 // message per MinInterval, joining the events that piled up meanwhile into
 // one message. Share one Slack among all the services that use the same
 // webhook, so the pacing holds per webhook. Close it when done.
 //
 // The webhook URL is a secret: it never appears in logs, errors or String.
-type Slack struct {
+type Notifier struct {
 	url      string // the secret webhook URL
 	redacted string // scheme and host only
-	opts     SlackOptions
+	opts     Options
 	client   *http.Client
 	log      *slog.Logger
 
@@ -109,19 +116,19 @@ type Slack struct {
 	queue    []slackItem
 	closed   bool
 	unlogged int64 // drops not yet logged
-	stats    SlackStats
+	stats    Stats
 	lost     int64 // events given up on at Close
 }
 
 type slackItem struct{ service, text string }
 
-// NewSlack validates webhookURL and starts the notifier's sender. The URL
+// New validates webhookURL and starts the notifier's sender. The URL
 // must be absolute and use https (http is accepted only for a loopback host,
 // for tests). The error never contains the URL.
-func NewSlack(webhookURL string, opts SlackOptions) (*Slack, error) {
+func New(webhookURL string, opts Options) (*Notifier, error) {
 	u, err := parseWebhook(webhookURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("slack: webhook URL %w", err)
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.New()
@@ -142,21 +149,21 @@ func NewSlack(webhookURL string, opts SlackOptions) (*Slack, error) {
 		}
 	}
 	if opts.MinInterval <= 0 {
-		opts.MinInterval = DefaultSlackMinInterval
+		opts.MinInterval = DefaultMinInterval
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = DefaultSlackQueueSize
+		opts.QueueSize = DefaultQueueSize
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultSlackTimeout
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultSlackMaxAttempts
+		opts.MaxAttempts = DefaultMaxAttempts
 	}
 	if opts.MaxRetryAfter <= 0 {
-		opts.MaxRetryAfter = DefaultSlackMaxRetryAfter
+		opts.MaxRetryAfter = DefaultMaxRetryAfter
 	}
-	s := &Slack{
+	s := &Notifier{
 		url:      u.String(),
 		redacted: u.Scheme + "://" + u.Host + "/[redacted]",
 		opts:     opts,
@@ -171,51 +178,63 @@ func NewSlack(webhookURL string, opts SlackOptions) (*Slack, error) {
 	return s, nil
 }
 
+// CheckWebhookURL accepts a Slack incoming webhook URL: absolute, https
+// (http only for a loopback host, such as a local test server). New applies
+// it, and the configuration's validation calls it. Its error never repeats
+// the URL, which is a secret.
+func CheckWebhookURL(raw string) error {
+	_, err := parseWebhook(raw)
+	return err
+}
+
 func parseWebhook(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("slack: webhook URL is empty")
-	}
 	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the url.Error would repeat the URL
-		}
-		return nil, fmt.Errorf("slack: webhook URL does not parse: %w", err)
-	}
 	switch {
-	case u.Host == "":
-		return nil, errors.New("slack: webhook URL must be absolute (https://hooks.slack.com/services/...)")
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return nil, fmt.Errorf("slack: webhook URL must use https, got scheme %q", u.Scheme)
+	case raw == "":
+		return nil, errors.New("must not be empty")
+	case err != nil:
+		return nil, errors.New("is not a valid URL")
+	case u.Scheme != "https" && u.Scheme != "http" || u.Hostname() == "":
+		return nil, errors.New("must be an absolute https URL (https://hooks.slack.com/services/...)")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return nil, errors.New("must be an https URL (http only for a loopback host)")
 	}
 	return u, nil
 }
 
+// isLoopback reports whether host is "localhost" or a loopback IP address.
 func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // String describes the notifier without its secret, e.g.
 // "slack webhook https://hooks.slack.com/[redacted]".
-func (s *Slack) String() string { return "slack webhook " + s.redacted }
+func (s *Notifier) String() string { return "slack webhook " + s.redacted }
 
 // Stats returns the notifier's counters so far.
-func (s *Slack) Stats() SlackStats {
+func (s *Notifier) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
+}
+
+// DeliveryCounts returns the events sent, dropped and failed so far (see
+// Stats); it lets metrics.Metrics track the notifier.
+func (s *Notifier) DeliveryCounts() (sent, dropped, failed int64) {
+	st := s.Stats()
+	return st.Sent, st.Dropped, st.Failed
 }
 
 // Notify formats ev and queues it for delivery. It never blocks and does no
 // I/O. When the queue is full the oldest queued event is dropped (counted in
 // Stats and logged by the sender). After Close it returns an error wrapping
 // ErrClosed.
-func (s *Slack) Notify(_ context.Context, ev Event) error {
-	item := slackItem{service: ev.Service, text: FormatSlack(ev)}
+func (s *Notifier) Notify(_ context.Context, ev notify.Event) error {
+	item := slackItem{service: ev.Service, text: Format(ev)}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -239,7 +258,7 @@ func (s *Slack) Notify(_ context.Context, ev Event) error {
 // until ctx is done; then it gives up on the rest, logs how many events were
 // lost, and returns an error saying so. It always stops the sender before
 // returning. Calling it again returns the same result.
-func (s *Slack) Close(ctx context.Context) error {
+func (s *Notifier) Close(ctx context.Context) error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closed = true
@@ -262,7 +281,7 @@ func (s *Slack) Close(ctx context.Context) error {
 
 // run is the sender: it waits for events, paces, joins what is queued into
 // one message and delivers it, until closed.
-func (s *Slack) run() {
+func (s *Notifier) run() {
 	defer close(s.done)
 	defer s.abort()
 	defer s.client.CloseIdleConnections()
@@ -299,7 +318,7 @@ func (s *Slack) run() {
 
 // take empties the queue into one message text and returns it with the
 // number of events it carries.
-func (s *Slack) take() (string, int) {
+func (s *Notifier) take() (string, int) {
 	s.mu.Lock()
 	items := s.queue
 	s.queue = nil
@@ -308,7 +327,7 @@ func (s *Slack) take() (string, int) {
 	return joinSlack(items), len(items)
 }
 
-func (s *Slack) logDrops() {
+func (s *Notifier) logDrops() {
 	s.mu.Lock()
 	n := s.unlogged
 	s.unlogged = 0
@@ -320,7 +339,7 @@ func (s *Slack) logDrops() {
 }
 
 // giveUp counts inFlight events and whatever is still queued as lost.
-func (s *Slack) giveUp(inFlight int) {
+func (s *Notifier) giveUp(inFlight int) {
 	s.logDrops()
 	s.mu.Lock()
 	n := int64(inFlight + len(s.queue))
@@ -379,7 +398,7 @@ func joinSlack(items []slackItem) string {
 // deliver posts one message, retrying as Slack's answer allows. It reports
 // false only when Close gave up while it was trying; a message that cannot
 // be delivered is counted and logged here.
-func (s *Slack) deliver(text string, n int) bool {
+func (s *Notifier) deliver(text string, n int) bool {
 	body, err := json.Marshal(struct {
 		Text string `json:"text"`
 	}{text})
@@ -414,7 +433,7 @@ func (s *Slack) deliver(text string, n int) bool {
 	}
 }
 
-func (s *Slack) failed(n, attempts int, err error) {
+func (s *Notifier) failed(n, attempts int, err error) {
 	s.mu.Lock()
 	s.stats.Failed += int64(n)
 	s.mu.Unlock()
@@ -425,7 +444,7 @@ func (s *Slack) failed(n, attempts int, err error) {
 // post makes one request. On failure, retry says what may be done: 0 means
 // the failure is permanent, > 0 is the wait Slack asked for (429), and < 0
 // asks for the exponential backoff (5xx, network errors).
-func (s *Slack) post(body []byte) (retry time.Duration, err error) {
+func (s *Notifier) post(body []byte) (retry time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
@@ -460,7 +479,7 @@ func (s *Slack) post(body []byte) (retry time.Duration, err error) {
 
 // retryAfter reads a Retry-After header in seconds, capped at
 // MaxRetryAfter; missing or unreadable, it is MinInterval.
-func (s *Slack) retryAfter(h string) time.Duration {
+func (s *Notifier) retryAfter(h string) time.Duration {
 	secs, err := strconv.Atoi(strings.TrimSpace(h))
 	if err != nil || secs <= 0 {
 		return s.opts.MinInterval
@@ -482,7 +501,7 @@ func unwrapURLError(err error) error {
 }
 
 // sleep waits d on the clock, or until Close gives up.
-func (s *Slack) sleep(d time.Duration) error {
+func (s *Notifier) sleep(d time.Duration) error {
 	t := s.opts.Clock.Timer(d)
 	defer t.Stop()
 	select {
@@ -493,7 +512,7 @@ func (s *Slack) sleep(d time.Duration) error {
 	}
 }
 
-// FormatSlack returns the message text for one event. A scale-out keeps the
+// Format returns the message text for one event. A scale-out keeps the
 // seed's text exactly:
 //
 //	scaleout <service> service
@@ -506,11 +525,11 @@ func (s *Slack) sleep(d time.Duration) error {
 // Other kinds name the service and its cluster. Slack's control characters
 // (&, <, >) in names and errors are escaped, so a name cannot mention
 // @channel or forge a link.
-func FormatSlack(ev Event) string {
+func Format(ev notify.Event) string {
 	svc, cluster := slackEscape(ev.Service), slackEscape(ev.Cluster)
 	var b strings.Builder
 	switch ev.Kind {
-	case ScaleOut:
+	case notify.ScaledOut:
 		fmt.Fprintf(&b, "scaleout %s service\n```\n", svc)
 		writeReading(&b, ev)
 		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
@@ -518,23 +537,23 @@ func FormatSlack(ev Event) string {
 			fmt.Fprintf(&b, "capped at MaxDesiredCount: %d\n", ev.MaxDesired)
 		}
 		b.WriteString("```")
-	case AtMax:
+	case notify.HeldAtMax:
 		fmt.Fprintf(&b, "scaleout %s service (cluster %s) held: DesiredCount already at MaxDesiredCount\n```\n", svc, cluster)
 		writeReading(&b, ev)
 		fmt.Fprintf(&b, "DesiredCount(cur): %d\nMaxDesiredCount: %d\n```", ev.DesiredCur, ev.MaxDesired)
-	case ScaleOutFailed:
+	case notify.ScaleFailed:
 		fmt.Fprintf(&b, "scaleout %s service (cluster %s) FAILED\n```\n", svc, cluster)
 		writeReading(&b, ev)
 		if ev.DesiredNew > 0 {
 			fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
 		}
 		fmt.Fprintf(&b, "Error: %s\n```", errorText(ev.Err))
-	case MetricFailing:
+	case notify.MetricFailing:
 		fmt.Fprintf(&b, "metric source of %s service (cluster %s) failing for %d checks in a row\n```\nLast error: %s\n```",
 			svc, cluster, ev.Failures, errorText(ev.Err))
-	case MetricRecovered:
+	case notify.MetricRecovered:
 		fmt.Fprintf(&b, "metric source of %s service (cluster %s) recovered after %d failed checks", svc, cluster, ev.Failures)
-	case ConfigRejected:
+	case notify.ConfigRejected:
 		fmt.Fprintf(&b, "config reload rejected; the last good config keeps running\n```\n%s\n```", errorText(ev.Err))
 	default:
 		fmt.Fprintf(&b, "%s event for %s service (cluster %s)", ev.Kind, svc, cluster)
@@ -542,7 +561,7 @@ func FormatSlack(ev Event) string {
 	return b.String()
 }
 
-func writeReading(b *strings.Builder, ev Event) {
+func writeReading(b *strings.Builder, ev notify.Event) {
 	if ev.Overload {
 		b.WriteString("ActiveConnections: overloaded (status URL answered 503)\n")
 		return

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/internal/app"
+)
+
+// The environment variables of the seed.
+const (
+	envParamKey = "AUTOSCALER_PARAMKEY"
+	envRegion   = "AUTOSCALER_REGION"
+)
+
+// defaultHealthURL is what `health` queries: the default -listen address.
+const defaultHealthURL = "http://127.0.0.1:9100/healthz"
+
+// environment reads the process environment (injected for tests).
+type environment struct{ getenv func(string) string }
+
+func (e environment) get(key string) string { return strings.TrimSpace(e.getenv(key)) }
+
+// common registers the flags run and validate share, and fills o from them
+// and the environment.
+func common(fs *flag.FlagSet, o *app.Options, env environment) func() error {
+	fs.StringVar(&o.ConfigFile, "config", "",
+		"read the config from this local `file` instead of SSM Parameter Store ($"+envParamKey+" in $"+envRegion+")")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", 0,
+		"attempts per AWS call, retries included (0: the SDK default, 3, or $AWS_MAX_ATTEMPTS)")
+	o.ParamKey, o.Region = env.get(envParamKey), env.get(envRegion)
+	return func() error {
+		if o.MaxAttempts < 0 {
+			return fmt.Errorf("-max-attempts must be >= 0, got %d", o.MaxAttempts)
+		}
+		return nil
+	}
+}
+
+// exitCode maps an app error to the exit status: 2 for a config error, 1
+// for any other.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, app.ErrInvalidConfig):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, env environment) int {
+	var o app.Options
+	fs := newFlags("validate", "Usage: fast-autoscaler validate [-config FILE] [-max-attempts N]\n\n"+
+		"Checks the config document and prints each service's effective settings (secrets redacted).\n"+
+		"Exit status 0 when valid, 2 when invalid (every problem is listed), 1 when it cannot be read.", stderr)
+	check := common(fs, &o, env)
+	if code := parseFlags(fs, args, stderr, check); code >= 0 {
+		return code
+	}
+	err := app.Validate(ctx, o, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "fast-autoscaler:", err)
+	}
+	return exitCode(err)
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env environment) int {
+	var (
+		o        app.Options
+		logLevel slog.Level
+	)
+	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
+		"Watches every configured service and scales it out when its load crosses the threshold.\n"+
+		"Logs are JSON lines on stdout. SIGHUP reloads the config; SIGTERM or SIGINT stops it (exit 0).", stderr)
+	check := common(fs, &o, env)
+	fs.BoolVar(&o.DryRun, "dry-run", false, "read real state from ECS but make no update; log the update that would be made")
+	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.StringVar(&o.Listen, "listen", ":9100", "serve /metrics, /healthz and /readyz on this `address`; empty turns it off")
+	fs.DurationVar(&o.ReloadInterval, "reload-interval", time.Minute, "read the config again this often; 0 turns it off (SIGHUP still reloads)")
+	if code := parseFlags(fs, args, stderr, check, func() error {
+		if o.ReloadInterval < 0 {
+			return fmt.Errorf("-reload-interval must be >= 0, got %v", o.ReloadInterval)
+		}
+		return nil
+	}); code >= 0 {
+		return code
+	}
+	o.Logger = slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel}))
+	o.Stderr = stderr
+	o.Version = buildVersion()
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan string)
+	o.Reload = reload
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- "SIGHUP":
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+
+	return exitCode(app.Run(ctx, o))
+}
+
+// cmdHealth queries a running fast-autoscaler's /healthz: exit 0 when it
+// answers 200, 1 otherwise. It is the container's health check, so the image
+// needs no curl.
+func cmdHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var (
+		target  string
+		timeout time.Duration
+	)
+	fs := newFlags("health", "Usage: fast-autoscaler health [-url URL] [-timeout D]\n\n"+
+		"Queries a running fast-autoscaler's health endpoint: exit 0 when it answers 200, 1 otherwise.", stderr)
+	fs.StringVar(&target, "url", defaultHealthURL, "health endpoint `URL`")
+	fs.DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
+	if code := parseFlags(fs, args, stderr, func() error {
+		if timeout <= 0 {
+			return fmt.Errorf("-timeout must be > 0, got %v", timeout)
+		}
+		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-url must be an http or https URL, got %q", target)
+		}
+		return nil
+	}); code >= 0 {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	body, err := app.CheckHealth(ctx, target)
+	if err != nil {
+		fmt.Fprintln(stderr, "fast-autoscaler health: unhealthy:", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "healthy: %s\n", body)
+	return exitOK
+}

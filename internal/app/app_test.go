@@ -1,0 +1,120 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a logger and the test at once.
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// statusPage serves nginx stub_status with the given Active count.
+func statusPage(t *testing.T, active *atomic.Int64) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "Active connections: %d \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n", active.Load())
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func writeConfig(t *testing.T, doc string) string {
+	p := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(p, []byte(doc), 0o600))
+	return p
+}
+
+// TestRunScalesOutAndStops runs the whole application in process: a spike
+// on the status page raises the service's desired count through the real
+// ECS client, and cancelling the context stops it cleanly.
+func TestRunScalesOutAndStops(t *testing.T) {
+	aws := awstest.New(t)
+	aws.PutService("shop", "web", awstest.Service{Desired: 3, Running: 3})
+	var active atomic.Int64
+	active.Store(500)
+	file := writeConfig(t, `{"Services":[{"StatusUrl":"`+statusPage(t, &active)+`","StatusAuthName":"Status-Auth-Key",
+		"StatusAuthValue":"s3cret-token","ScaleoutThreshold":100,"CheckInterval":0.1,
+		"EcsClusterName":"shop","EcsServiceName":"web"}]}`)
+	held := aws.Hold("UpdateService")
+	cfg := aws.Config()
+	logs := newSyncBuffer()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ConfigFile: file, AWS: &cfg, Listen: "127.0.0.1:0",
+			Logger: slog.New(slog.NewJSONHandler(logs, nil)), Ready: func(addr string) { ready <- addr }})
+	}()
+	addr := <-ready
+	body, err := CheckHealth(t.Context(), "http://"+addr+"/healthz")
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+
+	<-held.Arrived()
+	held.Release()
+	require.Eventually(t, func() bool { s, _ := aws.Service("shop", "web"); return s.Desired == 10 }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	out := logs.String()
+	assert.Contains(t, out, `"msg":"scaled out"`)
+	assert.Contains(t, out, `"msg":"stopped"`)
+	assert.NotContains(t, out, "s3cret-token")
+}
+
+func TestRunInvalidConfig(t *testing.T) {
+	aws := awstest.New(t)
+	cfg := aws.Config()
+	var stderr, logs strings.Builder
+	err := Run(t.Context(), Options{ConfigFile: writeConfig(t, `{"Services":[{"StatusUrl":"ftp://x"}]}`), AWS: &cfg,
+		Stderr: &stderr, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, stderr.String(), "StatusUrl: must be an absolute http or https URL")
+	assert.Contains(t, logs.String(), `"msg":"config not loaded"`)
+	assert.Contains(t, logs.String(), `"error":`, "the log line says why, not only stderr")
+
+	err = Run(t.Context(), Options{ConfigFile: filepath.Join(t.TempDir(), "missing.json"), AWS: &cfg})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrInvalidConfig, "an unreadable file is a runtime failure")
+}
+
+func TestValidate(t *testing.T) {
+	var out strings.Builder
+	file := writeConfig(t, `{"Services":[{"StatusUrl":"https://user:pw@example.com/status","StatusAuthName":"K",
+		"StatusAuthValue":"s3cret-token","EcsClusterName":"shop","EcsServiceName":"web"}]}`)
+	require.NoError(t, Validate(t.Context(), Options{ConfigFile: file}, &out))
+	assert.Contains(t, out.String(), "valid, 1 service(s)")
+	assert.Contains(t, out.String(), "Services[0] (shop/web)")
+	assert.NotContains(t, out.String(), "s3cret-token")
+	assert.NotContains(t, out.String(), "pw@")
+}
