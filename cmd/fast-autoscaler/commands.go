@@ -80,13 +80,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		o        app.Options
 		logLevel slog.Level
 	)
-	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
+	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-pprof] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
 		"Watches every configured service and scales it out when its load crosses the threshold.\n"+
 		"Logs are JSON lines on stdout. SIGHUP reloads the config; SIGTERM or SIGINT stops it (exit 0).", stderr)
 	check := common(fs, &o, env)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "read real state from ECS but make no update; log the update that would be made")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.Listen, "listen", ":9100", "serve /metrics, /healthz and /readyz on this `address`; empty turns it off")
+	fs.BoolVar(&o.Pprof, "pprof", false, "also serve Go's runtime profiles under /debug/pprof/ on -listen (for go tool pprof; keep -listen private)")
 	fs.DurationVar(&o.ReloadInterval, "reload-interval", time.Minute, "read the config again this often; 0 turns it off (SIGHUP still reloads)")
 	if code := parseFlags(fs, args, stderr, check, func() error {
 		if o.ReloadInterval < 0 {

@@ -71,6 +71,11 @@ type Options struct {
 	// Listen is the address to serve /metrics, /healthz and /readyz on;
 	// empty serves nothing.
 	Listen string
+	// Pprof also serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on Listen, for `go tool pprof`. Default off: the
+	// profiles show the process's internals, so turn it on only where
+	// Listen is not reachable from outside.
+	Pprof bool
 	// ReloadInterval is how often the document is read again; 0 never
 	// (Reload still works).
 	ReloadInterval time.Duration
@@ -191,14 +196,18 @@ func Run(ctx context.Context, opts Options) error {
 	probes := &probes{}
 	addr := ""
 	if opts.Listen != "" {
-		a, stopServer, err := serve(opts.Listen, reg, probes, log)
+		a, stopServer, err := serve(opts.Listen, reg, probes, opts.Pprof, log)
 		if err != nil {
 			fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
 			return err
 		}
 		defer stopServer()
 		addr = a.String()
-		log.Info("listening", "addr", addr, "paths", "/metrics /healthz /readyz")
+		paths := "/metrics /healthz /readyz"
+		if opts.Pprof {
+			paths += " /debug/pprof/"
+		}
+		log.Info("listening", "addr", addr, "paths", paths)
 	}
 
 	// AWS is needed for ECS always, and for the config unless a file is given.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,10 +50,11 @@ func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// serve listens on addr and serves /metrics, /healthz and /readyz. It
-// returns once listening, with the address it listens on and a function that
-// shuts the server down and waits for it.
-func serve(addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (net.Addr, func(), error) {
+// serve listens on addr and serves /metrics, /healthz and /readyz, and with
+// withPprof net/http/pprof's profiles under /debug/pprof/. It returns once
+// listening, with the address it listens on and a function that shuts the
+// server down and waits for it.
+func serve(addr string, reg *prometheus.Registry, p *probes, withPprof bool, log *slog.Logger) (net.Addr, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-listen %s: %w", addr, err)
@@ -61,6 +63,13 @@ func serve(addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.HandleFunc("GET /readyz", p.readyz)
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // the named profiles: heap, goroutine, allocs, ...
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -1,11 +1,14 @@
 package app
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
@@ -38,5 +41,31 @@ func TestProbes(t *testing.T) {
 			p.readyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			assert.Equal(t, tt.ready, rec.Code)
 		})
+	}
+}
+
+func TestServePprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		addr, stop, err := serve("127.0.0.1:0", prometheus.NewRegistry(), &probes{}, on, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		t.Cleanup(stop)
+		for path, wantOn := range map[string]int{
+			"/debug/pprof/":                  http.StatusOK,
+			"/debug/pprof/heap?debug=1":      http.StatusOK,
+			"/debug/pprof/goroutine?debug=1": http.StatusOK,
+		} {
+			resp, err := http.Get("http://" + addr.String() + path)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			want := http.StatusNotFound
+			if on {
+				want = wantOn
+			}
+			assert.Equal(t, want, resp.StatusCode, "pprof %v: %s", on, path)
+		}
+		resp, err := http.Get("http://" + addr.String() + "/healthz")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "pprof %v: /healthz", on)
 	}
 }

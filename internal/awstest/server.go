@@ -83,6 +83,9 @@ type Call struct {
 	Header    http.Header    // a copy of the request headers (Authorization, Amz-Sdk-Request, ...)
 	// Status is the HTTP status answered; 0 while the call is in flight.
 	Status int
+	// Time is when the server received the call (the wall clock, before
+	// the body was read).
+	Time time.Time
 
 	seq int // request number, to find the call again
 }
@@ -107,6 +110,14 @@ type Server struct {
 
 // New starts a server and stops it when the test ends.
 func New(tb testing.TB) *Server {
+	s := Start()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server outside a test (the load harness in
+// internal/loadtest runs it beside the binary). The caller must Close it.
+func Start() *Server {
 	s := &Server{
 		clusters: make(map[string]*cluster),
 		params:   make(map[string]Parameter),
@@ -114,7 +125,6 @@ func New(tb testing.TB) *Server {
 	}
 	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL
-	tb.Cleanup(s.Close)
 	return s
 }
 
@@ -309,6 +319,7 @@ func (s *Server) route(target string) (route, bool) {
 
 // ServeHTTP answers one AWS JSON 1.1 request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	received := time.Now()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	target := r.Header.Get("X-Amz-Target")
 	rt, known := s.route(target)
@@ -320,7 +331,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	seq := s.requests
-	s.calls = append(s.calls, Call{Operation: rt.op, Target: target, Body: body, Params: params, Header: r.Header.Clone(), seq: seq})
+	s.calls = append(s.calls, Call{Operation: rt.op, Target: target, Body: body, Params: params, Header: r.Header.Clone(), Time: received, seq: seq})
 	s.mu.Unlock()
 
 	status, resp := s.answer(r, rt, known, body)
