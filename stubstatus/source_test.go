@@ -98,8 +98,8 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, MetricActive, src.metric)
 	assert.Equal(t, int64(DefaultMaxBody), src.maxBody)
 	assert.Equal(t, "stub_status https://example.com/nginx-status", src.String())
-	require.NotNil(t, src.client)
-	tr, ok := src.client.Transport.(*http.Transport)
+	assert.Nil(t, src.client, "no http.Client: single round trips")
+	tr, ok := src.rt.(*http.Transport)
 	require.True(t, ok)
 	assert.True(t, tr.TLSClientConfig.InsecureSkipVerify, "the seed skips verification by default")
 }
@@ -338,4 +338,61 @@ func BenchmarkRead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestClientAndTransportAgree runs the same reads through a Client and
+// through a Transport: the answers and the errors read alike.
+func TestClientAndTransportAgree(t *testing.T) {
+	gotAuth := make(chan string, 10)
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/basic":
+			u, p, _ := r.BasicAuth()
+			gotAuth <- u + ":" + p
+		case "/redirect":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+			return
+		}
+		serveBody(nginxBody)(w, r)
+	})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	withUser := strings.Replace(srv.URL, "http://", "http://alice:"+testSecret+"@", 1)
+
+	for name, opts := range map[string]Options{
+		"client":    {Client: NewClient(false)},
+		"transport": {Transport: NewTransport(false)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			read := func(u string) (autoscaler.Reading, error) {
+				o := opts
+				o.URL = u
+				return newSource(t, o).Read(t.Context())
+			}
+			r, err := read(srv.URL + "/nginx-status")
+			require.NoError(t, err)
+			assert.Equal(t, 291.0, r.Value)
+
+			_, err = read(withUser + "/basic")
+			require.NoError(t, err)
+			assert.Equal(t, "alice:"+testSecret, <-gotAuth, "userinfo goes as basic auth")
+
+			_, err = read(srv.URL + "/redirect")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "unexpected HTTP status 302 Found", "no redirect followed")
+
+			_, err = read(strings.Replace(closed.URL, "http://", "http://alice:"+testSecret+"@", 1) + "/refused")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("stub_status %s/refused: Get %q: ", closed.URL, closed.URL+"/refused"))
+			assert.Contains(t, err.Error(), "connection refused")
+			assert.NotContains(t, err.Error(), testSecret)
+			assert.NotContains(t, err.Error(), "alice")
+		})
+	}
+}
+
+func TestNewClientAndTransportTogether(t *testing.T) {
+	_, err := New(Options{URL: "http://example.com/", Timeout: time.Second, Client: NewClient(false), Transport: NewTransport(false)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Transport: set together with Client")
 }

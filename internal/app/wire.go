@@ -17,15 +17,15 @@ import (
 )
 
 // wirer turns configs into engine services, across reloads: it keeps one
-// HTTP client per TLS mode, one Slack notifier per webhook URL, and the
+// HTTP transport per TLS mode, one Slack notifier per webhook URL, and the
 // services of the config in force, so a reload reuses what did not change.
 type wirer struct {
-	log     *slog.Logger
-	dryRun  bool                          // no Slack: its messages would announce changes never made
-	metrics *metrics.Metrics              // nil when metrics are off
-	clients map[bool]*http.Client         // by StatusTLSVerify
-	slacks  map[string]*slack.Notifier    // by webhook URL, in use now
-	current map[scaler.ServiceID]wiredSvc // the config in force
+	log        *slog.Logger
+	dryRun     bool                          // no Slack: its messages would announce changes never made
+	metrics    *metrics.Metrics              // nil when metrics are off
+	transports map[bool]*http.Transport      // by StatusTLSVerify
+	slacks     map[string]*slack.Notifier    // by webhook URL, in use now
+	current    map[scaler.ServiceID]wiredSvc // the config in force
 	// retiring counts notifiers a reload dropped that are still flushing.
 	retiring sync.WaitGroup
 }
@@ -46,7 +46,7 @@ type plan struct {
 }
 
 func newWirer(log *slog.Logger, m *metrics.Metrics, dryRun bool) *wirer {
-	return &wirer{log: log, dryRun: dryRun, metrics: m, clients: map[bool]*http.Client{}, slacks: map[string]*slack.Notifier{}}
+	return &wirer{log: log, dryRun: dryRun, metrics: m, transports: map[bool]*http.Transport{}, slacks: map[string]*slack.Notifier{}}
 }
 
 // wire builds the engine services for cfg. A service whose settings are
@@ -80,10 +80,10 @@ func (p *plan) keep(id scaler.ServiceID, ws wiredSvc, sl *slack.Notifier) {
 
 // service builds one service's source and notifier.
 func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service, error) {
-	client, ok := w.clients[s.StatusTLSVerify]
+	tr, ok := w.transports[s.StatusTLSVerify]
 	if !ok {
-		client = stubstatus.NewClient(s.StatusTLSVerify)
-		w.clients[s.StatusTLSVerify] = client
+		tr = stubstatus.NewTransport(s.StatusTLSVerify)
+		w.transports[s.StatusTLSVerify] = tr
 	}
 	src, err := stubstatus.New(stubstatus.Options{
 		URL:        s.StatusURL,
@@ -91,7 +91,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 		AuthValue:  s.StatusAuthValue.Reveal(),
 		Metric:     s.StatusMetric,
 		Timeout:    s.StatusTimeout,
-		Client:     client,
+		Transport:  tr,
 	})
 	if err != nil {
 		return autoscaler.Service{}, err
