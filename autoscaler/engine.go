@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"sync"
@@ -59,11 +60,23 @@ type Options struct {
 	// StuckAfter is how long a check may run, or a due check may wait to
 	// start, before Stuck reports the loop. Default DefaultStuckAfter.
 	StuckAfter time.Duration
+	// Stagger spreads the services' checks over their CheckInterval instead
+	// of making every service's first check at once: a service's first check
+	// waits a fixed fraction of its CheckInterval (from a hash of its cluster
+	// and name, so the same on every start), and its later checks keep that
+	// phase. Many services behind one load balancer then send a steady
+	// trickle of requests rather than one burst per interval, which a few
+	// keep-alive connections carry without queueing. Each service is still
+	// checked every CheckInterval; only its first check comes up to one
+	// interval later. Default false: every first check at once.
+	Stagger bool
 }
 
-// Engine runs one Watcher per service, each on its own schedule in its own
-// goroutine, so a slow or failing service never delays another. Update
-// changes the set of services while it runs.
+// Engine runs one Watcher per service, each on its own schedule: a timer of
+// the service's own starts each check on a goroutine of its own, so a slow
+// or failing service never delays another, and a service waiting for its
+// next check holds no goroutine. Update changes the set of services while it
+// runs.
 type Engine struct {
 	opts Options
 
@@ -73,18 +86,36 @@ type Engine struct {
 	stopping bool            // Run's context is done: start no loop
 	runCtx   context.Context // set by Run: loops stop when it is done
 	stepCtx  context.Context // set by Run: checks run on it
-	wg       sync.WaitGroup  // running loops
+	wg       sync.WaitGroup  // loops started and not yet finished
 }
 
-// loop is one service's watcher and what the engine knows of its progress.
+// loop is one service's watcher, its schedule, and what the engine knows of
+// its progress.
 type loop struct {
 	w       *Watcher
-	cancel  context.CancelFunc      // stops this loop alone (set when started)
 	pending atomic.Pointer[Service] // new settings, applied before the next check
 	// busySince is when the running check started, due when the next check
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
+
+	// Set by start.
+	ctx    context.Context    // done when this loop must stop
+	cancel context.CancelFunc // stops this loop alone
+	check  func()             // runs checks until the next is in the future: the timer's function
+
+	mu    sync.Mutex
+	state loopState
+	timer *clock.Timer // the next check; created on first need
 }
+
+// loopState is where a started loop stands.
+type loopState int
+
+const (
+	checking loopState = iota // a check runs, or its goroutine is about to start
+	waiting                   // the timer is armed for the next check
+	finished                  // stopped for good; counted out of the engine's WaitGroup
+)
 
 // New validates every service and returns an Engine for them. Its error
 // names each invalid service (by index, cluster and name) and field, all at
@@ -256,49 +287,56 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// start runs l's loop in a goroutine; e.mu must be held and Run started.
+// start starts l's checks; e.mu must be held and Run started. The first
+// check runs at once, or at the service's phase with Options.Stagger.
 func (e *Engine) start(l *loop) {
 	if e.stopping {
 		return
 	}
-	ctx, cancel := context.WithCancel(e.runCtx)
-	l.cancel = cancel
-	l.w.stopOn(ctx.Done())
-	l.due.Store(stamp(e.opts.Clock.Now())) // due now: not stuck before its goroutine runs
-	e.wg.Go(func() {
-		defer func() {
-			cancel()
-			l.busySince.Store(0)
-			l.due.Store(0) // a stopped loop is not alive
-		}()
-		e.loop(ctx, l)
+	clk := e.opts.Clock
+	l.ctx, l.cancel = context.WithCancel(e.runCtx)
+	l.w.stopOn(l.ctx.Done())
+	l.check = func() { e.checks(l) }
+	first := time.Duration(0)
+	if e.opts.Stagger {
+		first = phase(l.w.id, l.w.svc.Policy.CheckInterval)
+	}
+	l.due.Store(stamp(clk.Now().Add(first))) // due: not stuck before its check starts
+	e.wg.Add(1)
+	l.mu.Lock()
+	if first > 0 {
+		l.state, l.timer = waiting, clk.AfterFunc(first, l.check)
+	} else {
+		l.state = checking
+		go l.check()
+	}
+	l.mu.Unlock()
+	context.AfterFunc(l.ctx, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		// A timer that already fired has started checks, which see the
+		// context done and finish the loop themselves.
+		if l.state == waiting && l.timer.Stop() {
+			e.finish(l)
+		}
 	})
 }
 
-// loop waits on the clock and calls Step until ctx is cancelled. The first
-// check runs at once.
-func (e *Engine) loop(ctx context.Context, l *loop) {
+// checks runs l's checks, one after another, until the next is due in the
+// future; it then arms l's timer, which calls it again. It finishes the
+// loop once l.ctx is done.
+func (e *Engine) checks(l *loop) {
 	clk := e.opts.Clock
-	var timer *clock.Timer
-	next := clk.Now()
 	for {
-		l.due.Store(stamp(next))
-		if wait := next.Sub(clk.Now()); wait > 0 {
-			if timer == nil {
-				timer = clk.Timer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			case <-timer.C:
-			}
-		}
-		if ctx.Err() != nil {
+		l.mu.Lock()
+		if l.ctx.Err() != nil {
+			e.finish(l)
+			l.mu.Unlock()
 			return
 		}
+		l.state = checking
+		l.mu.Unlock()
+
 		if svc := l.pending.Swap(nil); svc != nil {
 			l.w.reconfigure(*svc)
 		}
@@ -306,9 +344,58 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(e.stepCtx, start)
 		l.busySince.Store(0)
-		if e.opts.Observer != nil && ctx.Err() == nil { // a removed service stays forgotten
+		if e.opts.Observer != nil && l.ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
-		next = c.Next
+		l.due.Store(stamp(c.Next))
+		wait := c.Next.Sub(clk.Now())
+		if wait <= 0 {
+			continue
+		}
+		l.mu.Lock()
+		if l.ctx.Err() != nil {
+			e.finish(l)
+		} else {
+			l.state = waiting
+			if l.timer == nil {
+				l.timer = clk.AfterFunc(wait, l.check)
+			} else {
+				l.timer.Reset(wait)
+			}
+		}
+		l.mu.Unlock()
+		return
 	}
+}
+
+// finish marks l stopped for good; l.mu must be held.
+func (e *Engine) finish(l *loop) {
+	if l.state == finished {
+		return
+	}
+	l.state = finished
+	l.cancel()
+	l.busySince.Store(0)
+	l.due.Store(0) // a stopped loop is not alive
+	e.wg.Done()
+}
+
+// phase returns a fixed offset in [0, interval) for svc: a hash of its
+// cluster and name (FNV-1a, then a finaliser that mixes every input bit
+// into the high bits, which FNV alone leaves nearly unchanged for names
+// that differ in their last characters), scaled to the interval. It spreads
+// services evenly, and gives one service the same phase on every start.
+func phase(svc scaler.ServiceID, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(svc.Cluster))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(svc.Name))
+	x := h.Sum64()
+	x ^= x >> 33 // MurmurHash3's fmix64
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	frac := float64(x>>11) / (1 << 53) // uniform in [0, 1)
+	return time.Duration(frac * float64(interval))
 }

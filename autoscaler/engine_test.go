@@ -3,6 +3,8 @@ package autoscaler_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -290,5 +292,69 @@ func TestEngineStartsNoScaleOutOnceStopping(t *testing.T) {
 		close(release)
 		require.NoError(t, <-done)
 		assert.Empty(t, mem.Updates(), "a reading that arrives after shutdown began starts no scale-out")
+	})
+}
+
+func TestEngineStaggerSpreadsChecksOverTheInterval(t *testing.T) {
+	const n = 20
+	firstChecks := func(t *testing.T) []time.Duration {
+		var firsts []time.Duration
+		synctest.Test(t, func(t *testing.T) {
+			mock := clock.NewMock()
+			names := make([]string, n)
+			srcs := make([]*counter, n)
+			services := make([]autoscaler.Service, n)
+			for i := range n {
+				names[i] = fmt.Sprintf("svc-%d", i)
+				srcs[i] = newCounter(mock, autoscaler.Reading{Value: 1})
+				services[i] = newService(names[i], srcs[i], nil)
+			}
+			eng, err := autoscaler.New(services, autoscaler.Options{Scaler: memWith(3, names...), Clock: mock, Stagger: true})
+			require.NoError(t, err)
+			stop := runEngine(t, eng)
+			defer stop()
+			for i, src := range srcs {
+				assert.Empty(t, src.times(), "%s: no check at once", names[i])
+			}
+			for range 90 { // 9 s in 100 ms steps: three intervals
+				advance(mock, 100*time.Millisecond)
+			}
+			slots := map[time.Duration]bool{}
+			for i, src := range srcs {
+				at := src.times()
+				require.Len(t, at, 3, "%s: one check per interval", names[i])
+				assert.Less(t, at[0], 3*time.Second, "%s: first check within the first interval", names[i])
+				assert.Equal(t, []time.Duration{at[0], at[0] + 3*time.Second, at[0] + 6*time.Second}, at,
+					"%s: later checks keep the phase", names[i])
+				firsts = append(firsts, at[0])
+				slots[at[0]] = true
+			}
+			assert.Greater(t, len(slots), n/2, "the first checks are spread, not at one time: %v", firsts)
+			assert.Empty(t, eng.Stuck(mock.Now()))
+		})
+		return firsts
+	}
+	a := firstChecks(t)
+	assert.Equal(t, a, firstChecks(t), "a service keeps its phase from one start to the next")
+}
+
+func TestEngineWaitingServicesHoldNoGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		const n = 200
+		names := make([]string, n)
+		services := make([]autoscaler.Service, n)
+		for i := range n {
+			names[i] = fmt.Sprintf("svc-%d", i)
+			services[i] = newService(names[i], newCounter(mock, autoscaler.Reading{Value: 1}), nil)
+		}
+		before := runtime.NumGoroutine()
+		eng, err := autoscaler.New(services, autoscaler.Options{Scaler: memWith(3, names...), Clock: mock})
+		require.NoError(t, err)
+		stop := runEngine(t, eng) // every service has made its first check and waits for the next
+		defer stop()
+		assert.Less(t, runtime.NumGoroutine()-before, 10, "services waiting for their next check")
+		advance(mock, 3*time.Second)
+		assert.Less(t, runtime.NumGoroutine()-before, 10, "after the second round of checks")
 	})
 }
