@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,24 +51,10 @@ type Options struct {
 // Metrics records the engine's metrics. Its methods are safe for concurrent
 // use. Create it with New.
 type Metrics struct {
-	reading, desired, requested, grace *prometheus.GaugeVec
-	checks, scaleouts                  *prometheus.CounterVec
-	duration                           *prometheus.HistogramVec
-	awsDuration                        *prometheus.HistogramVec
-	awsErrors, reloads                 *prometheus.CounterVec
-	notifiers                          *notifierCollector
-
-	mu       sync.RWMutex
-	services map[scaler.ServiceID]*series
-}
-
-// series holds one service's children, so a check looks them up once.
-type series struct {
-	cluster, name                      string // label values
-	reading, grace                     prometheus.Gauge
-	checkOK, checkError, checkOverload prometheus.Counter
-	duration                           prometheus.Observer
-	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
+	services           *serviceCollector // the per-service metrics
+	awsDuration        *prometheus.HistogramVec
+	awsErrors, reloads *prometheus.CounterVec
+	notifiers          *notifierCollector
 }
 
 // New creates the metrics and registers them with opts.Registerer. It fails,
@@ -82,34 +67,19 @@ func New(opts Options) (*Metrics, error) {
 	if opts.Version == "" {
 		opts.Version = "devel"
 	}
-	svc := []string{"cluster", "service"}
-	svcResult := []string{"cluster", "service", "result"}
-	gauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, svc)
-	}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	}
-	histogram := func(name, help string, labels []string) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: name, Help: help, Buckets: buckets(),
-		}, labels)
-	}
 	m := &Metrics{
-		reading:   gauge("reading", "Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first."),
-		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
-		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
-		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
-		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
-		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.", svcResult),
-		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
-		awsDuration: histogram("aws_request_duration_seconds",
-			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
+		services: newServiceCollector(),
+		awsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "aws_request_duration_seconds", Help: "AWS API operation latency in seconds, retries included.",
+			Buckets: buckets(),
+		}, []string{"aws_service", "operation"}),
 		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (network, unknown when none).",
 			[]string{"aws_service", "operation", "code"}),
 		reloads:   counter("config_reloads_total", "Config reloads by result: ok, invalid, error.", []string{"result"}),
 		notifiers: newNotifierCollector(),
-		services:  make(map[scaler.ServiceID]*series),
 	}
 	for _, r := range []string{ReloadOK, ReloadInvalid, ReloadError} {
 		m.reloads.WithLabelValues(r)
@@ -120,8 +90,7 @@ func New(opts Options) (*Metrics, error) {
 	})
 	build.Set(1)
 
-	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts,
-		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
+	all := []prometheus.Collector{m.services, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
 			for _, r := range all[:i] {
@@ -136,83 +105,45 @@ func New(opts Options) (*Metrics, error) {
 // Observe records one check of svc that took took; it implements
 // autoscaler.Observer. It does not allocate once svc has been seen.
 func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
-	s := m.series(svc)
-	s.duration.Observe(took.Seconds())
+	s := m.services.series(svc)
+	m.services.observeDuration(s, took.Seconds())
 	switch {
 	case c.Outcome == autoscaler.ReadFailed:
-		s.checkError.Inc()
+		s.checks[1].Add(1)
 	case c.Reading.Overload:
-		s.checkOverload.Inc()
+		s.checks[2].Add(1)
 	default:
-		s.checkOK.Inc()
-		s.reading.Set(c.Reading.Value)
+		s.checks[0].Add(1)
+		setFloat(&s.reading, c.Reading.Value)
 	}
 	grace := 0.0
 	switch c.Outcome {
 	case autoscaler.ScaledOut:
-		s.scaledOut.Inc()
-		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
-		m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
+		s.scaleouts[0].Add(1)
+		setFloat(&s.desired, float64(c.DesiredNew))
+		setFloat(&s.requested, float64(c.DesiredNew))
+		s.hasDesired.Store(true)
+		s.hasRequested.Store(true)
 		grace = 1
 	case autoscaler.HeldAtMax:
-		s.heldAtMax.Inc()
-		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+		s.scaleouts[1].Add(1)
+		setFloat(&s.desired, float64(c.DesiredCur))
+		s.hasDesired.Store(true)
 		grace = 1
 	case autoscaler.ScaleFailed:
-		s.scaleFailed.Inc()
+		s.scaleouts[2].Add(1)
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
-			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+			setFloat(&s.desired, float64(c.DesiredCur))
+			s.hasDesired.Store(true)
 		}
 	}
-	s.grace.Set(grace)
-}
-
-// series returns svc's children, creating them (every result at 0) the
-// first time. The desired counts are created at the first scale-out attempt,
-// so they never show a count that was not seen.
-func (m *Metrics) series(svc scaler.ServiceID) *series {
-	m.mu.RLock()
-	s := m.services[svc]
-	m.mu.RUnlock()
-	if s != nil {
-		return s
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s = m.services[svc]; s != nil {
-		return s
-	}
-	c, n := label(svc.Cluster), label(svc.Name)
-	s = &series{
-		cluster: c, name: n,
-		reading:       m.reading.WithLabelValues(c, n),
-		grace:         m.grace.WithLabelValues(c, n),
-		checkOK:       m.checks.WithLabelValues(c, n, "ok"),
-		checkError:    m.checks.WithLabelValues(c, n, "error"),
-		checkOverload: m.checks.WithLabelValues(c, n, "overload"),
-		duration:      m.duration.WithLabelValues(c, n),
-		scaledOut:     m.scaleouts.WithLabelValues(c, n, autoscaler.ScaledOut.String()),
-		heldAtMax:     m.scaleouts.WithLabelValues(c, n, autoscaler.HeldAtMax.String()),
-		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
-	}
-	m.services[svc] = s
-	return s
+	setFloat(&s.grace, grace)
 }
 
 // Forget drops every series of svc, for a service removed by a config
 // reload. Call it once the service's loop has stopped: a check still in
 // flight would create the series again when it is observed.
-func (m *Metrics) Forget(svc scaler.ServiceID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.services, svc)
-	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
-	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts, m.duration,
-	} {
-		v.DeletePartialMatch(match)
-	}
-}
+func (m *Metrics) Forget(svc scaler.ServiceID) { m.services.forget(svc) }
 
 // ConfigReload counts one config reload with its result: ReloadOK,
 // ReloadInvalid or ReloadError.

@@ -240,3 +240,19 @@ func BenchmarkObserveIdle(b *testing.B) {
 		m.Observe(web, idle, time.Millisecond)
 	}
 }
+
+// BenchmarkObserveNewService reports what the first check of a service
+// costs, its series included: B/op is the memory each watched service adds.
+func BenchmarkObserveNewService(b *testing.B) {
+	m, _ := newMetrics(b)
+	idle := autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}}
+	ids := make([]scaler.ServiceID, b.N)
+	for i := range ids {
+		ids[i] = scaler.ServiceID{Cluster: "app", Name: fmt.Sprintf("svc-%d", i)}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		m.Observe(ids[i], idle, time.Millisecond)
+	}
+}
