@@ -245,7 +245,7 @@ func Run(ctx context.Context, opts Options) error {
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
 		return configError{err}
 	}
-	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m, ShutdownGrace: shutdownGrace})
+	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m, ShutdownGrace: shutdownGrace, Stagger: true})
 	if err != nil {
 		wr.discard(ctx, p)
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
@@ -283,24 +283,49 @@ func Run(ctx context.Context, opts Options) error {
 // preflightTimeout bounds the start-up read of each service's state.
 const preflightTimeout = 10 * time.Second
 
-// preflight reads each service's state once, all at once and off the
+// preflightWorkers is how many start-up reads run at once: enough to read
+// thousands of services in seconds, few enough that start-up neither opens
+// a connection per service nor bursts ECS with calls.
+const preflightWorkers = 8
+
+// preflight reads each service's state once, a few at a time and off the
 // engine's path, so a wrong name or a missing permission shows in the first
 // lines of the log rather than at the first spike. It only logs. The
-// function it returns waits for the reads to end.
+// function it returns waits for the reads to end; cancelling ctx skips the
+// reads not yet started.
 func preflight(ctx context.Context, log *slog.Logger, sc scaler.Scaler, services []configsrc.ServiceConfig) (wait func()) {
-	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	todo := make(chan configsrc.ServiceConfig)
 	var wg sync.WaitGroup
-	for _, s := range services {
+	for range min(preflightWorkers, len(services)) {
 		wg.Go(func() {
-			st, err := sc.State(ctx, s.ID())
-			if err != nil {
-				log.Warn("service not readable: scale-outs will fail until this is fixed",
-					"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", err.Error())
-				return
+			for s := range todo {
+				readState(ctx, log, sc, s)
 			}
-			log.Info("service state", "service", s.EcsServiceName, "cluster", s.EcsClusterName,
-				"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status)
 		})
 	}
-	return func() { wg.Wait(); cancel() }
+	wg.Go(func() {
+		defer close(todo)
+		for _, s := range services {
+			select {
+			case todo <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return wg.Wait
+}
+
+// readState reads and logs one service's state.
+func readState(ctx context.Context, log *slog.Logger, sc scaler.Scaler, s configsrc.ServiceConfig) {
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	st, err := sc.State(ctx, s.ID())
+	if err != nil {
+		log.Warn("service not readable: scale-outs will fail until this is fixed",
+			"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", err.Error())
+		return
+	}
+	log.Info("service state", "service", s.EcsServiceName, "cluster", s.EcsClusterName,
+		"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status)
 }
