@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// pollerResult is what the poller prints as its last line.
+type pollerResult struct {
+	Checks   int64 `json:"checks"`
+	Failures int64 `json:"failures"`
+	// FirstError is the first failure's message, if any.
+	FirstError string `json:"first_error,omitempty"`
+}
+
+// runPoller is the plain poller: what a Go programmer writes first to poll N
+// stub_status pages. One goroutine and one time.Ticker per service, one
+// shared keep-alive http.Client, a context timeout of one interval per
+// request, the body read into a buffer kept per goroutine and only the
+// Active count picked out of it. It prints "ready" once every goroutine is
+// started, and its pollerResult as JSON when ctx is done (SIGTERM).
+func runPoller(ctx context.Context, o options, stdout io.Writer) error {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64 // the binary's pool allows 64 connections a host
+	tr.DisableCompression = true
+	client := &http.Client{Transport: tr}
+
+	var (
+		checks, failures atomic.Int64
+		firstErr         atomic.Pointer[string]
+		wg               sync.WaitGroup
+	)
+	fail := func(err error) {
+		failures.Add(1)
+		msg := err.Error()
+		firstErr.CompareAndSwap(nil, &msg)
+	}
+	for i := range o.services {
+		url := o.target + strconv.Itoa(i)
+		wg.Go(func() {
+			buf := make([]byte, 0, 512)
+			poll := func() {
+				rctx, cancel := context.WithTimeout(ctx, o.interval)
+				defer cancel()
+				req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+				if err != nil {
+					fail(err)
+					return
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					return
+				}
+				buf = buf[:0]
+				b := bytes.NewBuffer(buf)
+				_, err = b.ReadFrom(resp.Body)
+				resp.Body.Close()
+				buf = b.Bytes()
+				switch {
+				case err != nil:
+					fail(err)
+				case resp.StatusCode != http.StatusOK:
+					fail(fmt.Errorf("%s: HTTP %d", url, resp.StatusCode))
+				case activeConnections(buf) < 0:
+					fail(fmt.Errorf("%s: no Active connections in %q", url, buf))
+				default:
+					checks.Add(1)
+				}
+			}
+			tick := time.NewTicker(o.interval)
+			defer tick.Stop()
+			for {
+				poll()
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		})
+	}
+	fmt.Fprintln(stdout, "ready")
+	wg.Wait()
+	res := pollerResult{Checks: checks.Load(), Failures: failures.Load()}
+	if p := firstErr.Load(); p != nil {
+		res.FirstError = *p
+	}
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+// activeConnections returns the number after "Active connections:" at the
+// start of a stub_status body, or -1.
+func activeConnections(body []byte) int {
+	rest, ok := bytes.CutPrefix(body, []byte("Active connections:"))
+	if !ok {
+		return -1
+	}
+	rest = bytes.TrimLeft(rest, " ")
+	n := 0
+	digits := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+		digits++
+	}
+	if digits == 0 {
+		return -1
+	}
+	return n
+}
