@@ -82,7 +82,7 @@ type Source struct {
 	client  *http.Client      // makes the requests, or
 	rt      http.RoundTripper // makes them as single round trips (when client is nil)
 	req     *http.Request     // built once; each request is a shallow copy with its own context
-	safeURL string        // the URL without userinfo, for errors and String
+	safeURL string            // the URL without userinfo, for errors and String
 	metric  Metric
 	timeout time.Duration
 	maxBody int64
