@@ -70,6 +70,15 @@ type Options struct {
 	// checked every CheckInterval; only its first check comes up to one
 	// interval later. Default false: every first check at once.
 	Stagger bool
+	// Coalesce puts the services' due times on a grid: each is rounded to
+	// the nearest multiple of Coalesce (on the engine's clock), so checks
+	// falling due within one step start together and the process wakes once
+	// for them instead of once each, which costs far less CPU per check when
+	// thousands of services are spread over their interval. A check then
+	// runs up to half a step before or after CheckInterval alone would put
+	// it; the step used for a service is at most a fortieth of its
+	// CheckInterval (2.5%). Default 0: every check at its exact time.
+	Coalesce time.Duration
 }
 
 // Engine runs one Watcher per service, each on its own schedule: a timer of
@@ -297,11 +306,12 @@ func (e *Engine) start(l *loop) {
 	l.ctx, l.cancel = context.WithCancel(e.runCtx)
 	l.w.stopOn(l.ctx.Done())
 	l.check = func() { e.checks(l) }
+	now := clk.Now()
 	first := time.Duration(0)
 	if e.opts.Stagger {
-		first = phase(l.w.id, l.w.svc.Policy.CheckInterval)
+		first = max(e.align(now.Add(phase(l.w.id, l.w.svc.Policy.CheckInterval)), l.w.svc.Policy.CheckInterval).Sub(now), 0)
 	}
-	l.due.Store(stamp(clk.Now().Add(first))) // due: not stuck before its check starts
+	l.due.Store(stamp(now.Add(first))) // due: not stuck before its check starts
 	e.wg.Add(1)
 	l.mu.Lock()
 	if first > 0 {
@@ -347,8 +357,9 @@ func (e *Engine) checks(l *loop) {
 		if e.opts.Observer != nil && l.ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
-		l.due.Store(stamp(c.Next))
-		wait := c.Next.Sub(clk.Now())
+		next := e.align(c.Next, l.w.svc.Policy.CheckInterval)
+		l.due.Store(stamp(next))
+		wait := next.Sub(clk.Now())
 		if wait <= 0 {
 			continue
 		}
@@ -366,6 +377,14 @@ func (e *Engine) checks(l *loop) {
 		l.mu.Unlock()
 		return
 	}
+}
+
+// align puts t on the Coalesce grid of a service checked every interval.
+func (e *Engine) align(t time.Time, interval time.Duration) time.Time {
+	if step := min(e.opts.Coalesce, interval/40); step > 0 {
+		return t.Round(step)
+	}
+	return t
 }
 
 // finish marks l stopped for good; l.mu must be held.

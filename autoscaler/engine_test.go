@@ -358,3 +358,49 @@ func TestEngineWaitingServicesHoldNoGoroutine(t *testing.T) {
 		assert.Less(t, runtime.NumGoroutine()-before, 10, "after the second round of checks")
 	})
 }
+
+func TestEngineCoalescePutsChecksOnAGrid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		const n = 30
+		names := make([]string, n)
+		srcs := make([]*counter, n)
+		services := make([]autoscaler.Service, n)
+		for i := range n {
+			names[i] = fmt.Sprintf("svc-%d", i)
+			srcs[i] = newCounter(mock, autoscaler.Reading{Value: 1})
+			services[i] = newService(names[i], srcs[i], nil)
+		}
+		fast := newCounter(mock, autoscaler.Reading{Value: 1}) // a 100 ms interval: a 2.5 ms step
+		fastSvc := newService("fast", fast, nil)
+		fastSvc.Policy.CheckInterval = 100 * time.Millisecond
+		eng, err := autoscaler.New(append(services, fastSvc), autoscaler.Options{
+			Scaler: memWith(3, append(names, "fast")...), Clock: mock, Stagger: true, Coalesce: 25 * time.Millisecond})
+		require.NoError(t, err)
+		stop := runEngine(t, eng)
+		defer stop()
+		for range 900 { // 9 s in 10 ms steps
+			advance(mock, 10*time.Millisecond)
+		}
+		slots := map[time.Duration]int{}
+		for i, src := range srcs {
+			at := src.times()
+			require.Len(t, at, 3, names[i])
+			for _, a := range at {
+				assert.Zero(t, a%(25*time.Millisecond), "%s: checked at %v, off the 25 ms grid", names[i], a)
+			}
+			assert.Equal(t, []time.Duration{at[0], at[0] + 3*time.Second, at[0] + 6*time.Second}, at, "%s: every 3 s", names[i])
+			slots[at[0]]++
+		}
+		assert.Greater(t, len(slots), n/3, "still spread over the interval: %v", slots)
+		at := fast.times()
+		require.NotEmpty(t, at)
+		for i, a := range at {
+			assert.Zero(t, a%(2500*time.Microsecond), "fast service checked at %v, off its 2.5 ms grid", a)
+			if i > 0 {
+				assert.InDelta(t, 100*time.Millisecond, a-at[i-1], float64(10*time.Millisecond),
+					"fast service: periods stay near its interval (the mock moves in 10 ms steps)")
+			}
+		}
+	})
+}
