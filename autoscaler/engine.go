@@ -84,6 +84,16 @@ type loop struct {
 	// busySince is when the running check started, due when the next check
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
+
+	statusMu sync.Mutex
+	status   ServiceStatus // as of the last check; see Engine.Status
+}
+
+// newLoop returns a loop for w, its status filled from w's settings.
+func newLoop(w *Watcher) *loop {
+	l := &loop{w: w}
+	w.describe(&l.status)
+	return l
 }
 
 // New validates every service and returns an Engine for them. Its error
@@ -109,7 +119,7 @@ func New(services []Service, opts Options) (*Engine, error) {
 	}
 	e.loops = make(map[scaler.ServiceID]*loop, len(watchers))
 	for _, w := range watchers {
-		e.loops[w.id] = &loop{w: w}
+		e.loops[w.id] = newLoop(w)
 	}
 	return e, nil
 }
@@ -162,7 +172,7 @@ func (e *Engine) Update(services []Service) error {
 			l.pending.Store(&svc)
 			continue
 		}
-		l := &loop{w: w}
+		l := newLoop(w)
 		e.loops[w.id] = l
 		if e.runCtx != nil {
 			e.start(l)
@@ -306,6 +316,9 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(e.stepCtx, start)
 		l.busySince.Store(0)
+		l.statusMu.Lock()
+		l.w.observe(&l.status, c)
+		l.statusMu.Unlock()
 		if e.opts.Observer != nil && ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
