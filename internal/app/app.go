@@ -7,6 +7,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,12 @@ const (
 	flushBudget   = 2 * time.Second // queued notifications may go out within this
 )
 
+// The values of Options.MetricsFormat.
+const (
+	MetricsPrometheus = "prometheus" // /metrics on Listen only
+	MetricsEMF        = "emf"        // also CloudWatch EMF lines on EMFOutput
+)
+
 // ErrInvalidConfig marks an error caused by the configuration document
 // itself (the binary exits 2 on it); other errors are runtime failures.
 var ErrInvalidConfig = errors.New("invalid configuration")
@@ -68,9 +75,19 @@ type Options struct {
 	// DryRun reads real state from ECS but makes no update and tells Slack
 	// nothing.
 	DryRun bool
-	// Listen is the address to serve /metrics, /healthz and /readyz on;
-	// empty serves nothing.
+	// Listen is the address to serve /metrics, /healthz, /readyz and
+	// /v1/services on; empty serves nothing.
 	Listen string
+	// MetricsFormat adds a way to publish the metrics besides /metrics:
+	// MetricsPrometheus (or empty) adds none, MetricsEMF writes CloudWatch
+	// Embedded Metric Format lines to EMFOutput every EMFInterval.
+	MetricsFormat string
+	// EMFInterval is how often EMF lines are written. Default
+	// metrics.DefaultEMFInterval (1 minute).
+	EMFInterval time.Duration
+	// EMFOutput receives the EMF lines: the log stream (stdout) in the
+	// binary. Required with MetricsEMF.
+	EMFOutput io.Writer
 	// ReloadInterval is how often the document is read again; 0 never
 	// (Reload still works).
 	ReloadInterval time.Duration
@@ -170,6 +187,9 @@ func Validate(ctx context.Context, opts Options, w io.Writer) error {
 		for _, a := range s.LogValue().Group() {
 			fmt.Fprintf(w, "  %-19s %s\n", a.Key, a.Value)
 		}
+		for _, warning := range s.Warnings() {
+			fmt.Fprintf(w, "  warning: %s\n", warning)
+		}
 	}
 	return nil
 }
@@ -198,7 +218,26 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		defer stopServer()
 		addr = a.String()
-		log.Info("listening", "addr", addr, "paths", "/metrics /healthz /readyz")
+		log.Info("listening", "addr", addr, "paths", "/metrics /healthz /readyz "+StatusPath)
+	}
+	switch opts.MetricsFormat {
+	case "", MetricsPrometheus:
+	case MetricsEMF:
+		emf, err := metrics.NewEMF(metrics.EMFOptions{Gatherer: reg, Writer: opts.EMFOutput})
+		if err != nil {
+			return err
+		}
+		emfCtx, stopEMF := context.WithCancel(context.WithoutCancel(ctx))
+		emfDone := make(chan struct{})
+		go func() {
+			defer close(emfDone)
+			emf.Run(emfCtx, opts.EMFInterval, func(err error) { log.Warn("EMF metrics not written", "error", err.Error()) })
+		}()
+		defer func() { stopEMF(); <-emfDone }() // a last line with the final counts
+		log.Info("writing CloudWatch EMF metrics", "namespace", metrics.DefaultEMFNamespace,
+			"interval", cmp.Or(opts.EMFInterval, metrics.DefaultEMFInterval).String())
+	default:
+		return fmt.Errorf("metrics format %q: must be %q or %q", opts.MetricsFormat, MetricsPrometheus, MetricsEMF)
 	}
 
 	// AWS is needed for ECS always, and for the config unless a file is given.
@@ -246,13 +285,16 @@ func Run(ctx context.Context, opts Options) error {
 	for _, s := range cfg.Services {
 		log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
 	}
+	warn(log, cfg.Services)
 	defer preflight(ctx, log, sc, cfg.Services)()
 
 	r := &reloader{src: src, eng: eng, wr: wr, metrics: m, log: log, sc: sc}
 	reloaded := make(chan struct{})
 	go func() { defer close(reloaded); r.loop(ctx, opts.ReloadInterval, opts.Reload) }()
 	stuck := func() []scaler.ServiceID { return eng.Stuck(time.Now()) }
+	status := eng.Status
 	probes.stuck.Store(&stuck)
+	probes.status.Store(&status)
 	log.Info("ready", "services", len(cfg.Services))
 	if opts.Ready != nil {
 		opts.Ready(addr)
@@ -269,6 +311,16 @@ func Run(ctx context.Context, opts Options) error {
 	wr.close(flushCtx)
 	log.Info("stopped")
 	return nil
+}
+
+// warn logs, once, what is valid but unsafe in services' settings: one
+// line per service with a warning.
+func warn(log *slog.Logger, services []configsrc.ServiceConfig) {
+	for _, s := range services {
+		for _, w := range s.Warnings() {
+			log.Warn("insecure setting", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "warning", w)
+		}
+	}
 }
 
 // preflightTimeout bounds the start-up read of each service's state.

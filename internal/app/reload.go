@@ -90,5 +90,6 @@ func (r *reloader) reload(ctx context.Context, reason string) {
 			fresh = append(fresh, s)
 		}
 	}
+	warn(r.log, fresh)
 	preflight(ctx, r.log, r.sc, fresh)()
 }
