@@ -3,9 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -17,62 +15,8 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/promtest"
 )
-
-// emfLine is one decoded EMF line.
-type emfLine map[string]any
-
-// decodeEMF decodes the lines of out and checks each against the Embedded
-// Metric Format specification: an "_aws" member with a Timestamp in
-// milliseconds and CloudWatchMetrics directives, each with a Namespace,
-// Dimensions (arrays of at most 30 dimension names) and Metrics (at most
-// 100, each a Name and a Unit); every dimension and metric named is a
-// top-level member, dimensions strings and metrics numbers.
-func decodeEMF(t *testing.T, out string) []emfLine {
-	t.Helper()
-	units := map[string]bool{"None": true, "Count": true, "Seconds": true, "Milliseconds": true, "Percent": true}
-	var lines []emfLine
-	for raw := range strings.Lines(out) {
-		var l emfLine
-		require.NoError(t, json.Unmarshal([]byte(raw), &l), "each line is one JSON object: %s", raw)
-		aws, ok := l["_aws"].(map[string]any)
-		require.True(t, ok, "_aws is an object: %s", raw)
-		ts, ok := aws["Timestamp"].(float64)
-		require.True(t, ok, "_aws.Timestamp is a number")
-		assert.Greater(t, ts, 1e12, "Timestamp is in milliseconds since the epoch")
-		dirs, ok := aws["CloudWatchMetrics"].([]any)
-		require.True(t, ok, "_aws.CloudWatchMetrics is an array")
-		require.NotEmpty(t, dirs)
-		for _, d := range dirs {
-			dir := d.(map[string]any)
-			ns, _ := dir["Namespace"].(string)
-			assert.NotEmpty(t, ns, "Namespace")
-			dims, ok := dir["Dimensions"].([]any)
-			require.True(t, ok, "Dimensions is an array")
-			for _, set := range dims {
-				names := set.([]any)
-				assert.LessOrEqual(t, len(names), 30, "at most 30 dimensions a set")
-				for _, n := range names {
-					_, ok := l[n.(string)].(string)
-					assert.True(t, ok, "dimension %v is a top-level string member", n)
-				}
-			}
-			ms, ok := dir["Metrics"].([]any)
-			require.True(t, ok, "Metrics is an array")
-			assert.LessOrEqual(t, len(ms), 100, "at most 100 metrics a directive")
-			for _, m := range ms {
-				def := m.(map[string]any)
-				name, _ := def["Name"].(string)
-				require.NotEmpty(t, name)
-				assert.True(t, units[def["Unit"].(string)], "unit %v of %s", def["Unit"], name)
-				_, ok := l[name].(float64)
-				assert.True(t, ok, "metric %s is a top-level number member", name)
-			}
-		}
-		lines = append(lines, l)
-	}
-	return lines
-}
 
 func TestEMFLinesMatchTheRegistry(t *testing.T) {
 	m, reg := newMetrics(t)
@@ -85,7 +29,7 @@ func TestEMFLinesMatchTheRegistry(t *testing.T) {
 	emf, err := metrics.NewEMF(metrics.EMFOptions{Gatherer: reg, Writer: &out})
 	require.NoError(t, err)
 	require.NoError(t, emf.Write(at(60)))
-	lines := decodeEMF(t, out.String())
+	lines := promtest.DecodeEMF(t, out.String())
 	require.Len(t, lines, 2, "one line per service")
 
 	got := snapshot(t, reg)
@@ -116,7 +60,7 @@ func TestEMFLinesMatchTheRegistry(t *testing.T) {
 	m.Observe(api, autoscaler.Check{Time: at(66), Outcome: autoscaler.ReadFailed, Err: errors.New("refused")}, time.Millisecond)
 	out.Reset()
 	require.NoError(t, emf.Write(at(120)))
-	lines = decodeEMF(t, out.String())
+	lines = promtest.DecodeEMF(t, out.String())
 	assert.EqualValues(t, 2, lines[0]["CheckErrors"], "two more failed checks since the last line")
 	assert.EqualValues(t, 3, lines[0]["ReadFailures"], "a gauge as it is")
 	assert.EqualValues(t, 0, lines[1]["ScaledOut"], "no scale-out since the last line")
@@ -150,11 +94,11 @@ func TestEMFRunWritesOnTheIntervalAndAtTheEnd(t *testing.T) {
 		assert.Empty(t, out.String(), "nothing before the first interval")
 		mock.Add(10 * time.Second)
 		synctest.Wait()
-		assert.Len(t, decodeEMF(t, out.String()), 1)
+		assert.Len(t, promtest.DecodeEMF(t, out.String()), 1)
 		m.Observe(web, autoscaler.Check{Time: at(11), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 6}}, 0)
 		cancel()
 		<-done
-		lines := decodeEMF(t, out.String())
+		lines := promtest.DecodeEMF(t, out.String())
 		require.Len(t, lines, 2, "a last line at the end")
 		assert.EqualValues(t, 1, lines[1]["Checks"], "the last partial interval's check")
 	})
