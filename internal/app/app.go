@@ -1,8 +1,9 @@
 // Package app is the fast-autoscaler application: it builds the engine from
 // a configuration document (the ECS scaler, nginx sources, Slack notifiers,
 // Prometheus metrics), runs it, reloads the document on a timer and on
-// demand, serves health and metrics, and shuts down within ECS's stop
-// timeout. The binary in cmd/fast-autoscaler only parses flags and the
+// demand, serves health, metrics and the services' status (/v1/services),
+// writes CloudWatch EMF metric lines when asked, and shuts down within ECS's
+// stop timeout. The binary in cmd/fast-autoscaler only parses flags and the
 // environment into Options and maps Run's error to an exit status.
 package app
 
