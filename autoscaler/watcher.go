@@ -232,8 +232,9 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 // of a run is notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
 	w.scaleFails++
+	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
-	c.Next = c.Time.Add(w.svc.Policy.RetryDelay(w.id, w.scaleFails))
+	c.Next = c.Time.Add(p.RetryDelay(w.id, w.scaleFails))
 	ev.Kind, ev.Err = notify.ScaleFailed, err
 	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
 		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)

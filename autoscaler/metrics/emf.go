@@ -205,8 +205,8 @@ func (e *EMF) value(m EMFMetric, s *dto.Metric, now time.Time, k emfKey) (float6
 		if seen && v >= prev { // a counter that went down was created again
 			v -= prev
 		}
-	case "age":
-		v = max(float64(now.UnixMilli())/1e3-v, 0)
+	case "age": // to the millisecond
+		v = max(math.Round((float64(now.UnixMilli())/1e3-v)*1e3)/1e3, 0)
 	}
 	return v, !math.IsNaN(v) && !math.IsInf(v, 0)
 }

@@ -221,6 +221,8 @@ func Run(ctx context.Context, opts Options) error {
 		addr = a.String()
 		log.Info("listening", "addr", addr, "paths", "/metrics /healthz /readyz "+StatusPath)
 	}
+	finishEMF := func() {}
+	defer func() { finishEMF() }()
 	switch opts.MetricsFormat {
 	case "", MetricsPrometheus:
 	case MetricsEMF:
@@ -234,7 +236,7 @@ func Run(ctx context.Context, opts Options) error {
 			defer close(emfDone)
 			emf.Run(emfCtx, opts.EMFInterval, func(err error) { log.Warn("EMF metrics not written", "error", err.Error()) })
 		}()
-		defer func() { stopEMF(); <-emfDone }() // a last line with the final counts
+		finishEMF = func() { stopEMF(); <-emfDone } // a last line with the final counts
 		log.Info("writing CloudWatch EMF metrics", "namespace", metrics.DefaultEMFNamespace,
 			"interval", cmp.Or(opts.EMFInterval, metrics.DefaultEMFInterval).String())
 	default:
@@ -310,6 +312,8 @@ func Run(ctx context.Context, opts Options) error {
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushBudget)
 	defer cancel()
 	wr.close(flushCtx)
+	finishEMF()
+	finishEMF = func() {}
 	log.Info("stopped")
 	return nil
 }
