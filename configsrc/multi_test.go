@@ -20,7 +20,7 @@ type named struct {
 }
 
 func (n named) FetchAll(context.Context) ([]configsrc.Document, error) { return n.docs, n.err }
-func (n named) String() string                                        { return n.name }
+func (n named) String() string                                         { return n.name }
 
 func TestMergeServicesOfSeveralDocuments(t *testing.T) {
 	a := doc(svc("EcsServiceName", "web"), svc("EcsServiceName", "api", "Paused", true))

@@ -1,8 +1,8 @@
 package ecs_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,8 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -253,7 +253,6 @@ func otherUpdate(trace []call, by string) int {
 	}
 	return -1
 }
-
 
 // TestRestartKeepsGracePeriod: a process that scaled out stops; the one
 // that replaces it a minute later finds the scale-out recorded on the

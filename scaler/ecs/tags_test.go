@@ -212,4 +212,3 @@ func TestECSStatesBadResponses(t *testing.T) {
 		})
 	}
 }
-
