@@ -38,7 +38,9 @@ func TestReloadPathKeepsLastGoodConfig(t *testing.T) {
 	for _, n := range []string{"web", "api", "pay", "cart"} {
 		aws.PutService("shop", n, awstest.Service{Desired: 2, Running: 2})
 	}
-	put := func(name, value string) { aws.PutParameter(awstest.Parameter{Name: name, Type: "SecureString", Value: value}) }
+	put := func(name, value string) {
+		aws.PutParameter(awstest.Parameter{Name: name, Type: "SecureString", Value: value})
+	}
 	put("/fleet/a", fleetDoc(status, "web"))
 	put("/fleet/b", fleetDoc(status, "api"))
 	put("/fleet/team/c", fleetDoc(status, "pay", "cart"))
@@ -80,7 +82,9 @@ func TestReloadPathKeepsLastGoodConfig(t *testing.T) {
 
 func TestValidatePathAndKey(t *testing.T) {
 	aws := awstest.New(t)
-	put := func(name, value string) { aws.PutParameter(awstest.Parameter{Name: name, Type: "String", Value: value}) }
+	put := func(name, value string) {
+		aws.PutParameter(awstest.Parameter{Name: name, Type: "String", Value: value})
+	}
 	put("/fleet/a", fleetDoc("https://a.example.com/s", "web", "api"))
 	put("/fleet/b", fleetDoc("https://b.example.com/s", "pay"))
 	put("/single", fleetDoc("https://c.example.com/s", "cart"))
