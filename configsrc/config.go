@@ -1,6 +1,8 @@
 // Package configsrc reads fast-autoscaler's configuration: the seed-compatible
 // JSON document (schema, defaults, strict validation) and the sources it comes
-// from (File here; SSM Parameter Store in configsrc/ssm).
+// from (File here; SSM Parameter Store in configsrc/ssm). A configuration may
+// also be several documents whose services are merged (MultiSource, LoadAll,
+// Merge): an SSM parameter path, for more services than one parameter holds.
 //
 // The document keeps the seed's shape and field names:
 //

@@ -26,6 +26,9 @@
 //	AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE=/dev/null, AWS_PROFILE=
 //	                                           ignore the developer's ~/.aws
 //
+// A test inside a testing/synctest bubble builds its clients from
+// [Server.InProcessConfig] instead: the same handler, called without a socket.
+//
 // A child process keeps the SDK's default retryer, whose backoff is real
 // time (up to a second or two per retry): inject few faults there, or set
 // AWS_MAX_ATTEMPTS=1.
