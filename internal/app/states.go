@@ -57,7 +57,7 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 	if parent.Err() != nil {
 		return // stopping: what was not read does not matter
 	}
-	unreadable, paused := 0, 0
+	unreadable, paused, logged := 0, 0, 0
 	for i, s := range services {
 		id, st, err := ids[i], states[i], errs[i]
 		loud := verbose == nil || verbose[id]
@@ -65,6 +65,7 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 			unreadable++
 			if msg := err.Error(); loud || r.unreadable[id] != msg {
 				r.unreadable[id] = msg
+				logged++
 				r.log.Warn("service not readable: scale-outs will fail until this is fixed",
 					"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", msg)
 			}
@@ -84,6 +85,7 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 		if rec := st.LastScaleOut; !rec.IsZero() {
 			attrs = append(attrs, "recorded_at", rec.Time, "recorded_desired", rec.Desired, "recorded_by", rec.By)
 		}
+		logged++
 		r.log.Info("service state", attrs...)
 	}
 	for id := range r.unreadable { // forget services no longer watched
@@ -91,6 +93,10 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 			delete(r.unreadable, id)
 		}
 	}
-	r.log.Info("service states read", "services", len(services), "unreadable", unreadable,
+	level := slog.LevelInfo // at start-up, and when something was worth a line
+	if verbose != nil && logged == 0 {
+		level = slog.LevelDebug // a periodic read that found nothing new
+	}
+	r.log.Log(ctx, level, "service states read", "services", len(services), "unreadable", unreadable,
 		"paused_on_service", paused, "took", time.Since(start).Round(time.Millisecond).String())
 }
