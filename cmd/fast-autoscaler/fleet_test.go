@@ -42,6 +42,7 @@ func TestRunThousandServicesFromAPath(t *testing.T) {
 	read := p.waitLog(t, "service states read")
 	assert.EqualValues(t, 1000, read["services"])
 	assert.EqualValues(t, 0, read["unreadable"])
+	t.Logf("start-up state read of 1,000 services took %v", read["took"])
 
 	describes := srv.Calls("DescribeServices")
 	assert.LessOrEqual(t, len(describes), 100, "start-up reads 1,000 services in batches")
