@@ -269,3 +269,34 @@ func TestEngineStatusAfterUpdate(t *testing.T) {
 		assert.EqualValues(t, 90, eng.Status()[0].Threshold)
 	})
 }
+
+func TestEngineStatusPausedAndNotedState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		paused := newService("a", fixed(autoscaler.Reading{Value: 999}), nil)
+		paused.Paused = true
+		mem := memWith(3, "a", "b")
+		eng, err := autoscaler.New([]autoscaler.Service{paused, newService("b", fixed(autoscaler.Reading{Value: 1}), nil)},
+			autoscaler.Options{Scaler: mem, Clock: mock})
+		require.NoError(t, err)
+		stop := runEngine(t, eng)
+		defer stop()
+
+		st := eng.Status()
+		assert.Equal(t, autoscaler.StatePaused, st[0].State)
+		assert.Equal(t, autoscaler.Paused, st[0].LastOutcome)
+		assert.Empty(t, mem.Updates(), "a paused service is read, never scaled")
+		assert.Equal(t, autoscaler.StateWatching, st[1].State)
+		assert.True(t, st[1].ScaleTime.IsZero())
+
+		// A state read elsewhere (the application's batched reads) shows as
+		// the counts last seen, and its pause at once.
+		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 4, Running: 3, Pending: 1, Paused: true})
+		st = eng.Status()
+		assert.Equal(t, scaler.State{Desired: 4, Running: 3, Pending: 1, Paused: true}, st[1].Scale)
+		assert.Equal(t, mock.Now(), st[1].ScaleTime)
+		assert.Equal(t, autoscaler.StatePaused, st[1].State, "paused as soon as it is known")
+		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 4, Running: 4})
+		assert.Equal(t, autoscaler.StateWatching, eng.Status()[1].State, "resumed")
+	})
+}

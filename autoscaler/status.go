@@ -16,14 +16,17 @@ const (
 	// StateWatching: checks run on schedule and the last one found nothing
 	// to do (or none has run yet).
 	StateWatching State = "watching"
-	// StateGrace: the service was scaled out (or a dry run decided to) and is
-	// left alone until ServiceStatus.Until.
+	// StateGrace: the service was scaled out (or a dry run decided to, or a
+	// scale-out recorded on the service holds this one) and is left alone
+	// until ServiceStatus.Until.
 	StateGrace State = "grace"
 	// StateBlind: the last read of the service's metric failed, as have
 	// ServiceStatus.ReadFailures reads in a row since ServiceStatus.Since. A
 	// spike would go unseen.
 	StateBlind State = "blind"
-	// StatePaused: scale-outs of the service are paused.
+	// StatePaused: scale-outs of the service are paused, by its config
+	// (Service.Paused) or as its state last read said (scaler.State.Paused);
+	// its readings go on.
 	StatePaused State = "paused"
 	// StateHeldAtMax: a scale-out was called for but the desired count stood
 	// at its cap; the service is left alone until ServiceStatus.Until.
@@ -74,8 +77,9 @@ type ServiceStatus struct {
 	CapSource string
 
 	// Scale is the service's state as last read from the scaler, at
-	// ScaleTime (zero: never read). A check reads it only when it scales
-	// out; after a scale-out Scale.Desired is the count set.
+	// ScaleTime (zero: never read): by a check that called for a scale-out,
+	// or told by Engine.NoteState. After a scale-out Scale.Desired is the
+	// count set.
 	Scale     scaler.State
 	ScaleTime time.Time
 	// ScaleFailures is the number of failed scale-outs in a row.
@@ -92,14 +96,10 @@ type ServiceStatus struct {
 
 // statusTrack is what a watcher keeps for its ServiceStatus between checks.
 type statusTrack struct {
-	state     State
-	since     time.Time
-	scale     scaler.State
-	scaleTime time.Time
-	scaleNew  bool // scale was read by the check in progress
-	// paused reports that scale-outs of the service are paused: the pause
-	// check sets it and Status then reports StatePaused.
-	paused bool
+	state    State
+	since    time.Time
+	scale    scaler.State
+	scaleNew bool // scale was read by the check in progress
 }
 
 // saw records the scaler state read by the check in progress.
@@ -112,7 +112,7 @@ func stateOf(o Outcome, paused bool) State {
 		return StatePaused
 	case o == ReadFailed:
 		return StateBlind
-	case o == ScaledOut || o == DryRun:
+	case o == ScaledOut || o == DryRun || o == InGrace:
 		return StateGrace
 	case o == HeldAtMax:
 		return StateHeldAtMax
@@ -138,12 +138,12 @@ func capOf(p Policy) (int, string) {
 func (w *Watcher) observe(s *ServiceStatus, c Check) {
 	t := &w.status
 	if t.scaleNew {
-		t.scaleTime, t.scaleNew = c.Time, false
+		s.Scale, s.ScaleTime, t.scaleNew = t.scale, c.Time, false
 		if c.Outcome == ScaledOut {
-			t.scale.Desired = c.DesiredNew
+			s.Scale.Desired = c.DesiredNew
 		}
 	}
-	state := stateOf(c.Outcome, t.paused)
+	state := stateOf(c.Outcome, c.Paused)
 	if state != t.state || t.since.IsZero() {
 		t.state, t.since = state, c.Time
 	}
@@ -172,11 +172,11 @@ func (w *Watcher) describe(s *ServiceStatus) {
 	}
 	s.Threshold, s.Mode = p.ScaleoutThreshold, modeOf(p)
 	s.Cap, s.CapSource = capOf(p)
-	s.Scale, s.ScaleTime = w.status.scale, w.status.scaleTime
 }
 
 // Status returns what the engine last knew of each service, sorted by
-// cluster and name: the state of each as of its last check. It is safe to
+// cluster and name: the state of each as of its last check, except that a
+// service paused (or resumed) since is reported so at once. It is safe to
 // call at any time, from any goroutine.
 func (e *Engine) Status() []ServiceStatus {
 	e.mu.Lock()
@@ -184,8 +184,15 @@ func (e *Engine) Status() []ServiceStatus {
 	out := make([]ServiceStatus, 0, len(e.loops))
 	for _, l := range e.loops {
 		l.statusMu.Lock()
-		out = append(out, l.status)
+		s := l.status
 		l.statusMu.Unlock()
+		switch paused := l.w.paused(); {
+		case paused && s.State != StatePaused:
+			s.State, s.Since, s.Until = StatePaused, time.Time{}, time.Time{}
+		case !paused && s.State == StatePaused:
+			s.State, s.Since = StateWatching, time.Time{}
+		}
+		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b ServiceStatus) int { return compareService(a.Service, b.Service) })
 	return out

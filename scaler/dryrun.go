@@ -6,9 +6,10 @@ import (
 	"log/slog"
 )
 
-// DryRun wraps a Scaler: State reads through to it, SetDesired changes
-// nothing and returns an error wrapping ErrDryRun, so a caller (the engine)
-// can tell a decision that was not carried out from a scale-out that was.
+// DryRun wraps a Scaler: State (and States) read through to it, SetDesired
+// changes nothing and returns an error wrapping ErrDryRun, so a caller (the
+// engine) can tell a decision that was not carried out from a scale-out that
+// was. It is not a Recorder: a dry run records no scale-out on the service.
 type DryRun struct {
 	next Scaler
 	log  *slog.Logger
@@ -26,6 +27,12 @@ func NewDryRun(next Scaler, logger *slog.Logger) *DryRun {
 // State returns the wrapped scaler's state.
 func (d *DryRun) State(ctx context.Context, svc ServiceID) (State, error) {
 	return d.next.State(ctx, svc)
+}
+
+// States reads through to the wrapped scaler, in batches when it is a
+// BatchStater.
+func (d *DryRun) States(ctx context.Context, svcs []ServiceID) ([]State, []error) {
+	return ReadStates(ctx, d.next, svcs, 0)
 }
 
 // SetDesired changes nothing and returns an error wrapping ErrDryRun that

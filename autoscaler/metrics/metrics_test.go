@@ -77,9 +77,16 @@ func TestObserveScriptedSequence(t *testing.T) {
 		{"state read failed: desired unknown", autoscaler.Check{Time: at(603), Outcome: autoscaler.ScaleFailed,
 			Reading: autoscaler.Reading{Value: 280}, Err: errors.New("throttled")},
 			map[string]*float64{"reading": f(280), "in_grace_period": f(0), "desired_count": f(12)}},
-		{"ok again", autoscaler.Check{Time: at(606), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
-			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10),
-				"read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(606))}},
+		{"held by a recorded scale-out", autoscaler.Check{Time: at(609), Outcome: autoscaler.InGrace, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 24},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(1), "desired_count": f(24), "requested_desired_count": f(10), "paused": f(0)}},
+		{"paused: read, not scaled", autoscaler.Check{Time: at(612), Outcome: autoscaler.Paused, Reading: autoscaler.Reading{Value: 270}, Paused: true},
+			map[string]*float64{"reading": f(270), "in_grace_period": f(0), "desired_count": f(24), "paused": f(1)}},
+		{"paused and calm", autoscaler.Check{Time: at(615), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}, Paused: true},
+			map[string]*float64{"reading": f(12), "paused": f(1)}},
+		{"ok again", autoscaler.Check{Time: at(618), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
+			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10),
+				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(618))}},
 	}
 	for _, s := range steps {
 		m.Observe(web, s.check, 20*time.Millisecond)
@@ -103,15 +110,19 @@ func TestObserveScriptedSequence(t *testing.T) {
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 2
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 6
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 9
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, dry_run (decided, not made).
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made).
 # TYPE fast_autoscaler_scaleouts_total counter
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="web"} 2
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="api"} 0
@@ -122,7 +133,7 @@ fast_autoscaler_reading{cluster="app",service="api"} 7
 fast_autoscaler_reading{cluster="app",service="web"} 5
 # HELP fast_autoscaler_desired_count Desired task count found or set by the service's last scale-out attempt.
 # TYPE fast_autoscaler_desired_count gauge
-fast_autoscaler_desired_count{cluster="app",service="web"} 12
+fast_autoscaler_desired_count{cluster="app",service="web"} 24
 # HELP fast_autoscaler_requested_desired_count Desired task count set by the service's last scale-out (never by a dry run).
 # TYPE fast_autoscaler_requested_desired_count gauge
 fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
@@ -132,7 +143,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 9.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 12.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -143,7 +154,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 9*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 12*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -177,7 +188,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 14, "api keeps all its series: %v", left)
+	assert.Len(t, left, 17, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

@@ -112,6 +112,9 @@ func note(s app.ServiceStatus, now time.Time) string {
 			parts = append(parts, "retry in "+age(s.Until.Sub(now)))
 		}
 	}
+	if s.State != "blind" && s.ReadFailures > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed reads", s.ReadFailures))
+	}
 	if s.LastOutcome == "dry_run" {
 		parts = append(parts, "dry run")
 	}

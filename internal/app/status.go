@@ -48,7 +48,8 @@ type ServiceStatus struct {
 	Cap       *int   `json:"cap"`
 	CapSource string `json:"cap_source"`
 	// Seen is the service's scale as last read from ECS (null: not read
-	// yet; it is read when a scale-out is called for).
+	// yet): at start-up, after each reload, and when a scale-out is called
+	// for.
 	Seen          *StatusScale `json:"seen"`
 	ScaleFailures int          `json:"scale_failures"`
 	LastCheck     *time.Time   `json:"last_check"`
