@@ -79,6 +79,9 @@ type Options struct {
 	// it; the step used for a service is at most a fortieth of its
 	// CheckInterval (2.5%). Default 0: every check at its exact time.
 	Coalesce time.Duration
+	// Identity names this process in the scale-outs it records on services
+	// (when the Scaler is a scaler.Recorder). Default DefaultIdentity().
+	Identity string
 }
 
 // Engine runs one Watcher per service, each on its own schedule: a timer of
@@ -107,6 +110,9 @@ type loop struct {
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
 
+	statusMu sync.Mutex
+	status   ServiceStatus // as of the last check; see Engine.Status
+
 	// Set by start.
 	ctx    context.Context    // done when this loop must stop
 	cancel context.CancelFunc // stops this loop alone
@@ -115,6 +121,13 @@ type loop struct {
 	mu    sync.Mutex
 	state loopState
 	timer *clock.Timer // the next check; created on first need
+}
+
+// newLoop returns a loop for w, its status filled from w's settings.
+func newLoop(w *Watcher) *loop {
+	l := &loop{w: w}
+	w.describe(&l.status)
+	return l
 }
 
 // loopState is where a started loop stands.
@@ -142,6 +155,9 @@ func New(services []Service, opts Options) (*Engine, error) {
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = DefaultStuckAfter
 	}
+	if opts.Identity == "" {
+		opts.Identity = DefaultIdentity()
+	}
 	e := &Engine{opts: opts}
 	watchers, err := e.watchers(services)
 	if err != nil {
@@ -149,7 +165,7 @@ func New(services []Service, opts Options) (*Engine, error) {
 	}
 	e.loops = make(map[scaler.ServiceID]*loop, len(watchers))
 	for _, w := range watchers {
-		e.loops[w.id] = &loop{w: w}
+		e.loops[w.id] = newLoop(w)
 	}
 	return e, nil
 }
@@ -173,6 +189,7 @@ func (e *Engine) watchers(services []Service) ([]*Watcher, error) {
 			errs = append(errs, fmt.Errorf("services[%d]: %w", i, err))
 			continue
 		}
+		w.by = e.opts.Identity
 		out = append(out, w)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -200,9 +217,10 @@ func (e *Engine) Update(services []Service) error {
 		if l, ok := e.loops[w.id]; ok {
 			svc := w.svc
 			l.pending.Store(&svc)
+			l.w.cfgPaused.Store(svc.Paused) // seen by Paused at once, not at the next check
 			continue
 		}
-		l := &loop{w: w}
+		l := newLoop(w)
 		e.loops[w.id] = l
 		if e.runCtx != nil {
 			e.start(l)
@@ -226,6 +244,38 @@ func (e *Engine) Services() []scaler.ServiceID {
 	ids := make([]scaler.ServiceID, 0, len(e.loops))
 	for id := range e.loops {
 		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareService)
+	return ids
+}
+
+// NoteState tells the engine a state of svc read elsewhere (a periodic read
+// of every service, in batches): the service counts as paused, or not, as
+// st.Paused says, until its watcher reads its state again, and Status
+// reports st as the service's counts last seen. A service not
+// being watched is ignored. Safe for concurrent use.
+func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.loops[svc]; ok {
+		l.w.tagPaused.Store(st.Paused)
+		l.statusMu.Lock()
+		l.status.Scale, l.status.ScaleTime = st, e.opts.Clock.Now()
+		l.statusMu.Unlock()
+	}
+}
+
+// Paused returns the services being watched that are paused, by their
+// Service.Paused or as their state last read said (scaler.State.Paused),
+// sorted. Their readings go on; their scale-outs are skipped.
+func (e *Engine) Paused() []scaler.ServiceID {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ids []scaler.ServiceID
+	for id, l := range e.loops {
+		if l.w.paused() {
+			ids = append(ids, id)
+		}
 	}
 	slices.SortFunc(ids, compareService)
 	return ids
@@ -354,6 +404,9 @@ func (e *Engine) checks(l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(e.stepCtx, start)
 		l.busySince.Store(0)
+		l.statusMu.Lock()
+		l.w.observe(&l.status, c)
+		l.statusMu.Unlock()
 		if e.opts.Observer != nil && l.ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}

@@ -1,9 +1,12 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
-// reading, checks by result, check latency, scale-outs by result, the desired
-// count, the last requested desired count and the grace period; and for the
-// process AWS call latency and errors by operation, notifications by result,
-// config reloads by result and build info.
+// reading (absent while reads fail), consecutive failed reads, the time of
+// the last good reading, checks by result, check latency, scale-outs by
+// result (dry runs apart), the desired count, the last requested desired
+// count, the grace period and whether it is paused; and for the process AWS
+// call latency and errors by operation, notifications by result, config
+// reloads by result and build info. EMF writes the per-service metrics as
+// CloudWatch Embedded Metric Format lines.
 //
 // A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
 // Call APICall for each AWS operation (the binary does it from an SDK
@@ -105,39 +108,7 @@ func New(opts Options) (*Metrics, error) {
 // Observe records one check of svc that took took; it implements
 // autoscaler.Observer. It does not allocate once svc has been seen.
 func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
-	s := m.services.series(svc)
-	m.services.observeDuration(s, took.Seconds())
-	switch {
-	case c.Outcome == autoscaler.ReadFailed:
-		s.checks[1].Add(1)
-	case c.Reading.Overload:
-		s.checks[2].Add(1)
-	default:
-		s.checks[0].Add(1)
-		setFloat(&s.reading, c.Reading.Value)
-	}
-	grace := 0.0
-	switch c.Outcome {
-	case autoscaler.ScaledOut:
-		s.scaleouts[0].Add(1)
-		setFloat(&s.desired, float64(c.DesiredNew))
-		setFloat(&s.requested, float64(c.DesiredNew))
-		s.hasDesired.Store(true)
-		s.hasRequested.Store(true)
-		grace = 1
-	case autoscaler.HeldAtMax:
-		s.scaleouts[1].Add(1)
-		setFloat(&s.desired, float64(c.DesiredCur))
-		s.hasDesired.Store(true)
-		grace = 1
-	case autoscaler.ScaleFailed:
-		s.scaleouts[2].Add(1)
-		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
-			setFloat(&s.desired, float64(c.DesiredCur))
-			s.hasDesired.Store(true)
-		}
-	}
-	setFloat(&s.grace, grace)
+	m.services.observe(m.services.series(svc), c, took)
 }
 
 // Forget drops every series of svc, for a service removed by a config
