@@ -31,9 +31,14 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
-// MaxDocumentSize is the largest document Parse accepts, in bytes (1 MiB; an
-// SSM parameter holds at most 8 KiB).
-const MaxDocumentSize = 1 << 20
+// MaxDocumentSize is the largest document Parse accepts, in bytes: 8 MiB,
+// room for a file of 20,000 services at about 400 bytes each (a service
+// with an auth header and a Slack webhook; a bare one takes about 160). One
+// process watches 10,000 services, and their config may be one file. The
+// bound keeps a wrong file (a log, a dump) from costing more than a few
+// times its size in memory while it is read and rejected. An SSM parameter
+// holds at most 8 KiB, far below it.
+const MaxDocumentSize = 8 << 20
 
 // Config is the whole configuration, validated, defaults filled in: one
 // document, or the services of several merged (see LoadAll).

@@ -496,3 +496,41 @@ func TestSyntaxErrorDoesNotEchoTheDocument(t *testing.T) {
 		}
 	}
 }
+
+// tenThousand is a file of 10,000 services, each with an auth header and a
+// Slack webhook: the size one process is meant to watch.
+func tenThousand() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"Services": [`)
+	for i := range 10_000 {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, `{"StatusUrl": "https://lb-%d.example.com/nginx-status", "StatusAuthName": "Status-Auth-Key", `+
+			`"StatusAuthValue": "s3cret-%d", "ScaleoutThreshold": 100, "CheckInterval": 3, "EcsClusterName": "shop-%d", `+
+			`"EcsServiceName": "svc-%d", "SlackWebhookUrl": "https://hooks.slack.com/services/T000/B000/%024d"}`, i%50, i, i%20, i, i)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+func TestParseTenThousandServices(t *testing.T) {
+	doc := tenThousand()
+	require.Greater(t, len(doc), 1<<20, "larger than the old 1 MiB limit")
+	require.Less(t, len(doc), configsrc.MaxDocumentSize/2, "with room to spare")
+	cfg, err := configsrc.Parse(doc)
+	require.NoError(t, err)
+	require.Len(t, cfg.Services, 10_000)
+	assert.Equal(t, "svc-9999", cfg.Services[9999].EcsServiceName)
+}
+
+func BenchmarkParseTenThousandServices(b *testing.B) {
+	doc := tenThousand()
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := configsrc.Parse(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -42,7 +42,7 @@ const (
 // steps let the process wake about 40 times a second whatever the number of
 // services, which halves the CPU a check costs at 1,000 services, and moves
 // a check at most 12.5 ms (never more than 1.25% of its interval).
-const checkCoalesce = 25 * time.Millisecond
+const checkCoalesce = 10 * time.Millisecond
 
 // Shutdown budget: ECS waits 30 s by default before SIGKILL; the process aims
 // to be out in well under 5 s.

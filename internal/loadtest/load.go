@@ -228,12 +228,12 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "; profiles: go tool pprof http://%s/debug/pprof/profile?seconds=20 (heap: .../debug/pprof/heap)", snap.addr)
 	}
 	fmt.Fprintln(stdout)
-	// The preflight reads every service once; wait for it so that its work
-	// falls outside the window.
+	// The binary reads every service's state once at start-up; wait for it
+	// so that its work falls outside the window.
 	deadline := time.Now().Add(2 * time.Minute)
-	for blog.snapshot().preflight < o.services {
+	for !blog.snapshot().statesRead {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("preflight: %d of %d services read within 2 minutes", blog.snapshot().preflight, o.services)
+			return fmt.Errorf("the start-up state read did not end within 2 minutes (%d of %d services logged)", blog.snapshot().preflight, o.services)
 		}
 		if err := sleepAlive(ctx, 50*time.Millisecond, bc); err != nil {
 			return err
@@ -431,7 +431,7 @@ func report(w io.Writer, o options, window time.Duration, bc *child, snap logSee
 	calls := aws.Calls("DescribeServices")
 	slices.SortFunc(calls, func(a, b awstest.Call) int { return a.Time.Compare(b.Time) })
 	peak, _ := peakPerSecond(calls)
-	fmt.Fprintf(w, "  start: ready %.2f s after exec; preflight read %d services (%d not readable) by %.2f s, in %d DescribeServices calls (peak %d calls in one second)\n",
+	fmt.Fprintf(w, "  start: ready %.2f s after exec; state of %d services read (%d not readable) by %.2f s, in %d DescribeServices calls (peak %d in one second)\n",
 		snap.readyAt.Sub(bc.started).Seconds(), snap.preflight, snap.unreadable, snap.preflightT.Sub(bc.started).Seconds(), len(calls), peak)
 }
 

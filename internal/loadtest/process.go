@@ -56,7 +56,8 @@ type logSeen struct {
 	failLines  []string  // the first few of them
 	preflight  int       // "service state" and "service not readable" lines
 	unreadable int       // "service not readable" lines
-	preflightT time.Time // when the last of those came
+	statesRead bool      // "service states read": the start-up read of every service ended
+	preflightT time.Time // when it ended
 	scaleOuts  int       // "scaled out" lines (a dry run logs them too)
 	errors     []string  // the first few lines at level ERROR
 }
@@ -98,11 +99,13 @@ func (l *binaryLog) line(b []byte, now time.Time) {
 		}
 	case has(`"msg":"service state"`):
 		s.preflight++
-		s.preflightT = now
 	case has(`"msg":"service not readable`):
 		s.preflight++
 		s.unreadable++
-		s.preflightT = now
+	case has(`"msg":"service states read"`):
+		if !s.statesRead {
+			s.statesRead, s.preflightT = true, now
+		}
 	case has(`"msg":"scaled out"`):
 		s.scaleOuts++
 	case has(`"msg":"listening"`):

@@ -65,7 +65,7 @@ func runSpike(ctx context.Context, o options, stdout io.Writer) error {
 	if err := waitReady(bc, blog, 2*time.Minute); err != nil {
 		return err
 	}
-	for blog.snapshot().preflight < o.services {
+	for !blog.snapshot().statesRead {
 		if err := sleepAlive(ctx, 50*time.Millisecond, bc); err != nil {
 			return err
 		}
