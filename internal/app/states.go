@@ -4,16 +4,28 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
 )
 
-// stateReadTimeout bounds one read of every service's state.
+// stateReadTimeout bounds the read of one chunk of services.
 const stateReadTimeout = 30 * time.Second
+
+// A read of many services goes a chunk at a time, a chunk a second at most:
+// 100 services, 10 DescribeServices calls with ECS's batches of 10, so a
+// read never spends more than 10 calls a second of the account's ECS
+// budget (shared with every other tool, and with this process's own
+// scale-outs). Up to 100 services read at once; 10,000 take 100 s.
+const (
+	stateChunk = 100
+	stateEvery = time.Second
+)
 
 // stateReader reads the state of every watched service, in batches where
 // the scaler allows (ECS: 10 services a DescribeServices call), at start-up
@@ -45,16 +57,13 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 	if r.unreadable == nil {
 		r.unreadable = map[scaler.ServiceID]string{}
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, stateReadTimeout)
-	defer cancel()
 	start := time.Now()
 	ids := make([]scaler.ServiceID, len(services))
 	for i, s := range services {
 		ids[i] = s.ID()
 	}
-	states, errs := scaler.ReadStates(ctx, r.sc, ids, 0)
-	if parent.Err() != nil {
+	states, errs := readPaced(ctx, r.sc, ids)
+	if ctx.Err() != nil {
 		return // stopping: what was not read does not matter
 	}
 	unreadable, paused, logged := 0, 0, 0
@@ -99,4 +108,65 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 	}
 	r.log.Log(ctx, level, "service states read", "services", len(services), "unreadable", unreadable,
 		"paused_on_service", paused, "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+// readPaced reads the states of ids a chunk at a time, starting a chunk
+// every stateEvery at most, each chunk bounded by stateReadTimeout. A chunk
+// holds whole batches of one cluster's services (ECS reads up to
+// ecs.BatchSize services of one cluster a call), so pacing adds no call to
+// what one read of every service would make. It returns early when ctx is
+// done.
+func readPaced(ctx context.Context, sc scaler.Scaler, ids []scaler.ServiceID) ([]scaler.State, []error) {
+	states, errs := make([]scaler.State, len(ids)), make([]error, len(ids))
+	var pace *time.Ticker
+	for _, chunk := range chunks(ids) {
+		if pace == nil {
+			pace = time.NewTicker(stateEvery)
+			defer pace.Stop()
+		} else {
+			select {
+			case <-ctx.Done():
+				return states, errs
+			case <-pace.C:
+			}
+		}
+		sub := make([]scaler.ServiceID, len(chunk))
+		for i, at := range chunk {
+			sub[i] = ids[at]
+		}
+		chunkCtx, cancel := context.WithTimeout(ctx, stateReadTimeout)
+		st, e := scaler.ReadStates(chunkCtx, sc, sub, 0)
+		cancel()
+		for i, at := range chunk {
+			states[at], errs[at] = st[i], e[i]
+		}
+	}
+	return states, errs
+}
+
+// chunks splits ids, by index, into chunks of at most stateChunk services,
+// each made of whole batches: up to ecs.BatchSize services of one cluster.
+func chunks(ids []scaler.ServiceID) [][]int {
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ids[a].Cluster, ids[b].Cluster) })
+	var out [][]int
+	var cur []int
+	for lo := 0; lo < len(order); {
+		hi := lo + 1 // a batch: the same cluster, ecs.BatchSize at most
+		for hi < len(order) && hi-lo < ecs.BatchSize && ids[order[hi]].Cluster == ids[order[lo]].Cluster {
+			hi++
+		}
+		if len(cur)+hi-lo > stateChunk {
+			out, cur = append(out, cur), nil
+		}
+		cur = append(cur, order[lo:hi]...)
+		lo = hi
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }

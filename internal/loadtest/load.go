@@ -170,7 +170,7 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 	}
-	ng, err := startNginx(nginxBin, dir, 4*o.services+1024)
+	ng, err := startNginx(nginxBin, dir, min(4*o.services+1024, nofile()))
 	if err != nil {
 		return err
 	}

@@ -145,3 +145,13 @@ func (n *nginx) stop() {
 		<-n.exited
 	}
 }
+
+// nofile is the most files nginx may open here: the hard RLIMIT_NOFILE,
+// less some for its own files.
+func nofile() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Max > 1<<20 {
+		return 1 << 16
+	}
+	return int(r.Max) - 64
+}
