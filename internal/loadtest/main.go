@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.services, "services", 1000, "number of services (load), or of services spiking at once (spike)")
 	fs.DurationVar(&o.interval, "interval", time.Second, "CheckInterval of every service (spike mode: 250ms is a good choice)")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window (load mode)")
-	fs.DurationVar(&o.warmup, "warmup", 0, "wait this long after every service was checked once before measuring (default: 3 intervals, at least 3 s)")
+	fs.DurationVar(&o.warmup, "warmup", 0, "wait this long after the start-up state read before measuring (default: 3 intervals, at least 10 s: start-up garbage collected, memory returned)")
 	fs.StringVar(&o.binary, "binary", "", "the fast-autoscaler binary to measure (default: go build ./cmd/fast-autoscaler into a temporary directory)")
 	fs.StringVar(&o.nginx, "nginx", "", "the nginx binary (default: nginx in PATH, else /usr/sbin/nginx)")
 	fs.BoolVar(&o.poller, "poller", true, "run the plain net/http poller beside the binary (load mode)")
@@ -128,7 +128,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return errors.New("-as-poller needs -target")
 	}
 	if o.warmup == 0 {
-		o.warmup = max(3*o.interval, 3*time.Second)
+		o.warmup = max(3*o.interval, 10*time.Second)
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ type logSeen struct {
 	preflight  int       // "service state" and "service not readable" lines
 	unreadable int       // "service not readable" lines
 	statesRead bool      // "service states read": the start-up read of every service ended
-	preflightT time.Time // when it ended
+	preflightT time.Time // when it ended (the last service's line, for a binary that logs no summary)
 	scaleOuts  int       // "scaled out" lines (a dry run logs them too)
 	errors     []string  // the first few lines at level ERROR
 }
@@ -99,9 +99,15 @@ func (l *binaryLog) line(b []byte, now time.Time) {
 		}
 	case has(`"msg":"service state"`):
 		s.preflight++
+		if !s.statesRead {
+			s.preflightT = now // older binaries log no summary line
+		}
 	case has(`"msg":"service not readable`):
 		s.preflight++
 		s.unreadable++
+		if !s.statesRead {
+			s.preflightT = now
+		}
 	case has(`"msg":"service states read"`):
 		if !s.statesRead {
 			s.statesRead, s.preflightT = true, now

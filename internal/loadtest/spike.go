@@ -65,7 +65,7 @@ func runSpike(ctx context.Context, o options, stdout io.Writer) error {
 	if err := waitReady(bc, blog, 2*time.Minute); err != nil {
 		return err
 	}
-	for !blog.snapshot().statesRead {
+	for seen := blog.snapshot(); !seen.statesRead && seen.preflight < o.services; seen = blog.snapshot() {
 		if err := sleepAlive(ctx, 50*time.Millisecond, bc); err != nil {
 			return err
 		}
