@@ -11,6 +11,13 @@ type Reading struct {
 	// (the nginx status URL answered 503). It calls for a scale-out whatever
 	// Value is.
 	Overload bool
+	// Tasks is how many tasks Value stands for. 0 (the built-in nginx source
+	// through a load balancer) means Value is one task's load, so a capacity
+	// scale-out estimates the total from the tasks it counts as serving.
+	// N > 0 means Value is the mean load of N tasks that were all read, so
+	// the total is exactly Value × N. Value is compared with the threshold
+	// either way.
+	Tasks int
 }
 
 // MetricSource reads a service's current load. A read that returns an error is

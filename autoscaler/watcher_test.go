@@ -49,8 +49,10 @@ func newService(name string, src autoscaler.MetricSource, n notify.Notifier) aut
 	return autoscaler.Service{Cluster: "c", Name: name, Source: src, Policy: autoscaler.DefaultPolicy(), Notifier: n}
 }
 
+// memWith returns a Memory scaler holding the named services at desired,
+// all running; the tasks of a scale-out start at once.
 func memWith(desired int, names ...string) *scaler.Memory {
-	m := scaler.NewMemory()
+	m := &scaler.Memory{StartAtOnce: true}
 	for _, n := range names {
 		m.Put(scaler.ServiceID{Cluster: "c", Name: n}, scaler.State{Desired: desired, Running: desired, Status: "ACTIVE"})
 	}
@@ -82,7 +84,7 @@ func TestStepScalesOutLikeTheSeed(t *testing.T) {
 	assert.Equal(t, []scaler.Update{{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 3, To: 10}}, mem.Updates())
 	require.Len(t, rec.events, 1)
 	ev := rec.events[0]
-	assert.Equal(t, notify.Event{Kind: notify.ScaledOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10}, ev)
+	assert.Equal(t, notify.Event{Kind: notify.ScaledOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10, Running: 3}, ev)
 }
 
 func TestStepOverloadScalesOut(t *testing.T) {

@@ -30,6 +30,30 @@ type State struct {
 	// Deploying reports a deployment in progress (more than one deployment,
 	// or the primary one not yet completed).
 	Deploying bool
+	// LastEvent is the orchestrator's latest message about the service (on
+	// ECS, the newest service event, such as "unable to place a task");
+	// empty when there is none.
+	LastEvent string
+	// Target is the service's scalable target (Application Auto Scaling on
+	// ECS), when the scaler reads one.
+	Target ScalableTarget
+}
+
+// ScalableTarget is what a managed autoscaler registered for a service: the
+// bounds it keeps the desired count within and whether its scale-out is
+// suspended. Counts are tasks.
+type ScalableTarget struct {
+	// Known reports that the scaler read it: false when the scaler reads no
+	// scalable targets, or the read failed.
+	Known bool
+	// Registered reports that the service has a scalable target; Min, Max
+	// and ScaleOutSuspended are its settings. False when Known and the
+	// service has none.
+	Registered bool
+	Min, Max   int // MinCapacity, MaxCapacity
+	// ScaleOutSuspended mirrors DynamicScalingOutSuspended: an operator has
+	// suspended scale-out (during an incident or a migration, say).
+	ScaleOutSuspended bool
 }
 
 // Scaler reads a service's state and sets its desired task count. The engine

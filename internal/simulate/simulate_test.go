@@ -75,7 +75,9 @@ func TestSameDecisionsAsEngine(t *testing.T) {
 		tr.Points = append(tr.Points, Point{At: d, Conns: initial * perTask(d)})
 	}
 	res, err := Simulate(t.Context(), tr, Options{Cluster: "c", Name: "s", Policy: policy, Initial: initial,
-		Startup:      100 * time.Hour, // tasks never get ready, so the readings stay as scripted
+		// Tasks run at once (as in the engine's scaler) but never serve, so
+		// the readings stay as scripted.
+		Startup: time.Nanosecond, RegisterDelay: 100 * time.Hour,
 		TaskCapacity: capacity, Target: math.MaxFloat64})
 	require.NoError(t, err)
 	var got []decision
@@ -109,7 +111,7 @@ func engineDecisions(t *testing.T, policy autoscaler.Policy, initial int, capaci
 		mock := clock.NewMock()
 		start := mock.Now()
 		id := scaler.ServiceID{Cluster: "c", Name: "s"}
-		mem := scaler.NewMemory()
+		mem := &scaler.Memory{StartAtOnce: true}
 		mem.Put(id, scaler.State{Desired: initial, Running: initial, Status: "ACTIVE"})
 		var events []notify.Event
 		svc := autoscaler.Service{Cluster: id.Cluster, Name: id.Name, Policy: policy,

@@ -469,7 +469,7 @@ func TestSlackHangingNeverDelaysTheEngine(t *testing.T) {
 			defer mu.Unlock()
 			return append([]time.Duration(nil), checks...)
 		}
-		mem := scaler.NewMemory()
+		mem := &scaler.Memory{StartAtOnce: true} // tasks start at once: every check may scale out again
 		svc := scaler.ServiceID{Cluster: "prod", Name: "web"}
 		mem.Put(svc, scaler.State{Desired: 2, Running: 2})
 		policy := autoscaler.DefaultPolicy()

@@ -1,0 +1,331 @@
+package autoscaler
+
+import (
+	"math"
+	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+)
+
+// This file holds the decision: pure functions of the policy, the reading,
+// the service's state, the time and what the watcher remembers. Watcher.Step
+// feeds them and carries out what they decide.
+
+// ask is one scale-out the watcher asked for.
+type ask struct {
+	at       time.Time // when it was asked
+	from, to int       // desired count found, and asked for
+	// since is when the oldest ask whose tasks have not all started was
+	// made: at, or earlier when this ask raised one still starting.
+	since   time.Time
+	started bool // the running count reached min(to, desired) since
+	told    bool // TasksNotStarting was sent for it
+	serving int  // ModeCapacity: tasks counted as serving when it was asked
+}
+
+// memory is what a watcher carries from one check to the next for its
+// decisions. The zero value is a watcher that never scaled out.
+type memory struct {
+	above      int       // readings in a row above the threshold
+	last       ask       // the last scale-out known to have landed; to == 0 before the first
+	unsure     ask       // a scale-out whose update failed and may have landed; to == 0 when none
+	graceUntil time.Time // end of the grace period after last; zero before the first
+	serving    int       // ModeCapacity, in the grace period: tasks counted as serving
+	holds      int       // held or following-up checks in a row, for their backoff
+	suspended  bool      // ScaleOutSuspended was told for the present suspension
+}
+
+// decision is what one check decided once the service's state was read.
+type decision struct {
+	outcome Outcome // Idle, ScaledOut, HeldAtMax, HeldStarting or HeldSuspended
+	from    int     // the desired count found (or asked from, when landed)
+	// to is the desired count to set (ScaledOut), asked for (HeldStarting,
+	// HeldSuspended) or the cap (HeldAtMax).
+	to int
+	// maxBound is the cap that limited to, and maxBy names it
+	// ("MaxDesiredCount" or "MaxCapacity"); 0 and "" when none did.
+	maxBound int
+	maxBy    string
+	// landed: an update whose call failed is found in force; ScaledOut
+	// reports it and no update is made.
+	landed bool
+	// escalation: a ScaledOut during the grace period of an earlier one.
+	escalation bool
+	// started: the tasks asked for by the last scale-out have all started,
+	// as seen at this check.
+	started bool
+	// notStarting: they have not started within StartupTimeout; send
+	// TasksNotStarting (once per scale-out).
+	notStarting bool
+	// suspended: the first check of a suspension; send ScaleOutSuspended.
+	suspended bool
+	// reason says, for Idle after a state read and for the held outcomes,
+	// why no update is made.
+	reason string
+	// load and serving are ModeCapacity's estimate of the total load and
+	// the tasks it counted as serving; 0 when none was made.
+	load    float64
+	serving int
+	next    time.Time // when the next check is due
+}
+
+// Names of the bounds a decision can be capped by.
+const (
+	boundMaxDesired  = "MaxDesiredCount"
+	boundMaxCapacity = "MaxCapacity"
+)
+
+// observe counts r into m: how many readings in a row were above the
+// threshold.
+func (p Policy) observe(r Reading, m memory) memory {
+	if p.Triggered(r) {
+		m.above = min(m.above+1, MaxScaleoutAfterChecks)
+	} else {
+		m.above = 0
+	}
+	return m
+}
+
+// acts reports whether the reading, after the ones before it, calls for a
+// scale-out: an overload at once, else ScaleoutAfterChecks readings in a row
+// above the threshold.
+func (p Policy) acts(r Reading, m memory) bool {
+	return r.Overload || m.above >= p.afterChecks()
+}
+
+// needsState reports whether the check at now must read the service's state:
+// to settle an update whose outcome is unknown, to follow a capacity
+// scale-out through its grace period, to act on the reading, or to learn
+// whether the tasks asked for have started. An idle check reads nothing.
+func (p Policy) needsState(now time.Time, r Reading, m memory) bool {
+	if m.unsure.to > 0 {
+		return true
+	}
+	if now.Before(m.graceUntil) {
+		switch {
+		case p.mode() == ModeCapacity:
+			return true
+		case p.EscalateWhenReady:
+			return p.acts(r, m)
+		}
+		return false
+	}
+	return p.acts(r, m) || m.last.to > 0 && !m.last.started
+}
+
+// skip is the decision of a check that reads no state: nothing to do. In a
+// grace period that is not checked, the next check is its end.
+func (p Policy) skip(now time.Time, m memory) decision {
+	d := decision{outcome: Idle, next: now.Add(p.CheckInterval)}
+	if now.Before(m.graceUntil) && !p.checksInGrace() {
+		d.next = m.graceUntil
+	}
+	return d
+}
+
+// decide is the decision of the check at now, given the reading r (counted
+// into m by observe) and the service's state st.
+func (p Policy) decide(now time.Time, r Reading, st scaler.State, m memory) (decision, memory) {
+	d := decision{outcome: Idle, from: st.Desired, next: now.Add(p.CheckInterval)}
+
+	// An update whose call failed may have landed: found in force, it is done.
+	if u := m.unsure; u.to > 0 {
+		m.unsure = ask{}
+		if st.Desired >= u.to {
+			m = p.landed(u, m)
+			d.outcome, d.landed, d.from, d.to = ScaledOut, true, u.from, u.to
+			d.next = p.afterScaleOut(now, m)
+			return d, m
+		}
+	}
+
+	// Have the tasks asked for last time started?
+	started := true
+	if l := &m.last; l.to > 0 && !l.started {
+		if st.Running >= min(l.to, st.Desired) {
+			l.started, d.started, m.holds = true, true, 0
+		} else {
+			started = false
+			if !l.told && now.Sub(l.since) >= p.startupTimeout() {
+				l.told, d.notStarting = true, true
+			}
+		}
+	}
+	if !st.Target.ScaleOutSuspended {
+		m.suspended = false // a later suspension is told again
+	}
+
+	inGrace := now.Before(m.graceUntil)
+	mode := p.mode()
+	if inGrace && mode == ModeCapacity {
+		m.serving = min(m.serving, st.Running) // tasks that stopped serve no more
+		switch {
+		case started && !p.Triggered(r):
+			// Every task asked for runs and the reading is under the
+			// threshold: count them all as serving, and end the grace period.
+			m.serving, m.graceUntil = st.Running, now
+			d.reason = "the tasks asked for run and the load is under the threshold"
+			return d, m
+		case r.Overload:
+			d.reason = "overloaded while the tasks asked for start: the load cannot be measured"
+			return d, m
+		}
+		need, load := p.need(r, m.serving)
+		d.load, d.serving = load, m.serving
+		if need <= st.Desired {
+			return d, m
+		}
+		d.escalation = true
+		return p.raise(now, d, m, st, need)
+	}
+	act := p.acts(r, m)
+	if inGrace && !(p.EscalateWhenReady && act && started) {
+		if !p.checksInGrace() {
+			d.next = m.graceUntil
+		}
+		return d, m
+	}
+	if !act {
+		if !started {
+			d.next = p.backoff(now, &m)
+		}
+		return d, m
+	}
+	d.escalation = inGrace
+
+	floor := p.floor(st)
+	var want int
+	justified := false // ModeCapacity: the load on the serving tasks needs more than the desired count
+	switch mode {
+	case ModeCapacity:
+		if r.Overload {
+			want = double(max(st.Desired, floor))
+			break
+		}
+		need, load := p.need(r, st.Running)
+		d.load, d.serving = load, st.Running
+		justified = need > st.Desired
+		want = max(need, st.Desired+1, floor)
+		if !started {
+			want = need // no more than the load needs while tasks are starting
+		}
+	case ModeSteps:
+		want = max(p.Steps.apply(st.Desired, r.Value-p.ScaleoutThreshold, r.Overload), floor)
+	default:
+		want = double(max(st.Desired, floor))
+	}
+	if !started && !justified {
+		d.outcome, d.to = HeldStarting, want
+		d.reason = "the tasks asked for by the last scale-out have not all started"
+		d.next = p.backoff(now, &m)
+		return d, m
+	}
+	return p.raise(now, d, m, st, want)
+}
+
+// raise finishes a decision to raise the desired count to want: held while
+// scale-out is suspended, capped, held at the cap, or a scale-out.
+func (p Policy) raise(now time.Time, d decision, m memory, st scaler.State, want int) (decision, memory) {
+	if st.Target.Registered && st.Target.ScaleOutSuspended {
+		d.outcome, d.to, d.escalation = HeldSuspended, want, false
+		d.reason = "scale-out is suspended on the scalable target (DynamicScalingOutSuspended)"
+		d.suspended, m.suspended = !m.suspended, true
+		d.next = p.backoff(now, &m)
+		return d, m
+	}
+	limit, by, capped := p.cap(st)
+	if capped && want > limit {
+		want, d.maxBound, d.maxBy = limit, limit, by
+	}
+	d.to = want
+	switch {
+	case want > st.Desired:
+		d.outcome = ScaledOut
+	case capped && st.Desired >= limit:
+		d.outcome, d.escalation = HeldAtMax, false
+		d.to, d.maxBound, d.maxBy = limit, limit, by
+		d.reason = "the desired count already stands at " + by
+		d.next = now.Add(p.grace())
+		m.holds = 0
+	default:
+		d.outcome, d.escalation = Idle, false
+		d.reason = "the desired count already covers it"
+	}
+	return d, m
+}
+
+// record updates m after the update of a ScaledOut decision d made at now:
+// ok when it succeeded, else its outcome is unknown until the next state
+// read settles it.
+func (p Policy) record(now time.Time, d decision, m memory, ok bool) memory {
+	a := ask{at: now, from: d.from, to: d.to, since: now, serving: d.serving}
+	if d.serving == 0 {
+		a.serving = m.serving
+	}
+	if l := m.last; l.to > 0 && !l.started { // raising an ask still starting
+		a.since, a.told = l.since, l.told
+	}
+	if !ok {
+		m.unsure = a
+		return m
+	}
+	return p.landed(a, m)
+}
+
+// landed makes a the last scale-out, landed at a.at.
+func (p Policy) landed(a ask, m memory) memory {
+	m.last, m.graceUntil, m.serving, m.holds = a, a.at.Add(p.grace()), a.serving, 0
+	return m
+}
+
+// afterScaleOut is when the check after a landed scale-out is due: at
+// CheckInterval when the grace period is checked, else at its end.
+func (p Policy) afterScaleOut(now time.Time, m memory) time.Time {
+	next := now.Add(p.CheckInterval)
+	if !p.checksInGrace() && m.graceUntil.After(next) {
+		next = m.graceUntil
+	}
+	return next
+}
+
+// backoff counts one more held (or following-up) check and returns when the
+// next is due: CheckInterval, doubling with each one in a row up to 32 ×
+// CheckInterval, never beyond the grace period.
+func (p Policy) backoff(now time.Time, m *memory) time.Time {
+	m.holds++
+	return now.Add(min(p.CheckInterval<<min(m.holds-1, 5), p.grace()))
+}
+
+// need returns how many tasks the load needs at TargetPerTask each, and the
+// estimated total load: the reading times the tasks counted as serving, or
+// exactly when the reading covers a known number of tasks.
+func (p Policy) need(r Reading, serving int) (int, float64) {
+	total := r.Value * float64(max(serving, 1))
+	if r.Tasks > 0 {
+		total = r.Value * float64(r.Tasks)
+	}
+	n := math.Ceil(total/p.EffectiveTargetPerTask() - 1e-9) // 4000/100 is 40, not 41
+	return int(min(max(n, 0), math.MaxInt32)), total
+}
+
+// floor is the least a scale-out sets: MinDesiredCount, or the scalable
+// target's MinCapacity when higher.
+func (p Policy) floor(st scaler.State) int {
+	if st.Target.Registered {
+		return max(p.MinDesiredCount, st.Target.Min)
+	}
+	return p.MinDesiredCount
+}
+
+// cap is the most a scale-out sets, and which bound it is: the lower of
+// MaxDesiredCount and the scalable target's MaxCapacity. ok is false when
+// neither applies.
+func (p Policy) cap(st scaler.State) (limit int, by string, ok bool) {
+	if p.MaxDesiredCount > 0 {
+		limit, by, ok = p.MaxDesiredCount, boundMaxDesired, true
+	}
+	if t := st.Target; t.Registered && (!ok || t.Max < limit) {
+		limit, by, ok = max(t.Max, 0), boundMaxCapacity, true
+	}
+	return limit, by, ok
+}
