@@ -1,6 +1,7 @@
 package autoscaler
 
 import (
+	"cmp"
 	"math"
 	"time"
 
@@ -20,7 +21,8 @@ type ask struct {
 	since   time.Time
 	started bool // the running count reached min(to, desired) since
 	told    bool // TasksNotStarting was sent for it
-	serving int  // ModeCapacity: tasks counted as serving when it was asked
+	running int  // tasks RUNNING when it was asked
+	ran     bool // a task it asked for was seen RUNNING (start-up measured)
 }
 
 // memory is what a watcher carries from one check to the next for its
@@ -30,9 +32,13 @@ type memory struct {
 	last       ask       // the last scale-out known to have landed; to == 0 before the first
 	unsure     ask       // a scale-out whose update failed and may have landed; to == 0 when none
 	graceUntil time.Time // end of the grace period after last; zero before the first
-	serving    int       // ModeCapacity, in the grace period: tasks counted as serving
 	holds      int       // held or following-up checks in a row, for their backoff
 	suspended  bool      // ScaleOutSuspended was told for the present suspension
+
+	// ModeCapacity's estimate (see estimate.go).
+	hist    history       // recent readings and running counts
+	delay   time.Duration // the register delay, once measured
+	startup time.Duration // a task's start-up (request to RUNNING), once measured
 }
 
 // decision is what one check decided once the service's state was read.
@@ -62,10 +68,13 @@ type decision struct {
 	// reason says, for Idle after a state read and for the held outcomes,
 	// why no update is made.
 	reason string
-	// load and serving are ModeCapacity's estimate of the total load and
-	// the tasks it counted as serving; 0 when none was made.
-	load    float64
-	serving int
+	// load, serving and headroom are ModeCapacity's estimate: the total
+	// load, the tasks counted as serving, and the growth added for a load
+	// that keeps rising; 0 when none was made.
+	load     float64
+	serving  int
+	headroom float64
+	running  int // tasks RUNNING when the state was read
 	next    time.Time // when the next check is due
 }
 
@@ -77,19 +86,18 @@ const (
 
 // observe counts r into m: how many readings in a row were above the
 // threshold.
-func (p Policy) observe(r Reading, m memory) memory {
+func (p Policy) observe(r Reading, m *memory) {
 	if p.Triggered(r) {
 		m.above = min(m.above+1, MaxScaleoutAfterChecks)
 	} else {
 		m.above = 0
 	}
-	return m
 }
 
 // acts reports whether the reading, after the ones before it, calls for a
 // scale-out: an overload at once, else ScaleoutAfterChecks readings in a row
 // above the threshold.
-func (p Policy) acts(r Reading, m memory) bool {
+func (p Policy) acts(r Reading, m *memory) bool {
 	return r.Overload || m.above >= p.afterChecks()
 }
 
@@ -97,7 +105,7 @@ func (p Policy) acts(r Reading, m memory) bool {
 // to settle an update whose outcome is unknown, to follow a capacity
 // scale-out through its grace period, to act on the reading, or to learn
 // whether the tasks asked for have started. An idle check reads nothing.
-func (p Policy) needsState(now time.Time, r Reading, m memory) bool {
+func (p Policy) needsState(now time.Time, r Reading, m *memory) bool {
 	if m.unsure.to > 0 {
 		return true
 	}
@@ -115,7 +123,7 @@ func (p Policy) needsState(now time.Time, r Reading, m memory) bool {
 
 // skip is the decision of a check that reads no state: nothing to do. In a
 // grace period that is not checked, the next check is its end.
-func (p Policy) skip(now time.Time, m memory) decision {
+func (p Policy) skip(now time.Time, m *memory) decision {
 	d := decision{outcome: Idle, next: now.Add(p.CheckInterval)}
 	if now.Before(m.graceUntil) && !p.checksInGrace() {
 		d.next = m.graceUntil
@@ -123,19 +131,39 @@ func (p Policy) skip(now time.Time, m memory) decision {
 	return d
 }
 
+// remember records the reading r of the check at now into m's history
+// (ModeCapacity only: the other modes estimate nothing).
+func (p Policy) remember(now time.Time, r Reading, m *memory) {
+	if p.mode() != ModeCapacity {
+		return
+	}
+	running := -1
+	if m.hist.len() > 0 {
+		running = m.hist.at(m.hist.len() - 1).running
+	}
+	m.hist.add(sample{at: now, reading: r.Value, tasks: r.Tasks, overload: r.Overload, running: running})
+}
+
 // decide is the decision of the check at now, given the reading r (counted
-// into m by observe) and the service's state st.
-func (p Policy) decide(now time.Time, r Reading, st scaler.State, m memory) (decision, memory) {
-	d := decision{outcome: Idle, from: st.Desired, next: now.Add(p.CheckInterval)}
+// into m by observe and remember) and the service's state st.
+func (p Policy) decide(now time.Time, r Reading, st scaler.State, m *memory) decision {
+	d := decision{outcome: Idle, from: st.Desired, running: st.Running, next: now.Add(p.CheckInterval)}
 
 	// An update whose call failed may have landed: found in force, it is done.
 	if u := m.unsure; u.to > 0 {
 		m.unsure = ask{}
 		if st.Desired >= u.to {
-			m = p.landed(u, m)
+			p.landed(u, m)
 			d.outcome, d.landed, d.from, d.to = ScaledOut, true, u.from, u.to
 			d.next = p.afterScaleOut(now, m)
-			return d, m
+			return d
+		}
+	}
+
+	if p.mode() == ModeCapacity {
+		m.hist.setRunning(st.Running)
+		if l := &m.last; l.to > 0 && !l.ran && st.Running > l.running {
+			l.ran, m.startup = true, now.Sub(l.at) // a task it asked for runs: start-up measured
 		}
 	}
 
@@ -158,22 +186,20 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m memory) (dec
 	inGrace := now.Before(m.graceUntil)
 	mode := p.mode()
 	if inGrace && mode == ModeCapacity {
-		m.serving = min(m.serving, st.Running) // tasks that stopped serve no more
 		switch {
 		case started && !p.Triggered(r):
 			// Every task asked for runs and the reading is under the
-			// threshold: count them all as serving, and end the grace period.
-			m.serving, m.graceUntil = st.Running, now
+			// threshold: the grace period ends.
+			m.graceUntil = now
 			d.reason = "the tasks asked for run and the load is under the threshold"
-			return d, m
+			return d
 		case r.Overload:
 			d.reason = "overloaded while the tasks asked for start: the load cannot be measured"
-			return d, m
+			return d
 		}
-		need, load := p.need(r, m.serving)
-		d.load, d.serving = load, m.serving
+		need := p.estimate(now, &d, m)
 		if need <= st.Desired {
-			return d, m
+			return d
 		}
 		d.escalation = true
 		return p.raise(now, d, m, st, need)
@@ -183,13 +209,13 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m memory) (dec
 		if !p.checksInGrace() {
 			d.next = m.graceUntil
 		}
-		return d, m
+		return d
 	}
 	if !act {
 		if !started {
-			d.next = p.backoff(now, &m)
+			d.next = p.backoff(now, m)
 		}
-		return d, m
+		return d
 	}
 	d.escalation = inGrace
 
@@ -202,12 +228,16 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m memory) (dec
 			want = double(max(st.Desired, floor))
 			break
 		}
-		need, load := p.need(r, st.Running)
-		d.load, d.serving = load, st.Running
+		need := p.estimate(now, &d, m)
 		justified = need > st.Desired
-		want = max(need, st.Desired+1, floor)
-		if !started {
+		switch {
+		case !started:
 			want = need // no more than the load needs while tasks are starting
+		case !justified && d.serving < st.Desired:
+			d.reason = "the tasks asked for and not serving yet cover what the load needs"
+			return d
+		default:
+			want = max(need, st.Desired+1, floor)
 		}
 	case ModeSteps:
 		want = max(p.Steps.apply(st.Desired, r.Value-p.ScaleoutThreshold, r.Overload), floor)
@@ -217,21 +247,21 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m memory) (dec
 	if !started && !justified {
 		d.outcome, d.to = HeldStarting, want
 		d.reason = "the tasks asked for by the last scale-out have not all started"
-		d.next = p.backoff(now, &m)
-		return d, m
+		d.next = p.backoff(now, m)
+		return d
 	}
 	return p.raise(now, d, m, st, want)
 }
 
 // raise finishes a decision to raise the desired count to want: held while
 // scale-out is suspended, capped, held at the cap, or a scale-out.
-func (p Policy) raise(now time.Time, d decision, m memory, st scaler.State, want int) (decision, memory) {
+func (p Policy) raise(now time.Time, d decision, m *memory, st scaler.State, want int) decision {
 	if st.Target.Registered && st.Target.ScaleOutSuspended {
 		d.outcome, d.to, d.escalation = HeldSuspended, want, false
 		d.reason = "scale-out is suspended on the scalable target (DynamicScalingOutSuspended)"
 		d.suspended, m.suspended = !m.suspended, true
-		d.next = p.backoff(now, &m)
-		return d, m
+		d.next = p.backoff(now, m)
+		return d
 	}
 	limit, by, capped := p.cap(st)
 	if capped && want > limit {
@@ -251,36 +281,32 @@ func (p Policy) raise(now time.Time, d decision, m memory, st scaler.State, want
 		d.outcome, d.escalation = Idle, false
 		d.reason = "the desired count already covers it"
 	}
-	return d, m
+	return d
 }
 
 // record updates m after the update of a ScaledOut decision d made at now:
 // ok when it succeeded, else its outcome is unknown until the next state
 // read settles it.
-func (p Policy) record(now time.Time, d decision, m memory, ok bool) memory {
-	a := ask{at: now, from: d.from, to: d.to, since: now, serving: d.serving}
-	if d.serving == 0 {
-		a.serving = m.serving
-	}
+func (p Policy) record(now time.Time, d decision, m *memory, ok bool) {
+	a := ask{at: now, from: d.from, to: d.to, since: now, running: d.running}
 	if l := m.last; l.to > 0 && !l.started { // raising an ask still starting
 		a.since, a.told = l.since, l.told
 	}
 	if !ok {
 		m.unsure = a
-		return m
+		return
 	}
-	return p.landed(a, m)
+	p.landed(a, m)
 }
 
 // landed makes a the last scale-out, landed at a.at.
-func (p Policy) landed(a ask, m memory) memory {
-	m.last, m.graceUntil, m.serving, m.holds = a, a.at.Add(p.grace()), a.serving, 0
-	return m
+func (p Policy) landed(a ask, m *memory) {
+	m.last, m.graceUntil, m.holds = a, a.at.Add(p.grace()), 0
 }
 
 // afterScaleOut is when the check after a landed scale-out is due: at
 // CheckInterval when the grace period is checked, else at its end.
-func (p Policy) afterScaleOut(now time.Time, m memory) time.Time {
+func (p Policy) afterScaleOut(now time.Time, m *memory) time.Time {
 	next := now.Add(p.CheckInterval)
 	if !p.checksInGrace() && m.graceUntil.After(next) {
 		next = m.graceUntil
@@ -296,16 +322,29 @@ func (p Policy) backoff(now time.Time, m *memory) time.Time {
 	return now.Add(min(p.CheckInterval<<min(m.holds-1, 5), p.grace()))
 }
 
-// need returns how many tasks the load needs at TargetPerTask each, and the
-// estimated total load: the reading times the tasks counted as serving, or
-// exactly when the reading covers a known number of tasks.
-func (p Policy) need(r Reading, serving int) (int, float64) {
-	total := r.Value * float64(max(serving, 1))
-	if r.Tasks > 0 {
-		total = r.Value * float64(r.Tasks)
+// estimate returns how many tasks the load needs at TargetPerTask each,
+// from the reading just remembered into m's history: the total load (the
+// reading times the tasks serving, or exactly when the reading covers a
+// known number of tasks), plus, while it has kept rising, the growth
+// expected before tasks asked for now would serve. It records the figures
+// in d for the log.
+func (p Policy) estimate(now time.Time, d *decision, m *memory) int {
+	h := &m.hist
+	delay := m.delay
+	if fit, ok := h.fitDelay(p.CheckInterval); ok {
+		delay = fit
+		if rose := h.lastRise(); rose.Add(fit).Before(now) { // the fit explains a fall seen since
+			m.delay = fit
+		}
 	}
-	n := math.Ceil(total/p.EffectiveTargetPerTask() - 1e-9) // 4000/100 is 40, not 41
-	return int(min(max(n, 0), math.MaxInt32)), total
+	var serving [historyLen]int
+	h.servings(delay, &serving)
+	d.serving = serving[h.len()-1]
+	d.load = h.at(h.len() - 1).load(d.serving)
+	lead := p.CheckInterval + cmp.Or(m.startup, priorStartup) + cmp.Or(m.delay, priorDelay)
+	d.headroom = h.trend(now, &serving) * lead.Seconds()
+	n := math.Ceil((d.load+d.headroom)/p.EffectiveTargetPerTask() - 1e-9) // 4000/100 is 40, not 41
+	return int(min(max(n, 0), math.MaxInt32))
 }
 
 // floor is the least a scale-out sets: MinDesiredCount, or the scalable

@@ -93,7 +93,7 @@ const (
 	DefaultStartupTimeout = 5 * time.Minute
 	// DefaultTargetFraction is TargetPerTask's default as a fraction of
 	// ScaleoutThreshold. See the README for the measurements behind it.
-	DefaultTargetFraction = 1.0
+	DefaultTargetFraction = 0.9
 
 	// MinCheckInterval is the shortest CheckInterval Validate accepts.
 	MinCheckInterval = 100 * time.Millisecond
@@ -195,24 +195,30 @@ func (p Policy) Validate() error {
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
-// mode is ScaleoutMode with its default.
-func (p Policy) mode() ScaleoutMode {
+// EffectiveMode is ScaleoutMode with its default: ModeDouble when empty.
+func (p Policy) EffectiveMode() ScaleoutMode {
 	if p.ScaleoutMode == "" {
 		return ModeDouble
 	}
 	return p.ScaleoutMode
 }
 
+// mode is EffectiveMode.
+func (p Policy) mode() ScaleoutMode { return p.EffectiveMode() }
+
 // afterChecks is ScaleoutAfterChecks with its default.
 func (p Policy) afterChecks() int { return max(p.ScaleoutAfterChecks, 1) }
 
-// startupTimeout is StartupTimeout with its default.
-func (p Policy) startupTimeout() time.Duration {
+// EffectiveStartupTimeout is StartupTimeout with its default.
+func (p Policy) EffectiveStartupTimeout() time.Duration {
 	if p.StartupTimeout <= 0 {
 		return DefaultStartupTimeout
 	}
 	return p.StartupTimeout
 }
+
+// startupTimeout is EffectiveStartupTimeout.
+func (p Policy) startupTimeout() time.Duration { return p.EffectiveStartupTimeout() }
 
 // EffectiveTargetPerTask is TargetPerTask with its default: the load per
 // task a capacity scale-out aims for.

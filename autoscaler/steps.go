@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,6 +59,38 @@ type StepAdjustment struct {
 	// ScalingAdjustment is tasks (ChangeInCapacity, ExactCapacity) or
 	// percent (PercentChangeInCapacity); it must raise the count.
 	ScalingAdjustment int
+}
+
+// String shows the configuration in the document's shape, on one line:
+// {"AdjustmentType":"ChangeInCapacity","StepAdjustments":[{"MetricIntervalLowerBound":0,"ScalingAdjustment":2}]}.
+func (s *StepScaling) String() string {
+	if s == nil {
+		return "none"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"AdjustmentType":%q,"StepAdjustments":[`, s.AdjustmentType)
+	for i, st := range s.StepAdjustments {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('{')
+		if st.MetricIntervalLowerBound != nil {
+			fmt.Fprintf(&b, `"MetricIntervalLowerBound":%v,`, *st.MetricIntervalLowerBound)
+		}
+		if st.MetricIntervalUpperBound != nil {
+			fmt.Fprintf(&b, `"MetricIntervalUpperBound":%v,`, *st.MetricIntervalUpperBound)
+		}
+		fmt.Fprintf(&b, `"ScalingAdjustment":%d}`, st.ScalingAdjustment)
+	}
+	b.WriteByte(']')
+	if s.MinAdjustmentMagnitude > 0 {
+		fmt.Fprintf(&b, `,"MinAdjustmentMagnitude":%d`, s.MinAdjustmentMagnitude)
+	}
+	if s.Cooldown > 0 {
+		fmt.Fprintf(&b, `,"Cooldown":%q`, s.Cooldown.String())
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // validate reports every problem, naming fields under prefix.

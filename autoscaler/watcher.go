@@ -193,12 +193,13 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	}
 	c.Reading = r
 
-	w.mem = p.observe(r, w.mem)
+	p.observe(r, &w.mem)
+	p.remember(now, r, &w.mem)
 	if !p.Triggered(r) {
 		w.scaleFails = 0 // the load fell back: a later spike's failures are a new run
 	}
-	if !p.needsState(now, r, w.mem) {
-		d := p.skip(now, w.mem)
+	if !p.needsState(now, r, &w.mem) {
+		d := p.skip(now, &w.mem)
 		c.Next, c.Grace = d.next, now.Before(w.mem.graceUntil)
 		if w.log.Enabled(ctx, slog.LevelDebug) {
 			w.log.LogAttrs(ctx, slog.LevelDebug, "check",
@@ -220,7 +221,7 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 	p := w.svc.Policy
 	ev := notify.Event{Time: c.Time, Value: c.Reading.Value, Overload: c.Reading.Overload}
 	attrs := []slog.Attr{slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload)}
-	acting := p.acts(c.Reading, w.mem) || w.mem.unsure.to > 0
+	acting := p.acts(c.Reading, &w.mem) || w.mem.unsure.to > 0
 
 	st, err := w.scaler.State(ctx, w.id)
 	if err != nil {
@@ -233,12 +234,14 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 		w.log.LogAttrs(ctx, slog.LevelWarn, "service state not read", append(attrs, slog.String("error", err.Error()))...)
 		return c
 	}
-	d, mem := p.decide(c.Time, c.Reading, st, w.mem)
-	w.mem = mem
+	d := p.decide(c.Time, c.Reading, st, &w.mem)
 	c.DesiredCur, c.Next = d.from, d.next
 	attrs = append(attrs, slog.Int("desired_cur", d.from), slog.Int("running", st.Running), slog.Int("pending", st.Pending))
-	if d.serving > 0 || d.load > 0 {
+	if d.load > 0 {
 		attrs = append(attrs, slog.Float64("load_total", d.load), slog.Int("serving", d.serving))
+		if d.headroom > 0 {
+			attrs = append(attrs, slog.Float64("load_headroom", d.headroom))
+		}
 	}
 	ev.DesiredCur, ev.Running, ev.Pending = d.from, st.Running, st.Pending
 	if d.maxBy != "" {
@@ -291,11 +294,11 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 			append(attrs, slog.String("grace", p.grace().String()))...)
 	} else {
 		if err := w.scaler.SetDesired(ctx, w.id, d.to); err != nil {
-			w.mem = p.record(c.Time, d, w.mem, false)
+			p.record(c.Time, d, &w.mem, false)
 			return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", d.to, err))
 		}
-		w.mem = p.record(c.Time, d, w.mem, true)
-		c.Next = p.afterScaleOut(c.Time, w.mem)
+		p.record(c.Time, d, &w.mem, true)
+		c.Next = p.afterScaleOut(c.Time, &w.mem)
 		msg := "scaled out"
 		if d.escalation {
 			msg = "scaled out again: the load needs more than the desired count asked for"

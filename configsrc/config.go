@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"time"
@@ -70,9 +71,26 @@ type ServiceConfig struct {
 	// (http only for a loopback host, as in tests).
 	SlackWebhookURL Secret
 	// Policy holds ScaleoutThreshold, MinDesiredCount, MaxDesiredCount,
-	// CheckInterval, GracePeriod and AlertAfterFailures (document names);
-	// defaults are autoscaler.DefaultPolicy's.
+	// CheckInterval, GracePeriod, AlertAfterFailures, ScaleoutMode,
+	// TargetPerTask, StepScalingPolicyConfiguration (Policy.Steps),
+	// EscalateWhenReady, ScaleoutAfterChecks and StartupTimeout (document
+	// names); defaults are autoscaler.DefaultPolicy's.
 	Policy autoscaler.Policy
+}
+
+// Equal reports whether s and o hold the same settings (the step scaling
+// configuration compared by value).
+func (s ServiceConfig) Equal(o ServiceConfig) bool { return reflect.DeepEqual(s, o) }
+
+// Warnings returns what is legal but risky in s's settings, one sentence
+// each: today, a service with no MaxDesiredCount, which only a scalable
+// target's MaxCapacity can bound.
+func (s ServiceConfig) Warnings() []string {
+	if s.Policy.MaxDesiredCount == 0 {
+		return []string{"no MaxDesiredCount: scale-outs are bounded only by the service's Application Auto Scaling " +
+			"scalable target (its MaxCapacity), if it has one; without one they have no cap at all"}
+	}
+	return nil
 }
 
 // ID returns the service's identity as the engine and scalers know it.
@@ -91,7 +109,7 @@ func (s ServiceConfig) LogValue() slog.Value {
 		status = u.Redacted()
 	}
 	p := s.Policy
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("EcsClusterName", s.EcsClusterName),
 		slog.String("EcsServiceName", s.EcsServiceName),
 		slog.String("StatusUrl", status),
@@ -107,7 +125,22 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("CheckInterval", p.CheckInterval.String()),
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
+		slog.String("ScaleoutMode", string(p.EffectiveMode())),
+	}
+	switch p.EffectiveMode() {
+	case autoscaler.ModeCapacity:
+		attrs = append(attrs, slog.Float64("TargetPerTask", p.EffectiveTargetPerTask()))
+	case autoscaler.ModeSteps:
+		attrs = append(attrs, slog.String(autoscaler.StepsField, p.Steps.String()))
+	}
+	if p.EffectiveMode() != autoscaler.ModeCapacity {
+		attrs = append(attrs, slog.Bool("EscalateWhenReady", p.EscalateWhenReady))
+	}
+	attrs = append(attrs,
+		slog.Int("ScaleoutAfterChecks", max(p.ScaleoutAfterChecks, 1)),
+		slog.String("StartupTimeout", p.EffectiveStartupTimeout().String()),
 	)
+	return slog.GroupValue(attrs...)
 }
 
 // Parse decodes and validates a configuration document. Every field left out

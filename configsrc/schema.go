@@ -49,6 +49,12 @@ func serviceFields() []field {
 		{"CheckInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.CheckInterval }, nil)},
 		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
 		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
+		{"ScaleoutMode", false, text(func(c *ServiceConfig) *autoscaler.ScaleoutMode { return &c.Policy.ScaleoutMode }, nil)},
+		{"TargetPerTask", false, number(func(c *ServiceConfig) *float64 { return &c.Policy.TargetPerTask })},
+		{autoscaler.StepsField, false, steps},
+		{"EscalateWhenReady", false, boolean(func(c *ServiceConfig) *bool { return &c.Policy.EscalateWhenReady })},
+		{"ScaleoutAfterChecks", false, count(func(c *ServiceConfig) *int { return &c.Policy.ScaleoutAfterChecks }, atLeastOne)},
+		{"StartupTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.StartupTimeout }, positive)},
 	}
 }
 
@@ -121,8 +127,20 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 			problem(f.name, "must not be null; leave the field out to use its default")
 		default:
 			if err := f.decode(&sc, raw); err != nil {
-				problem(f.name, err.Error())
+				bad[f.name] = true
+				for _, e := range unjoin(err) {
+					if fe, ok := errors.AsType[*autoscaler.FieldError](e); ok { // a nested field
+						c.add(i, fe.Field, fe.Problem)
+					} else {
+						c.add(i, f.name, e.Error())
+					}
+				}
 			}
+		}
+	}
+	if _, ok := given[autoscaler.StepsField]; ok && !bad[autoscaler.StepsField] && sc.Policy.Steps.Cooldown > 0 {
+		if _, ok := given["GracePeriod"]; ok {
+			problem(autoscaler.StepsField+".Cooldown", "give GracePeriod or "+autoscaler.StepsField+".Cooldown, not both")
 		}
 	}
 	_, hasName := given["StatusAuthName"]
@@ -294,6 +312,14 @@ func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration)
 func positive(d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("must be > 0, got %v", d)
+	}
+	return nil
+}
+
+// atLeastOne rejects 0, which Policy reads as "the default".
+func atLeastOne(n int) error {
+	if n < 1 {
+		return fmt.Errorf("must be >= 1, got %d", n)
 	}
 	return nil
 }

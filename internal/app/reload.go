@@ -85,7 +85,7 @@ func (r *reloader) reload(ctx context.Context, reason string) {
 		"added", added, "changed", changed, "removed", removed)
 	var fresh []configsrc.ServiceConfig
 	for _, s := range cfg.Services {
-		if old, ok := before[s.ID()]; !ok || old.cfg != s {
+		if old, ok := before[s.ID()]; !ok || !old.cfg.Equal(s) {
 			r.log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
 			fresh = append(fresh, s)
 		}

@@ -48,11 +48,16 @@ type targetTracking struct {
 	below         int     // datapoints in a row below target
 }
 
-// observe takes one minute's average per-task load and the ready and desired
-// counts, and returns the desired count target tracking sets, or desired
-// unchanged. When the datapoints call for an action the count restarts,
-// whether or not the desired count changes, as a fired alarm's cooldown would.
-func (tt *targetTracking) observe(avg float64, ready, desired int) int {
+// observe takes one datapoint's average load per running task (the
+// service's average, as ECS's CPU metric averages over its running tasks)
+// and the running and desired counts, and returns the desired count target
+// tracking sets, or desired unchanged. peak is the datapoint's highest
+// total load: the count asked for never exceeds what it needs at the
+// target, which an average taken over fewer tasks than now run would
+// otherwise multiply. When the datapoints call for an action the count
+// restarts, whether or not the desired count changes, as a fired alarm's
+// cooldown would.
+func (tt *targetTracking) observe(avg, peak float64, running, desired int) int {
 	switch {
 	case avg > tt.target:
 		tt.above, tt.below = tt.above+1, 0
@@ -61,7 +66,7 @@ func (tt *targetTracking) observe(avg float64, ready, desired int) int {
 	default:
 		tt.above, tt.below = 0, 0
 	}
-	want := int(min(math.Ceil(float64(ready)*avg/tt.target), math.MaxInt32))
+	want := int(min(math.Ceil(float64(running)*avg/tt.target), math.Ceil(peak/tt.target), math.MaxInt32))
 	want = max(want, tt.min)
 	if tt.max > 0 {
 		want = min(want, tt.max)

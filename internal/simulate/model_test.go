@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestTargetTracking(t *testing.T) {
 			tt, desired := tc.tt, tc.desired
 			var got []int
 			for _, avg := range tc.avgs {
-				desired = tt.observe(avg, tc.ready, desired)
+				desired = tt.observe(avg, math.Inf(1), tc.ready, desired)
 				got = append(got, desired)
 			}
 			assert.Equal(t, tc.want, got)

@@ -315,7 +315,8 @@ func simulate(ctx context.Context, tr *Trace, opts Options, label string, ctl fu
 	tt := targetTracking{target: opts.Target, min: opts.Initial, max: opts.Policy.MaxDesiredCount,
 		scaleInPoints: int(scaleInAfter / res)}
 	var (
-		sum      float64 // ∫ per-task load dt over the current datapoint, in connection-seconds
+		sum      float64 // ∫ load per running task dt over the current datapoint, in connection-seconds
+		peak     float64 // the highest total load within the current datapoint
 		s        = &w.run.Summary
 		row      = 0
 		start    = tr.Points[0].At
@@ -333,10 +334,11 @@ func simulate(ctx context.Context, tr *Trace, opts Options, label string, ctl fu
 			row++
 		}
 		w.conns = tr.Points[row].Conns
+		peak = max(peak, w.conns)
 		w.tasks.advance(t)
 		if t == minute {
 			avg := sum / res.Seconds()
-			if n := tt.observe(avg, w.tasks.ready, w.tasks.desired); n != w.tasks.desired {
+			if n := tt.observe(avg, peak, w.tasks.running, w.tasks.desired); n != w.tasks.desired {
 				action := "scale_out"
 				if n < w.tasks.desired {
 					action = "scale_in"
@@ -345,7 +347,7 @@ func simulate(ctx context.Context, tr *Trace, opts Options, label string, ctl fu
 					Reading: avg, DesiredCur: w.tasks.desired, DesiredNew: n, Ready: w.tasks.ready})
 				w.resize(t, n)
 			}
-			sum, minute = 0, minute+res
+			sum, peak, minute = 0, w.conns, minute+res
 		}
 		if c != nil && t >= check {
 			next, err := c.step(ctx, t, w)
@@ -371,7 +373,7 @@ func simulate(ctx context.Context, tr *Trace, opts Options, label string, ctl fu
 			next = min(next, check)
 		}
 		dt := (next - t).Seconds()
-		sum += load * dt
+		sum += perTask(w.conns, w.tasks.running) * dt // the service's average: a task not serving yet carries nothing
 		taskSecs += float64(w.tasks.desired) * dt
 		s.PeakPerTask = max(s.PeakPerTask, load)
 		s.PeakDesired = max(s.PeakDesired, w.tasks.desired)
