@@ -74,8 +74,8 @@ type decision struct {
 	load     float64
 	serving  int
 	headroom float64
-	running  int // tasks RUNNING when the state was read
-	next    time.Time // when the next check is due
+	running  int       // tasks RUNNING when the state was read
+	next     time.Time // when the next check is due
 }
 
 // Names of the bounds a decision can be capped by.

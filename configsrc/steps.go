@@ -32,7 +32,9 @@ func steps(sc *ServiceConfig, raw json.RawMessage) error {
 		return typeError("an object such as {\"AdjustmentType\": \"ChangeInCapacity\", \"StepAdjustments\": [...]}", raw)
 	}
 	var errs []error
-	bad := func(field, msg string) { errs = append(errs, &autoscaler.FieldError{Field: prefix + field, Problem: msg}) }
+	bad := func(field, msg string) {
+		errs = append(errs, &autoscaler.FieldError{Field: prefix + field, Problem: msg})
+	}
 	given := known(ms, stepsMembers, "", bad)
 	out := &autoscaler.StepScaling{}
 	for _, name := range stepsMembers {
