@@ -13,6 +13,10 @@ type Service struct {
 	// Deployments as DescribeServices reports them; nil means one PRIMARY
 	// deployment, rollout COMPLETED, with the service's counts.
 	Deployments []Deployment
+	// Events are the service's event messages, newest first, as
+	// DescribeServices reports them ("(service web) was unable to place a
+	// task because no container instance met all of its requirements.").
+	Events []string
 }
 
 // Deployment is one of a service's deployments. Counts are tasks.
@@ -141,6 +145,10 @@ func wireService(clusterName, name string, svc Service) map[string]any {
 			wd[i]["rolloutState"] = d.RolloutState
 		}
 	}
+	events := make([]any, len(svc.Events))
+	for i, msg := range svc.Events {
+		events[i] = map[string]any{"id": "ev-" + strconv.Itoa(len(svc.Events)-i), "createdAt": createdAt - i, "message": msg}
+	}
 	return map[string]any{
 		"serviceArn":   arn("service/" + clusterName + "/" + name),
 		"serviceName":  name,
@@ -150,7 +158,7 @@ func wireService(clusterName, name string, svc Service) map[string]any {
 		"launchType":  "FARGATE",
 		"createdAt":   createdAt,
 		"deployments": wd,
-		"events":      []any{},
+		"events":      events,
 	}
 }
 

@@ -1,13 +1,18 @@
 package ecs_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -265,4 +270,123 @@ func BenchmarkECSScaleOut(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newWithTargets returns a scaler reading scalable targets too, on a mock
+// clock, logging to the returned buffer.
+func newWithTargets(t testing.TB, svc awstest.Service) (*awstest.Server, *ecs.Scaler, *clock.Mock, *bytes.Buffer) {
+	s := awstest.New(t)
+	s.PutService(web.Cluster, web.Name, svc)
+	mock := clock.NewMock()
+	var logs bytes.Buffer
+	e := ecs.NewWithOptions(awsecs.NewFromConfig(s.Config()), ecs.Options{
+		ScalableTargets: applicationautoscaling.NewFromConfig(s.Config()),
+		Logger:          slog.New(slog.NewJSONHandler(&logs, nil)),
+		Clock:           mock,
+	})
+	return s, e, mock, &logs
+}
+
+func TestECSScalableTarget(t *testing.T) {
+	ctx := context.Background()
+	s, e, mock, _ := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 8, DynamicScalingOutSuspended: true})
+
+	st, err := e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 8, ScaleOutSuspended: true}, st.Target)
+	calls := s.Calls("DescribeScalableTargets")
+	require.Len(t, calls, 1)
+	assert.JSONEq(t, `{"ServiceNamespace":"ecs","ResourceIds":["service/app/web"],"ScalableDimension":"ecs:service:DesiredCount"}`, string(calls[0].Body))
+
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 12})
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max, "reused within a minute")
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 1)
+
+	mock.Add(ecs.DefaultTargetsMaxAge)
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 12}, st.Target, "read again after a minute")
+
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 20})
+	require.NoError(t, e.SetDesired(ctx, web, 10))
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, 20, st.Target.Max, "read again after a scale-out")
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 3)
+
+	s.RemoveScalableTarget(web.Cluster, web.Name)
+	mock.Add(ecs.DefaultTargetsMaxAge)
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ScalableTarget{Known: true}, st.Target, "none registered: known to have none")
+}
+
+func TestECSScalableTargetDenied(t *testing.T) {
+	ctx := context.Background()
+	s, e, mock, logs := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 8})
+	s.Deny("DescribeScalableTargets")
+
+	for range 3 {
+		st, err := e.State(ctx, web)
+		require.NoError(t, err, "the service is still read")
+		assert.Equal(t, 5, st.Desired)
+		assert.False(t, st.Target.Known)
+		mock.Add(ecs.DefaultTargetsMaxAge)
+	}
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 3, "tried again each minute")
+	assert.Equal(t, 1, strings.Count(logs.String(), "scalable target not readable"), "warned once")
+	assert.Contains(t, logs.String(), "grant the IAM action application-autoscaling:DescribeScalableTargets")
+
+	s.Allow("DescribeScalableTargets")
+	st, err := e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max)
+	assert.Contains(t, logs.String(), "scalable target readable again")
+}
+
+func TestECSScalableTargetBadResponses(t *testing.T) {
+	for name, body := range map[string]string{
+		"missing MaxCapacity": `{"ScalableTargets":[{"ServiceNamespace":"ecs","ResourceId":"service/app/web","ScalableDimension":"ecs:service:DesiredCount","MinCapacity":1,"CreationTime":1700000000,"RoleARN":"r"}]}`,
+		"max below min":       `{"ScalableTargets":[{"ServiceNamespace":"ecs","ResourceId":"service/app/web","ScalableDimension":"ecs:service:DesiredCount","MinCapacity":9,"MaxCapacity":3,"CreationTime":1700000000,"RoleARN":"r"}]}`,
+		"not JSON":            `{"ScalableTargets":[`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, e, _, logs := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+			s.RespondNext("DescribeScalableTargets", 1, http.StatusOK, []byte(body))
+			st, err := e.State(context.Background(), web)
+			require.NoError(t, err)
+			assert.False(t, st.Target.Known)
+			assert.Contains(t, logs.String(), "scalable target not readable")
+		})
+	}
+}
+
+func TestECSScalableTargetOfAnARN(t *testing.T) {
+	s, e, _, _ := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 1, Max: 8})
+	svc := scaler.ServiceID{Cluster: "arn:aws:ecs:ap-northeast-1:123456789012:cluster/app", Name: "web"}
+	st, err := e.State(context.Background(), svc)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max)
+}
+
+func TestECSLastEvent(t *testing.T) {
+	long := strings.Repeat("x", 600)
+	_, e := newECS(t, awstest.Service{Desired: 10, Running: 5, Pending: 0, Events: []string{
+		"(service web) was unable to place a task because no container instance met all of its requirements.\nThe closest matching container-instance has insufficient CPU units available.",
+		"(service web) has started 5 tasks.",
+	}})
+	st, err := e.State(context.Background(), web)
+	require.NoError(t, err)
+	assert.Equal(t, "(service web) was unable to place a task because no container instance met all of its requirements. The closest matching container-instance has insufficient CPU units available.", st.LastEvent, "the newest, on one line")
+
+	_, e = newECS(t, awstest.Service{Desired: 1, Events: []string{long}})
+	st, err = e.State(context.Background(), web)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(st.LastEvent), 503)
+	assert.True(t, strings.HasSuffix(st.LastEvent, "…"))
 }
