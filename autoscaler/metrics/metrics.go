@@ -70,6 +70,7 @@ type series struct {
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
+	heldStarting, heldSuspended        prometheus.Counter
 }
 
 // New creates the metrics and registers them with opts.Registerer. It fails,
@@ -101,7 +102,7 @@ func New(opts Options) (*Metrics, error) {
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
-		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.", svcResult),
+		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target).", svcResult),
 		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
@@ -148,6 +149,9 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		s.reading.Set(c.Reading.Value)
 	}
 	grace := 0.0
+	if c.Grace {
+		grace = 1
+	}
 	switch c.Outcome {
 	case autoscaler.ScaledOut:
 		s.scaledOut.Inc()
@@ -158,6 +162,12 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		s.heldAtMax.Inc()
 		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		grace = 1
+	case autoscaler.HeldStarting:
+		s.heldStarting.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+	case autoscaler.HeldSuspended:
+		s.heldSuspended.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 	case autoscaler.ScaleFailed:
 		s.scaleFailed.Inc()
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
@@ -194,6 +204,8 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		scaledOut:     m.scaleouts.WithLabelValues(c, n, autoscaler.ScaledOut.String()),
 		heldAtMax:     m.scaleouts.WithLabelValues(c, n, autoscaler.HeldAtMax.String()),
 		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
+		heldStarting:  m.scaleouts.WithLabelValues(c, n, autoscaler.HeldStarting.String()),
+		heldSuspended: m.scaleouts.WithLabelValues(c, n, autoscaler.HeldSuspended.String()),
 	}
 	m.services[svc] = s
 	return s

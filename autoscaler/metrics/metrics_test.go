@@ -69,6 +69,11 @@ func TestObserveScriptedSequence(t *testing.T) {
 		{"state read failed: desired unknown", autoscaler.Check{Outcome: autoscaler.ScaleFailed,
 			Reading: autoscaler.Reading{Value: 280}, Err: errors.New("throttled")},
 			map[string]*float64{"reading": f(280), "in_grace_period": f(0), "desired_count": f(12)}},
+		{"held: tasks not started", autoscaler.Check{Outcome: autoscaler.HeldStarting, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 12, DesiredNew: 24},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
+		{"checked in a grace period", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 90}, Grace: true},
+			map[string]*float64{"reading": f(90), "in_grace_period": f(1)}},
 		{"ok again", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
 			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
 	}
@@ -94,13 +99,17 @@ func TestObserveScriptedSequence(t *testing.T) {
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 1
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 5
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 7
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target).
 # TYPE fast_autoscaler_scaleouts_total counter
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="held_starting",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_starting",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="held_suspended",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_suspended",service="web"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="web"} 2
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="api"} 0
@@ -121,7 +130,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 7.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 9.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -132,7 +141,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 7*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 9*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -160,7 +169,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 11, "api keeps all its series: %v", left)
+	assert.Len(t, left, 13, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

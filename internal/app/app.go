@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
@@ -170,6 +171,9 @@ func Validate(ctx context.Context, opts Options, w io.Writer) error {
 		for _, a := range s.LogValue().Group() {
 			fmt.Fprintf(w, "  %-19s %s\n", a.Key, a.Value)
 		}
+		for _, warning := range s.Warnings() {
+			fmt.Fprintf(w, "  warning: %s\n", warning)
+		}
 	}
 	return nil
 }
@@ -225,7 +229,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log.Info("config loaded", "source", configsrc.Describe(src), "services", len(cfg.Services), "dry_run", opts.DryRun)
 
-	var sc scaler.Scaler = ecs.New(awsecs.NewFromConfig(awsCfg))
+	var sc scaler.Scaler = ecs.NewWithOptions(awsecs.NewFromConfig(awsCfg), ecs.Options{
+		ScalableTargets: applicationautoscaling.NewFromConfig(awsCfg), // the bounds managed scaling keeps
+		Logger:          log,
+	})
 	if opts.DryRun {
 		sc = scaler.NewDryRun(sc, log)
 		log.Info("dry run: no desired count is changed and Slack is not told")
@@ -245,6 +252,9 @@ func Run(ctx context.Context, opts Options) error {
 	wr.apply(ctx, p)
 	for _, s := range cfg.Services {
 		log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
+		for _, warning := range s.Warnings() {
+			log.Warn("config warning", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "warning", warning)
+		}
 	}
 	defer preflight(ctx, log, sc, cfg.Services)()
 
@@ -289,8 +299,16 @@ func preflight(ctx context.Context, log *slog.Logger, sc scaler.Scaler, services
 					"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", err.Error())
 				return
 			}
-			log.Info("service state", "service", s.EcsServiceName, "cluster", s.EcsClusterName,
-				"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status)
+			attrs := []any{"service", s.EcsServiceName, "cluster", s.EcsClusterName,
+				"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status}
+			if t := st.Target; t.Registered {
+				attrs = append(attrs, "min_capacity", t.Min, "max_capacity", t.Max, "scale_out_suspended", t.ScaleOutSuspended)
+			}
+			log.Info("service state", attrs...)
+			if s.Policy.MaxDesiredCount == 0 && st.Target.Known && !st.Target.Registered {
+				log.Warn("no cap on scale-outs: no MaxDesiredCount and no scalable target; set MaxDesiredCount",
+					"service", s.EcsServiceName, "cluster", s.EcsClusterName)
+			}
 		})
 	}
 	return func() { wg.Wait(); cancel() }

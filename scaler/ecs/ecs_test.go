@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
@@ -389,4 +391,45 @@ func TestECSLastEvent(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, len(st.LastEvent), 503)
 	assert.True(t, strings.HasSuffix(st.LastEvent, "…"))
+}
+
+// TestWatcherRetryFindsTheLostUpdate drives the real watcher through the
+// real SDK client: an UpdateService that lands but answers 500 on every
+// attempt is a failed scale-out; the next check finds the count it asked
+// for in force and reports the scale-out done, with no second update, in
+// every ScaleoutMode.
+func TestWatcherRetryFindsTheLostUpdate(t *testing.T) {
+	steps := &autoscaler.StepScaling{AdjustmentType: autoscaler.ChangeInCapacity,
+		StepAdjustments: []autoscaler.StepAdjustment{{MetricIntervalLowerBound: new(0.0), ScalingAdjustment: 4}}}
+	for _, mode := range []autoscaler.ScaleoutMode{autoscaler.ModeDouble, autoscaler.ModeCapacity, autoscaler.ModeSteps} {
+		t.Run(string(mode), func(t *testing.T) {
+			s, e := newECS(t, awstest.Service{Desired: 3, Running: 3})
+			s.CommitThenFail("UpdateService", awstest.MaxAttempts, "ServerException")
+			p := autoscaler.DefaultPolicy()
+			p.ScaleoutThreshold, p.ScaleoutMode = 100, mode
+			if mode == autoscaler.ModeSteps {
+				p.Steps = steps
+			}
+			w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Policy: p,
+				Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+					return autoscaler.Reading{Value: 400}, nil
+				})}, e, nil)
+			require.NoError(t, err)
+			now := time.Unix(1_700_000_000, 0)
+
+			c := w.Step(t.Context(), now)
+			require.Equal(t, autoscaler.ScaleFailed, c.Outcome, "the call failed")
+			asked := c.DesiredNew
+			got, _ := s.Service(web.Cluster, web.Name)
+			require.EqualValues(t, asked, got.Desired, "yet it landed")
+
+			c = w.Step(t.Context(), c.Next)
+			assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+			assert.True(t, c.Landed, "found in force: done")
+			assert.Equal(t, [2]int{3, asked}, [2]int{c.DesiredCur, c.DesiredNew})
+			assert.Len(t, s.Calls("UpdateService"), awstest.MaxAttempts, "no second update")
+			got, _ = s.Service(web.Cluster, web.Name)
+			assert.EqualValues(t, asked, got.Desired)
+		})
+	}
 }
