@@ -50,7 +50,7 @@ func serviceFields() []field {
 		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
 		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
 		{"ScaleoutMode", false, text(func(c *ServiceConfig) *autoscaler.ScaleoutMode { return &c.Policy.ScaleoutMode }, nil)},
-		{"TargetPerTask", false, number(func(c *ServiceConfig) *float64 { return &c.Policy.TargetPerTask })},
+		{"TargetPerTask", false, positiveNumber(func(c *ServiceConfig) *float64 { return &c.Policy.TargetPerTask })},
 		{autoscaler.StepsField, false, steps},
 		{"EscalateWhenReady", false, boolean(func(c *ServiceConfig) *bool { return &c.Policy.EscalateWhenReady })},
 		{"ScaleoutAfterChecks", false, count(func(c *ServiceConfig) *int { return &c.Policy.ScaleoutAfterChecks }, atLeastOne)},
@@ -250,6 +250,22 @@ func number(dst func(*ServiceConfig) *float64) func(*ServiceConfig, json.RawMess
 			*dst(sc) = f
 		}
 		return err
+	}
+}
+
+// positiveNumber decodes a number > 0 (0, which Policy reads as "the
+// default", is refused).
+func positiveNumber(dst func(*ServiceConfig) *float64) func(*ServiceConfig, json.RawMessage) error {
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		f, err := float(raw)
+		switch {
+		case err != nil:
+			return err
+		case !(f > 0):
+			return fmt.Errorf("must be a number > 0, got %s", raw)
+		}
+		*dst(sc) = f
+		return nil
 	}
 }
 

@@ -118,3 +118,50 @@ func TestValidate(t *testing.T) {
 	assert.NotContains(t, out.String(), "s3cret-token")
 	assert.NotContains(t, out.String(), "pw@")
 }
+
+// TestNoCapIsWarned: a service with no MaxDesiredCount is named by validate,
+// and, once start-up finds it has no scalable target either, by run.
+func TestNoCapIsWarned(t *testing.T) {
+	var out strings.Builder
+	file := writeConfig(t, `{"Services":[
+		{"StatusUrl":"https://example.com/a","EcsClusterName":"shop","EcsServiceName":"capped","MaxDesiredCount":20},
+		{"StatusUrl":"https://example.com/b","EcsClusterName":"shop","EcsServiceName":"bounded"},
+		{"StatusUrl":"https://example.com/c","EcsClusterName":"shop","EcsServiceName":"open"}]}`)
+	require.NoError(t, Validate(t.Context(), Options{ConfigFile: file}, &out))
+	parts := strings.Split(out.String(), "Services[")
+	require.Len(t, parts, 4)
+	assert.NotContains(t, parts[1], "warning:")
+	assert.Contains(t, parts[2], "warning: no MaxDesiredCount")
+	assert.Contains(t, parts[3], "warning: no MaxDesiredCount")
+
+	aws := awstest.New(t)
+	for _, name := range []string{"capped", "bounded", "open"} {
+		aws.PutService("shop", name, awstest.Service{Desired: 2, Running: 2})
+	}
+	aws.PutScalableTarget("shop", "bounded", awstest.ScalableTarget{Min: 2, Max: 30})
+	cfg := aws.Config()
+	logs := newSyncBuffer()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ConfigFile: file, AWS: &cfg, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+			Ready: func(addr string) { ready <- addr }})
+	}()
+	<-ready
+	require.Eventually(t, func() bool {
+		out := logs.String()
+		return strings.Count(out, `"msg":"service state"`) == 3 && strings.Contains(out, `"msg":"no cap on scale-outs`)
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	var noCap []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"no cap on scale-outs`) {
+			noCap = append(noCap, line)
+		}
+	}
+	require.Len(t, noCap, 1, logs.String())
+	assert.Contains(t, noCap[0], `"service":"open"`)
+	assert.Contains(t, logs.String(), `"max_capacity":30`)
+}
