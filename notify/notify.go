@@ -70,7 +70,7 @@ func (k Kind) String() string {
 	case TasksNotStarting:
 		return "tasks_not_starting"
 	case ScaleOutSuspended:
-		return "scale_out_suspended"
+		return "held_suspended" // the outcome's name, as for the other scale-out attempts
 	}
 	return "unknown"
 }

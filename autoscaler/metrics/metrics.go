@@ -100,7 +100,7 @@ func New(opts Options) (*Metrics, error) {
 		reading:   gauge("reading", "Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first."),
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
-		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		grace:     gauge("in_grace_period", "1 while the service is in a grace period after a scale-out (or at its cap), else 0."),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target).", svcResult),
 		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),

@@ -119,7 +119,7 @@ const (
 
 // action names a fast-autoscaler event in the words the simulation uses for
 // both actors: "scale_out" and "at_max" (other kinds keep their own name,
-// such as "scale_out_suspended").
+// such as "held_suspended").
 func action(k notify.Kind) string {
 	switch k {
 	case notify.ScaledOut:
