@@ -198,7 +198,7 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m *memory) dec
 			return d
 		}
 		need := p.estimate(now, &d, m)
-		if need <= st.Desired {
+		if need <= max(st.Desired, m.last.to) { // no more than already asked for (a dry run changes nothing)
 			return d
 		}
 		d.escalation = true

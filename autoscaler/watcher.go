@@ -252,8 +252,11 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 	switch d.outcome {
 	case Idle:
 		c.Grace = c.Time.Before(w.mem.graceUntil)
-		if d.reason != "" && w.log.Enabled(ctx, slog.LevelDebug) {
-			w.log.LogAttrs(ctx, slog.LevelDebug, "check: no scale-out", append(attrs, slog.String("reason", d.reason))...)
+		if w.log.Enabled(ctx, slog.LevelDebug) {
+			if d.reason != "" {
+				attrs = append(attrs, slog.String("reason", d.reason))
+			}
+			w.log.LogAttrs(ctx, slog.LevelDebug, "check", attrs...)
 		}
 		return c
 	case HeldStarting, HeldSuspended:
