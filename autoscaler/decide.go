@@ -141,7 +141,7 @@ func (p Policy) remember(now time.Time, r Reading, m *memory) {
 	if m.hist.len() > 0 {
 		running = m.hist.at(m.hist.len() - 1).running
 	}
-	m.hist.add(sample{at: now, reading: r.Value, tasks: r.Tasks, overload: r.Overload, running: running})
+	m.hist.add(sampleOf(now, r, running))
 }
 
 // decide is the decision of the check at now, given the reading r (counted
@@ -324,8 +324,8 @@ func (p Policy) backoff(now time.Time, m *memory) time.Time {
 
 // estimate returns how many tasks the load needs at TargetPerTask each,
 // from the reading just remembered into m's history: the total load (the
-// reading times the tasks serving, or exactly when the reading covers a
-// known number of tasks), plus, while it has kept rising, the growth
+// reading times the tasks serving, or the sum over the tasks when the
+// source read each one; see Reading.Total), plus, while it has kept rising, the growth
 // expected before tasks asked for now would serve. It records the figures
 // in d for the log.
 func (p Policy) estimate(now time.Time, d *decision, m *memory) int {

@@ -59,6 +59,9 @@ type Options struct {
 	// StuckAfter is how long a check may run, or a due check may wait to
 	// start, before Stuck reports the loop. Default DefaultStuckAfter.
 	StuckAfter time.Duration
+	// Identity names this process in the scale-outs it records on services
+	// (when the Scaler is a scaler.Recorder). Default DefaultIdentity().
+	Identity string
 }
 
 // Engine runs one Watcher per service, each on its own schedule in its own
@@ -84,6 +87,16 @@ type loop struct {
 	// busySince is when the running check started, due when the next check
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
+
+	statusMu sync.Mutex
+	status   ServiceStatus // as of the last check; see Engine.Status
+}
+
+// newLoop returns a loop for w, its status filled from w's settings.
+func newLoop(w *Watcher) *loop {
+	l := &loop{w: w}
+	w.describe(&l.status)
+	return l
 }
 
 // New validates every service and returns an Engine for them. Its error
@@ -102,6 +115,9 @@ func New(services []Service, opts Options) (*Engine, error) {
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = DefaultStuckAfter
 	}
+	if opts.Identity == "" {
+		opts.Identity = DefaultIdentity()
+	}
 	e := &Engine{opts: opts}
 	watchers, err := e.watchers(services)
 	if err != nil {
@@ -109,7 +125,7 @@ func New(services []Service, opts Options) (*Engine, error) {
 	}
 	e.loops = make(map[scaler.ServiceID]*loop, len(watchers))
 	for _, w := range watchers {
-		e.loops[w.id] = &loop{w: w}
+		e.loops[w.id] = newLoop(w)
 	}
 	return e, nil
 }
@@ -133,6 +149,7 @@ func (e *Engine) watchers(services []Service) ([]*Watcher, error) {
 			errs = append(errs, fmt.Errorf("services[%d]: %w", i, err))
 			continue
 		}
+		w.by = e.opts.Identity
 		out = append(out, w)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -160,9 +177,10 @@ func (e *Engine) Update(services []Service) error {
 		if l, ok := e.loops[w.id]; ok {
 			svc := w.svc
 			l.pending.Store(&svc)
+			l.w.cfgPaused.Store(svc.Paused) // seen by Paused at once, not at the next check
 			continue
 		}
-		l := &loop{w: w}
+		l := newLoop(w)
 		e.loops[w.id] = l
 		if e.runCtx != nil {
 			e.start(l)
@@ -186,6 +204,38 @@ func (e *Engine) Services() []scaler.ServiceID {
 	ids := make([]scaler.ServiceID, 0, len(e.loops))
 	for id := range e.loops {
 		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareService)
+	return ids
+}
+
+// NoteState tells the engine a state of svc read elsewhere (a periodic read
+// of every service, in batches): the service counts as paused, or not, as
+// st.Paused says, until its watcher reads its state again, and Status
+// reports st as the service's counts last seen. A service not
+// being watched is ignored. Safe for concurrent use.
+func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.loops[svc]; ok {
+		l.w.tagPaused.Store(st.Paused)
+		l.statusMu.Lock()
+		l.status.Scale, l.status.ScaleTime = st, e.opts.Clock.Now()
+		l.statusMu.Unlock()
+	}
+}
+
+// Paused returns the services being watched that are paused, by their
+// Service.Paused or as their state last read said (scaler.State.Paused),
+// sorted. Their readings go on; their scale-outs are skipped.
+func (e *Engine) Paused() []scaler.ServiceID {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ids []scaler.ServiceID
+	for id, l := range e.loops {
+		if l.w.paused() {
+			ids = append(ids, id)
+		}
 	}
 	slices.SortFunc(ids, compareService)
 	return ids
@@ -306,6 +356,9 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(e.stepCtx, start)
 		l.busySince.Store(0)
+		l.statusMu.Lock()
+		l.w.observe(&l.status, c)
+		l.statusMu.Unlock()
 		if e.opts.Observer != nil && ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}

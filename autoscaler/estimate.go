@@ -41,15 +41,26 @@ const (
 type sample struct {
 	at       time.Time
 	reading  float64 // the per-task reading; meaningless when overload
-	tasks    int     // Reading.Tasks
+	tasks    int     // Reading.Tasks: tasks read one by one; 0 for one sample through a load balancer
+	total    float64 // Reading.Total, plus the mean for each task that did not answer
 	overload bool
 	running  int // tasks RUNNING, as last read by then; -1 before any read
 }
 
-// load is the total load at the sample when serving tasks served.
+// sampleOf makes the sample of reading r at now.
+func sampleOf(now time.Time, r Reading, running int) sample {
+	s := sample{at: now, reading: r.Value, tasks: r.Tasks, overload: r.Overload, running: running}
+	if r.Tasks > 0 {
+		s.total = r.Total + r.Total/float64(r.Tasks)*float64(max(r.Unanswered, 0))
+	}
+	return s
+}
+
+// load is the total load at the sample when serving tasks served: exact
+// when every task was read, else the one task's reading times them.
 func (s sample) load(serving int) float64 {
 	if s.tasks > 0 {
-		return s.reading * float64(s.tasks)
+		return s.total
 	}
 	return s.reading * float64(max(serving, 1))
 }

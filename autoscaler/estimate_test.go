@@ -135,7 +135,7 @@ func TestDecideCapacity(t *testing.T) {
 	})
 	t.Run("a reading that covers known tasks is exact", func(t *testing.T) {
 		var m memory
-		d, _ := check(capacity90(), &m, d0, Reading{Value: 150, Tasks: 4}, running(10, 10))
+		d, _ := check(capacity90(), &m, d0, Reading{Value: 150, Tasks: 3, Total: 450, Unanswered: 1}, running(10, 10))
 		assert.Equal(t, 600.0, d.load)
 		assert.Equal(t, 11, d.to, "needs 7, at least current + 1")
 	})

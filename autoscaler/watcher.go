@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
@@ -21,6 +24,11 @@ type Service struct {
 	// Notifier is told about this service's events; nil tells no one (the
 	// engine still logs them).
 	Notifier notify.Notifier
+	// Paused keeps the service from being scaled out: it is read as usual
+	// (readings, logs and metrics go on) and a reading that calls for a
+	// scale-out is skipped (Outcome Paused). The scaler can pause a service
+	// too (scaler.State.Paused). Default false.
+	Paused bool
 }
 
 // ID returns the service's identity as the scaler knows it.
@@ -39,6 +47,17 @@ func (s Service) Validate() error {
 		errs = append(errs, &FieldError{Field: "Source", Problem: "must not be nil"})
 	}
 	return errors.Join(append(errs, s.Policy.Validate())...)
+}
+
+// DefaultIdentity names this process in the scale-outs it records on
+// services: "<host name>/<process id>", stable for the life of the process
+// and different for two processes, even on one host.
+func DefaultIdentity() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return host + "/" + strconv.Itoa(os.Getpid())
 }
 
 // Outcome says what one check did.
@@ -60,6 +79,19 @@ const (
 	HeldAtMax
 	// ScaleFailed: a scale-out was called for and the scaler failed.
 	ScaleFailed
+	// Paused: a scale-out was called for, but the service is paused (by
+	// Service.Paused or the scaler's State.Paused); no update was made.
+	Paused
+	// InGrace: a scale-out was called for, but one recorded on the service
+	// (scaler.State.LastScaleOut: by another process, or by this one before
+	// a restart) is still within GracePeriod; no update was made, and the
+	// next check is due when that grace period ends.
+	InGrace
+	// DryRun: a scale-out was called for and decided, but the scaler is a
+	// dry run (its SetDesired returned scaler.ErrDryRun): nothing was
+	// changed. The service then waits out its grace period, as it would
+	// have after the scale-out.
+	DryRun
 	// HeldStarting: a scale-out was called for, but the tasks asked for by
 	// the last one have not all started; no update was made.
 	HeldStarting
@@ -81,6 +113,12 @@ func (o Outcome) String() string {
 		return "held_at_max"
 	case ScaleFailed:
 		return "scale_failed"
+	case Paused:
+		return "paused"
+	case InGrace:
+		return "in_grace"
+	case DryRun:
+		return "dry_run"
 	case HeldStarting:
 		return "held_starting"
 	case HeldSuspended:
@@ -97,14 +135,21 @@ type Check struct {
 	DesiredCur int     // desired count found (scale-out attempts only)
 	DesiredNew int     // desired count set, asked for, or the cap held at (scale-out attempts only)
 	Err        error   // the read or scaler failure
+	// Paused reports that the service was paused at this check, by its
+	// config or as its state last read said.
+	Paused bool
+	// Recorded is the scale-out recorded on the service that held this one
+	// (InGrace only).
+	Recorded scaler.ScaleOut
 	// Landed reports a ScaledOut that made no update: the update of an
 	// earlier attempt, whose call failed, was found in force.
 	Landed bool
 	// Grace reports that the service is in a grace period after this check.
 	Grace bool
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut or HeldAtMax (unless the grace period is
-	// checked: ScaleoutMode capacity, EscalateWhenReady); later after
+	// GracePeriod after ScaledOut, DryRun or HeldAtMax (unless the grace
+	// period is checked: ScaleoutMode capacity, EscalateWhenReady); the end
+	// of the recorded scale-out's grace period after InGrace; later after
 	// ScaleFailed, HeldStarting and HeldSuspended runs (see the backoff on
 	// Step).
 	Next time.Time
@@ -116,11 +161,22 @@ type Watcher struct {
 	svc        Service
 	id         scaler.ServiceID
 	scaler     scaler.Scaler
+	recorder   scaler.Recorder // the scaler, when it records scale-outs; else nil
+	by         string          // this process, in recorded scale-outs
 	log        *slog.Logger    // carries the service and cluster attributes
 	failures   int             // consecutive failed reads
 	scaleFails int             // consecutive failed scale-outs
 	mem        memory          // what the decisions remember
 	stop       <-chan struct{} // closed when the engine stops: start no scale-out
+
+	readFails readFailures // the run of failed reads, for the log
+	status    statusTrack  // what Status reports, kept up to date by each check
+	// cfgPaused mirrors svc.Paused and tagPaused the scaler's last
+	// State.Paused, for readers on other goroutines (Engine.Paused,
+	// Engine.NoteState).
+	cfgPaused, tagPaused atomic.Bool
+	wasPaused            bool // paused at the last check: a change is logged
+	recordDenied         bool // the scaler refused to record: warned once
 }
 
 // NewWatcher returns a Watcher for svc acting through sc and logging to
@@ -135,18 +191,48 @@ func NewWatcher(svc Service, sc scaler.Scaler, logger *slog.Logger) (*Watcher, e
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{
+	w := &Watcher{
 		svc:    svc,
 		id:     svc.ID(),
 		scaler: sc,
+		by:     DefaultIdentity(),
 		log:    logger.With(slog.String("cluster", svc.Cluster), slog.String("service", svc.Name)),
-	}, nil
+	}
+	w.recorder, _ = sc.(scaler.Recorder)
+	w.cfgPaused.Store(svc.Paused)
+	return w, nil
 }
 
 // reconfigure gives the watcher new settings for its service (same cluster
 // and name), keeping its state: failure counts, what it asked for last, and
 // the schedule the caller keeps.
-func (w *Watcher) reconfigure(svc Service) { w.svc = svc }
+func (w *Watcher) reconfigure(svc Service) {
+	w.svc = svc
+	w.cfgPaused.Store(svc.Paused)
+}
+
+// paused reports whether the service is paused, by its config or as its
+// state last read said. Safe from any goroutine.
+func (w *Watcher) paused() bool { return w.cfgPaused.Load() || w.tagPaused.Load() }
+
+// notePaused logs a change of the paused state since the last check.
+func (w *Watcher) notePaused(ctx context.Context) bool {
+	paused := w.paused()
+	if paused == w.wasPaused {
+		return paused
+	}
+	w.wasPaused = paused
+	if !paused {
+		w.log.LogAttrs(ctx, slog.LevelInfo, "service resumed: scale-outs allowed again")
+		return false
+	}
+	by := "scaler"
+	if w.cfgPaused.Load() {
+		by = "config"
+	}
+	w.log.LogAttrs(ctx, slog.LevelInfo, "service paused: readings go on, scale-outs are skipped", slog.String("paused_by", by))
+	return true
+}
 
 // stopOn makes the watcher start no scale-out once stop is closed (the
 // engine is shutting down), even from a reading already in flight.
@@ -155,41 +241,35 @@ func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due.
 //
-// A failed read is logged and skipped. A reading above the threshold
-// (ScaleoutAfterChecks of them in a row; an overload at once) reads the
-// service's state and raises the desired count by the policy's
-// ScaleoutMode, within the bounds: never above MaxDesiredCount or the
-// scalable target's MaxCapacity, never while the scalable target's
-// scale-out is suspended, and never again while the tasks asked for by the
-// last scale-out have not all started (in ModeCapacity, only as far as the
-// load on the tasks already serving needs). A failed scale-out is logged,
-// notified (the first of a run), and retried at the next check, backing
-// off while it keeps failing; the retry first reads the state, and if the
-// failed update is in force after all, it is done and reported as
-// ScaledOut. After a scale-out whose tasks have not started within
+// A failed read is skipped: the first of a run is logged at warn level,
+// then a summary at most once a minute while the run lasts, and a line when
+// reads recover. A reading above the threshold (ScaleoutAfterChecks of them
+// in a row; an overload at once) reads the service's state and raises the
+// desired count by the policy's ScaleoutMode, within the bounds: never
+// above MaxDesiredCount or the scalable target's MaxCapacity, never while
+// the scalable target's scale-out is suspended or the service is paused,
+// never within the grace period of a scale-out recorded on the service by
+// another process, and never again while the tasks asked for by the last
+// scale-out have not all started (in ModeCapacity, only as far as the load
+// on the tasks already serving needs). A failed scale-out is logged,
+// notified (the first of a run), and retried at the next check, backing off
+// (with jitter) while it keeps failing; the retry first reads the state,
+// and if the failed update is in force after all, it is done and reported
+// as ScaledOut. After a scale-out whose tasks have not started within
 // StartupTimeout, one TasksNotStarting event is sent.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
-	c := Check{Time: now, Next: now.Add(p.CheckInterval)}
+	c := Check{Time: now, Next: now.Add(p.CheckInterval), Paused: w.notePaused(ctx)}
 
 	r, err := w.svc.Source.Read(ctx)
 	if err != nil {
-		w.failures++
 		c.Outcome, c.Err = ReadFailed, err
 		c.Grace = now.Before(w.mem.graceUntil)
-		w.log.LogAttrs(ctx, slog.LevelWarn, "metric read failed",
-			slog.Int("failures", w.failures), slog.String("error", err.Error()))
-		if w.failures == p.AlertAfterFailures {
-			w.notify(ctx, notify.Event{Kind: notify.MetricFailing, Time: now, Failures: w.failures, Err: err})
-		}
+		w.readFailed(ctx, now, err)
 		return c
 	}
 	if w.failures > 0 {
-		if w.failures >= p.AlertAfterFailures {
-			w.log.LogAttrs(ctx, slog.LevelInfo, "metric source recovered", slog.Int("failures", w.failures))
-			w.notify(ctx, notify.Event{Kind: notify.MetricRecovered, Time: now, Failures: w.failures})
-		}
-		w.failures = 0
+		w.readRecovered(ctx, now)
 	}
 	c.Reading = r
 
@@ -213,7 +293,64 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		return c
 	default:
 	}
+	if w.svc.Paused && p.acts(r, &w.mem) && w.mem.unsure.to == 0 { // no need to ask the scaler
+		return w.held(ctx, c, scaler.State{}, Paused, c.Next)
+	}
 	return w.act(ctx, c)
+}
+
+// hold says whether a scale-out called for at now must wait, and until
+// when: Paused when the scaler reports the service paused; InGrace until
+// the end of the grace period of a scale-out recorded on the service when
+// now falls within it and the scale-out is in effect (the desired count is
+// at least the one recorded: a record whose update failed, or has not
+// landed yet, holds nothing). A record dated after now, from a process
+// whose clock runs ahead, holds for at most grace from now. Idle means go
+// ahead.
+func hold(now time.Time, grace time.Duration, st scaler.State) (Outcome, time.Time) {
+	if st.Paused {
+		return Paused, time.Time{}
+	}
+	rec := st.LastScaleOut
+	if rec.IsZero() || st.Desired < rec.Desired {
+		return Idle, time.Time{}
+	}
+	if end := rec.Time.Add(grace); now.Before(end) {
+		if limit := now.Add(grace); end.After(limit) {
+			end = limit
+		}
+		return InGrace, end
+	}
+	return Idle, time.Time{}
+}
+
+// ownRecord reports whether rec is one of this watcher's own scale-outs,
+// which its memory already accounts for (its grace period included).
+func (w *Watcher) ownRecord(rec scaler.ScaleOut) bool {
+	return rec.By == w.by && (rec.Time.Equal(w.mem.last.at) || rec.Time.Equal(w.mem.unsure.at))
+}
+
+// held ends a check whose scale-out must wait (Paused or InGrace until
+// until): no update, no notification (for InGrace, the process that scaled
+// told whoever it tells).
+func (w *Watcher) held(ctx context.Context, c Check, st scaler.State, out Outcome, until time.Time) Check {
+	w.scaleFails = 0 // the spike is answered, or deliberately not: a later failure starts a new run
+	c.Outcome, c.DesiredCur = out, st.Desired
+	if out == Paused {
+		if w.log.Enabled(ctx, slog.LevelDebug) {
+			w.log.LogAttrs(ctx, slog.LevelDebug, "scale-out skipped: service paused",
+				slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload))
+		}
+		return c
+	}
+	rec := st.LastScaleOut
+	c.Recorded, c.Next = rec, until
+	w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out held: a recorded scale-out is in its grace period",
+		slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload),
+		slog.Int("desired_cur", st.Desired), slog.Time("recorded_at", rec.Time),
+		slog.Int("recorded_desired", rec.Desired), slog.String("recorded_by", rec.By),
+		slog.Bool("recorded_by_self", rec.By == w.by), slog.Time("grace_until", until))
+	return c
 }
 
 // act reads the service's state, decides, and carries the decision out.
@@ -234,8 +371,24 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 		w.log.LogAttrs(ctx, slog.LevelWarn, "service state not read", append(attrs, slog.String("error", err.Error()))...)
 		return c
 	}
+	w.status.saw(st)
+	w.tagPaused.Store(st.Paused)
+	c.Paused = w.notePaused(ctx)
 	d := p.decide(c.Time, c.Reading, st, &w.mem)
 	c.DesiredCur, c.Next = d.from, d.next
+	if d.outcome == ScaledOut && !d.landed { // a raise: unless paused, or held by another process's scale-out
+		rec := st.LastScaleOut
+		if w.ownRecord(rec) {
+			st.LastScaleOut = scaler.ScaleOut{}
+		}
+		if w.svc.Paused {
+			st.Paused = true
+		}
+		if out, until := hold(c.Time, p.grace(), st); out != Idle {
+			st.LastScaleOut = rec
+			return w.held(ctx, c, st, out, until)
+		}
+	}
 	attrs = append(attrs, slog.Int("desired_cur", d.from), slog.Int("running", st.Running), slog.Int("pending", st.Pending))
 	if d.load > 0 {
 		attrs = append(attrs, slog.Float64("load_total", d.load), slog.Int("serving", d.serving))
@@ -296,7 +449,14 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 		w.log.LogAttrs(ctx, slog.LevelInfo, "scaled out: the update whose call failed is in force, so it is not made again",
 			append(attrs, slog.String("grace", p.grace().String()))...)
 	} else {
+		w.record(ctx, scaler.ScaleOut{Time: c.Time, Desired: d.to, By: w.by})
 		if err := w.scaler.SetDesired(ctx, w.id, d.to); err != nil {
+			if errors.Is(err, scaler.ErrDryRun) { // remembered as asked for: the count is not asked for again
+				p.record(c.Time, d, &w.mem, true)
+				c = w.dryRun(ctx, c, ev, attrs, false)
+				c.Next, c.Grace = p.afterScaleOut(c.Time, &w.mem), true
+				return c
+			}
 			p.record(c.Time, d, &w.mem, false)
 			return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", d.to, err))
 		}
@@ -333,16 +493,41 @@ func (w *Watcher) tellStartup(ctx context.Context, c Check, d decision, st scale
 	}
 }
 
+// record records the scale-out on the service before it is made, when the
+// scaler can: a process that reads the new desired count then finds the
+// record too. A failure never stops the scale-out; a refusal is warned
+// about once per service (until a record succeeds again).
+func (w *Watcher) record(ctx context.Context, rec scaler.ScaleOut) {
+	if w.recorder == nil {
+		return
+	}
+	err := w.recorder.RecordScaleOut(ctx, w.id, rec)
+	switch {
+	case err == nil:
+		w.recordDenied = false
+	case errors.Is(err, scaler.ErrAccessDenied):
+		if !w.recordDenied {
+			w.recordDenied = true
+			w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out not recorded on the service: permission denied; "+
+				"scaling out anyway, but a restart or a second process will not know of it (warned once per service)",
+				slog.String("error", err.Error()))
+		}
+	default:
+		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out not recorded on the service; scaling out anyway",
+			slog.String("error", err.Error()))
+	}
+}
+
 // failed records a failed scale-out. It is retried at the next check, and
-// after further failures in a row at doubling intervals (up to 32 ×
-// CheckInterval, never beyond GracePeriod), so an outage or a missing
-// permission does not hammer ECS. Only the first failure of a run is
-// notified; the next ScaleOut event says it recovered.
+// after further failures in a row at doubling intervals with jitter (see
+// RetryDelay: up to 32 × CheckInterval, never beyond GracePeriod), so an
+// outage or a missing permission does not hammer ECS. Only the first failure
+// of a run is notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
 	w.scaleFails++
 	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
-	c.Next = c.Time.Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
+	c.Next = c.Time.Add(p.RetryDelay(w.id, w.scaleFails))
 	ev.Kind, ev.Err = notify.ScaleFailed, err
 	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
 		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)

@@ -1,6 +1,8 @@
 // Package configsrc reads fast-autoscaler's configuration: the seed-compatible
 // JSON document (schema, defaults, strict validation) and the sources it comes
-// from (File here; SSM Parameter Store in configsrc/ssm).
+// from (File here; SSM Parameter Store in configsrc/ssm). A configuration may
+// also be several documents whose services are merged (MultiSource, LoadAll,
+// Merge): an SSM parameter path, for more services than one parameter holds.
 //
 // The document keeps the seed's shape and field names:
 //
@@ -34,10 +36,25 @@ import (
 // SSM parameter holds at most 8 KiB).
 const MaxDocumentSize = 1 << 20
 
-// Config is the whole document, validated, defaults filled in.
+// Config is the whole configuration, validated, defaults filled in: one
+// document, or the services of several merged (see LoadAll).
 type Config struct {
-	// Services lists the services to watch, in document order; never empty.
+	// Services lists the services to watch, in document order (documents in
+	// the order their source gave them); never empty.
 	Services []ServiceConfig
+	// Documents describes the documents the services came from, in order.
+	Documents []DocumentInfo
+}
+
+// DocumentInfo describes one document of a Config.
+type DocumentInfo struct {
+	// Name names the document ("SSM parameter /a/b"); "" for the only
+	// document of a single Source, which the source's own name describes.
+	Name string
+	// Size is the document's length in bytes.
+	Size int
+	// Services is how many services it configures.
+	Services int
 }
 
 // ServiceConfig is one service's effective settings, defaults filled in. The
@@ -53,8 +70,14 @@ type ServiceConfig struct {
 	StatusAuthValue Secret
 	// StatusTLSVerify ("StatusTLSVerify") checks the status URL's TLS
 	// certificate. Default false: like the seed, verification is skipped so an
-	// ALB host name works.
+	// ALB host name works; true when StatusTLSServerName is given.
 	StatusTLSVerify bool
+	// StatusTLSServerName ("StatusTLSServerName", optional) is the name the
+	// status URL's certificate is verified against (and the SNI sent) while
+	// the connection goes to the URL's host: the site's name, with the URL
+	// naming its ALB. Needs an https StatusUrl and StatusTLSVerify (its
+	// default then). See stubstatus.TLSMode.
+	StatusTLSServerName string
 	// StatusMetric ("StatusMetric") is stubstatus.MetricActive ("active",
 	// the default) or stubstatus.MetricBusy ("busy").
 	StatusMetric stubstatus.Metric
@@ -76,22 +99,47 @@ type ServiceConfig struct {
 	// EscalateWhenReady, ScaleoutAfterChecks and StartupTimeout (document
 	// names); defaults are autoscaler.DefaultPolicy's.
 	Policy autoscaler.Policy
+	// Paused ("Paused") keeps the service from being scaled out: it is read
+	// as usual, and a reading over the threshold is logged and counted but
+	// changes nothing. Default false.
+	Paused bool
+	// Document names the document the service came from (DocumentInfo.Name);
+	// "" for a single Source's only document. Not a document field.
+	Document string
+}
+
+// TLS returns the service's status-request TLS mode.
+func (s ServiceConfig) TLS() stubstatus.TLSMode {
+	return stubstatus.TLSMode{Verify: s.StatusTLSVerify, ServerName: s.StatusTLSServerName}
+}
+
+// Warnings returns what is valid but unsafe in the service's settings, one
+// sentence each: Insecure's, and no MaxDesiredCount (only a scalable
+// target's MaxCapacity can then bound a scale-out).
+func (s ServiceConfig) Warnings() []string {
+	out := s.Insecure()
+	if s.Policy.MaxDesiredCount == 0 {
+		out = append(out, "no MaxDesiredCount: scale-outs are bounded only by the service's Application Auto Scaling "+
+			"scalable target (its MaxCapacity), if it has one; without one they have no cap at all")
+	}
+	return out
+}
+
+// Insecure returns what is valid but insecure in the service's settings,
+// one sentence each: today, credentials sent over TLS that is not verified.
+func (s ServiceConfig) Insecure() []string {
+	if !stubstatus.ExposesCredentials(s.StatusURL, s.StatusAuthName != "", s.TLS()) {
+		return nil
+	}
+	return []string{"the status request's credentials (StatusAuthName's header, or the URL's user info) are sent " +
+		"over TLS that is not verified (StatusTLSVerify false), so anyone in the network path can read them; " +
+		"set StatusTLSServerName to the name the certificate carries (the URL may keep naming the ALB), " +
+		"or StatusTLSVerify when the URL's host matches the certificate"}
 }
 
 // Equal reports whether s and o hold the same settings (the step scaling
 // configuration compared by value).
 func (s ServiceConfig) Equal(o ServiceConfig) bool { return reflect.DeepEqual(s, o) }
-
-// Warnings returns what is legal but risky in s's settings, one sentence
-// each: today, a service with no MaxDesiredCount, which only a scalable
-// target's MaxCapacity can bound.
-func (s ServiceConfig) Warnings() []string {
-	if s.Policy.MaxDesiredCount == 0 {
-		return []string{"no MaxDesiredCount: scale-outs are bounded only by the service's Application Auto Scaling " +
-			"scalable target (its MaxCapacity), if it has one; without one they have no cap at all"}
-	}
-	return nil
-}
 
 // ID returns the service's identity as the engine and scalers know it.
 func (s ServiceConfig) ID() scaler.ServiceID {
@@ -116,15 +164,17 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("StatusAuthName", s.StatusAuthName),
 		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
 		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
+		slog.String("StatusTLSServerName", cmp.Or(s.StatusTLSServerName, "none")),
 		slog.String("StatusMetric", string(s.StatusMetric)),
 		slog.String("StatusTimeout", s.StatusTimeout.String()),
 		slog.String("SlackWebhookUrl", s.SlackWebhookURL.String()),
 		slog.Float64("ScaleoutThreshold", p.ScaleoutThreshold),
 		slog.Int("MinDesiredCount", p.MinDesiredCount),
-		slog.Int("MaxDesiredCount", p.MaxDesiredCount),
+		maxDesired(p.MaxDesiredCount),
 		slog.String("CheckInterval", p.CheckInterval.String()),
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
+		slog.Bool("Paused", s.Paused),
 		slog.String("ScaleoutMode", string(p.EffectiveMode())),
 	}
 	switch p.EffectiveMode() {
@@ -143,15 +193,31 @@ func (s ServiceConfig) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
+// maxDesired shows MaxDesiredCount, "none" for no cap (0 is not a value the
+// document accepts).
+func maxDesired(n int) slog.Attr {
+	if n == 0 {
+		return slog.String("MaxDesiredCount", "none")
+	}
+	return slog.Int("MaxDesiredCount", n)
+}
+
+// utf8BOM is the byte-order mark some editors put at the start of a UTF-8
+// file. Parse ignores it.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // Parse decodes and validates a configuration document. Every field left out
 // gets its default; a field given with an invalid value (0, negative, null,
 // empty string, wrong type) is an error, never a default. Durations
 // (CheckInterval, GracePeriod, StatusTimeout) are a number of seconds (0.5
 // allowed) or a Go duration string ("500ms", "3m").
 //
+// A UTF-8 byte-order mark at the start of the document is ignored.
+//
 // On failure the error is a *ValidationError listing every problem found.
 // Error messages never contain StatusAuthValue or SlackWebhookUrl.
 func Parse(data []byte) (*Config, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(data) > MaxDocumentSize {
 		return nil, docError(fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), MaxDocumentSize))
 	}
@@ -193,6 +259,7 @@ func Parse(data []byte) (*Config, error) {
 		slices.SortStableFunc(c.problems, func(a, b Problem) int { return cmp.Compare(a.Index, b.Index) })
 		return nil, &ValidationError{Problems: c.problems}
 	}
+	cfg.Documents = []DocumentInfo{{Size: len(data), Services: len(cfg.Services)}}
 	return cfg, nil
 }
 

@@ -38,6 +38,9 @@ const (
 	// one keeps running; Err lists every problem. Cluster and Service are
 	// empty: the event is about the whole process.
 	ConfigRejected
+	// DryRun: a scale-out from DesiredCur to DesiredNew was decided but not
+	// made, because the scaler is a dry run. Nothing changed.
+	DryRun
 	// TasksNotStarting: the tasks asked for by a scale-out (DesiredNew) have
 	// not started within the policy's StartupTimeout (Waited so far):
 	// Running is still below it, Pending are starting, and Message is the
@@ -67,6 +70,8 @@ func (k Kind) String() string {
 		return "metric_recovered"
 	case ConfigRejected:
 		return "config_rejected"
+	case DryRun:
+		return "dry_run"
 	case TasksNotStarting:
 		return "tasks_not_starting"
 	case ScaleOutSuspended:

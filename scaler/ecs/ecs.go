@@ -1,8 +1,9 @@
 // Package ecs is a scaler.Scaler for Amazon ECS services on aws-sdk-go-v2:
-// DescribeServices to read a service, UpdateService to set its desired count,
-// and, when given a client for it, Application Auto Scaling's
-// DescribeScalableTargets to read the bounds managed scaling keeps the
-// service within.
+// DescribeServices to read a service (10 services a call through States),
+// UpdateService to set its desired count, TagResource to record each
+// scale-out on the service as tags (see Tag*), and, when given a client for
+// it, Application Auto Scaling's DescribeScalableTargets to read the bounds
+// managed scaling keeps each service within (see Options).
 package ecs
 
 import (
@@ -16,11 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/smithy-go"
 	"github.com/benbjohnson/clock"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
@@ -36,16 +34,8 @@ const maxTasks = 1_000_000
 type Client interface {
 	DescribeServices(ctx context.Context, in *awsecs.DescribeServicesInput, optFns ...func(*awsecs.Options)) (*awsecs.DescribeServicesOutput, error)
 	UpdateService(ctx context.Context, in *awsecs.UpdateServiceInput, optFns ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error)
+	TagResource(ctx context.Context, in *awsecs.TagResourceInput, optFns ...func(*awsecs.Options)) (*awsecs.TagResourceOutput, error)
 }
-
-// TargetsClient is the part of *applicationautoscaling.Client that Scaler
-// uses, with the SDK's own signature.
-type TargetsClient interface {
-	DescribeScalableTargets(ctx context.Context, in *aas.DescribeScalableTargetsInput, optFns ...func(*aas.Options)) (*aas.DescribeScalableTargetsOutput, error)
-}
-
-// DefaultTargetsMaxAge is how long a scalable target read is reused.
-const DefaultTargetsMaxAge = time.Minute
 
 // maxEventLen bounds the service event message State reports, in bytes.
 const maxEventLen = 500
@@ -55,12 +45,12 @@ const maxEventLen = 500
 type Options struct {
 	// ScalableTargets, when set, reads each service's Application Auto
 	// Scaling scalable target (its MinCapacity, MaxCapacity and whether
-	// dynamic scale-out is suspended) for State, typically
+	// dynamic scale-out is suspended) for State and States, typically
 	// applicationautoscaling.NewFromConfig(cfg). A read is reused for
 	// TargetsMaxAge and made again after each SetDesired. When it fails
 	// (the IAM action application-autoscaling:DescribeScalableTargets is
-	// not granted, say) State still succeeds, reporting the target as not
-	// known, and a warning is logged once per service.
+	// not granted, say) the state is still read, reporting the target as
+	// not known, and a warning is logged once per service.
 	ScalableTargets TargetsClient
 	// TargetsMaxAge is how long a scalable target read is reused. Default
 	// DefaultTargetsMaxAge.
@@ -71,28 +61,30 @@ type Options struct {
 	Clock clock.Clock
 }
 
-// Scaler is a scaler.Scaler for Amazon ECS services. State is one
-// DescribeServices call (and, at most once per TargetsMaxAge, one
-// DescribeScalableTargets call beside it) and SetDesired one UpdateService
-// call; retries are the clients' own (the SDK's standard retryer,
-// configured where the clients are built). It is safe for concurrent use.
+// Scaler is a scaler.Scaler, scaler.Recorder and scaler.BatchStater for
+// Amazon ECS services. State is one DescribeServices call (with the
+// service's tags, and at most once per TargetsMaxAge one
+// DescribeScalableTargets call beside it), SetDesired one UpdateService
+// call, RecordScaleOut one TagResource call, and States one DescribeServices
+// call per 10 services of a cluster (and one DescribeScalableTargets call
+// per 50 services whose targets are due); retries are the clients' own (the
+// SDK's standard retryer, configured where the clients are built). It is
+// safe for concurrent use.
 type Scaler struct {
 	client Client
-	region string // for messages; empty if the client does not say
+	region string   // for messages; empty if the client does not say
+	arns   sync.Map // scaler.ServiceID -> service ARN, as DescribeServices reported it
 	opts   Options
 
 	mu      sync.Mutex
 	targets map[scaler.ServiceID]*targetRead
 }
 
-// targetRead is the last scalable target read of one service.
-type targetRead struct {
-	target scaler.ScalableTarget
-	at     time.Time // when it was read; zero to read it again
-	warned bool      // a failure was logged
-}
-
-var _ scaler.Scaler = (*Scaler)(nil)
+var (
+	_ scaler.Scaler      = (*Scaler)(nil)
+	_ scaler.Recorder    = (*Scaler)(nil)
+	_ scaler.BatchStater = (*Scaler)(nil)
+)
 
 // New returns an ECS scaler calling client, typically
 // ecs.NewFromConfig(cfg), reading no scalable targets.
@@ -116,19 +108,31 @@ func NewWithOptions(client Client, opts Options) *Scaler {
 	return e
 }
 
+// describe is one DescribeServices call for services of one cluster, tags
+// included.
+func (e *Scaler) describe(ctx context.Context, cluster string, names []string) (*awsecs.DescribeServicesOutput, error) {
+	return e.client.DescribeServices(ctx, &awsecs.DescribeServicesInput{
+		Cluster:  aws.String(cluster),
+		Services: names,
+		Include:  []types.ServiceField{types.ServiceFieldTags},
+	})
+}
+
 // State describes the service and, when Options.ScalableTargets is set, its
 // scalable target. A service ECS reports missing is an error wrapping
 // scaler.ErrServiceNotFound; a DRAINING or INACTIVE one wraps
-// scaler.ErrServiceNotActive. A scalable target that cannot be read is no
-// error: State.Target.Known is false.
+// scaler.ErrServiceNotActive. Its tags give State.LastScaleOut and
+// State.Paused; a tag of ours with a value that cannot be read is an error
+// naming it. A scalable target that cannot be read is no error:
+// State.Target.Known is false.
 func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
 	target := make(chan scaler.ScalableTarget, 1)
 	if read := e.cachedTarget(svc); read != nil {
 		target <- *read
 	} else {
-		go func() { target <- e.readTarget(ctx, svc) }() // beside DescribeServices, not after it
+		go func() { target <- e.readTargets(ctx, []scaler.ServiceID{svc})[0] }() // beside DescribeServices, not after it
 	}
-	st, err := e.describe(ctx, svc)
+	st, err := e.describeOne(ctx, svc)
 	st.Target = <-target
 	if err != nil {
 		return scaler.State{}, err
@@ -136,12 +140,9 @@ func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State,
 	return st, nil
 }
 
-// describe reads the service with DescribeServices.
-func (e *Scaler) describe(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
-	out, err := e.client.DescribeServices(ctx, &awsecs.DescribeServicesInput{
-		Cluster:  aws.String(svc.Cluster),
-		Services: []string{svc.Name},
-	})
+// describeOne reads one service with DescribeServices.
+func (e *Scaler) describeOne(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
+	out, err := e.describe(ctx, svc.Cluster, []string{svc.Name})
 	if err != nil {
 		return scaler.State{}, e.wrap("DescribeServices", svc, err)
 	}
@@ -149,17 +150,26 @@ func (e *Scaler) describe(ctx context.Context, svc scaler.ServiceID) (scaler.Sta
 		return scaler.State{}, fmt.Errorf("ecs: describe service %s: empty response", svc)
 	}
 	if len(out.Failures) > 0 { // one service asked for: one failure at most
-		f := out.Failures[0]
-		reason := aws.ToString(f.Reason)
-		if reason == "MISSING" {
-			return scaler.State{}, fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound)
-		}
-		return scaler.State{}, fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
+		return scaler.State{}, e.failure(svc, out.Failures[0])
 	}
 	if len(out.Services) != 1 {
 		return scaler.State{}, fmt.Errorf("ecs: describe service %s: response holds %d services and no failure, want 1", svc, len(out.Services))
 	}
-	s := out.Services[0]
+	return e.state(svc, out.Services[0])
+}
+
+// failure turns a DescribeServices failure about svc into an error.
+func (e *Scaler) failure(svc scaler.ServiceID, f types.Failure) error {
+	reason := aws.ToString(f.Reason)
+	if reason == "MISSING" {
+		return fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound)
+	}
+	return fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
+}
+
+// state checks one described service and turns it into a scaler.State,
+// remembering its ARN for RecordScaleOut.
+func (e *Scaler) state(svc scaler.ServiceID, s types.Service) (scaler.State, error) {
 	for _, n := range []int32{s.DesiredCount, s.RunningCount, s.PendingCount} {
 		if n < 0 || n > maxTasks {
 			return scaler.State{}, fmt.Errorf("ecs: describe service %s: absurd task count %d (desired %d, running %d, pending %d)",
@@ -170,12 +180,21 @@ func (e *Scaler) describe(ctx context.Context, svc scaler.ServiceID) (scaler.Sta
 	if status == "DRAINING" || status == "INACTIVE" {
 		return scaler.State{}, fmt.Errorf("ecs: service %s is %s, so it cannot be scaled: remove it from the config or recreate it: %w", svc, status, scaler.ErrServiceNotActive)
 	}
+	rec, paused, err := readTags(s.Tags)
+	if err != nil {
+		return scaler.State{}, fmt.Errorf("ecs: service %s: %w", svc, err)
+	}
+	if arn := aws.ToString(s.ServiceArn); arn != "" {
+		e.arns.Store(svc, arn)
+	}
 	st := scaler.State{
-		Desired:   int(s.DesiredCount),
-		Running:   int(s.RunningCount),
-		Pending:   int(s.PendingCount),
-		Status:    status,
-		Deploying: deploying(s.Deployments),
+		Desired:      int(s.DesiredCount),
+		Running:      int(s.RunningCount),
+		Pending:      int(s.PendingCount),
+		Status:       status,
+		Deploying:    deploying(s.Deployments),
+		LastScaleOut: rec,
+		Paused:       paused,
 	}
 	if len(s.Events) > 0 { // newest first
 		st.LastEvent = eventText(aws.ToString(s.Events[0].Message))
@@ -195,98 +214,6 @@ func eventText(msg string) string {
 		cut--
 	}
 	return msg[:cut] + "…"
-}
-
-// cachedTarget returns the scalable target read for svc while it is fresh,
-// or nil when it must be read: none was, it is older than TargetsMaxAge,
-// or a SetDesired came after it. With no TargetsClient it is never read.
-func (e *Scaler) cachedTarget(svc scaler.ServiceID) *scaler.ScalableTarget {
-	if e.opts.ScalableTargets == nil {
-		return &scaler.ScalableTarget{}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	r := e.targets[svc]
-	if r == nil || r.at.IsZero() || e.opts.Clock.Since(r.at) >= e.opts.TargetsMaxAge {
-		return nil
-	}
-	t := r.target
-	return &t
-}
-
-// readTarget reads svc's scalable target and keeps it. A failure is
-// logged at its first occurrence for svc and kept too, so it is not retried
-// before TargetsMaxAge: scale-outs go on, bounded by MaxDesiredCount alone.
-func (e *Scaler) readTarget(ctx context.Context, svc scaler.ServiceID) scaler.ScalableTarget {
-	t, err := e.describeTarget(ctx, svc)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	r := e.targets[svc]
-	if r == nil {
-		r = &targetRead{}
-		e.targets[svc] = r
-	}
-	r.target, r.at = t, e.opts.Clock.Now()
-	if err == nil {
-		if r.warned {
-			e.opts.Logger.Info("scalable target readable again", "cluster", svc.Cluster, "service", svc.Name)
-		}
-		r.warned = false
-		return t
-	}
-	if !r.warned && ctx.Err() == nil {
-		r.warned = true
-		e.opts.Logger.Warn("scalable target not readable: scale-outs are bounded by MaxDesiredCount alone",
-			"cluster", svc.Cluster, "service", svc.Name, "error", err.Error())
-	}
-	return t
-}
-
-// describeTarget reads svc's scalable target with DescribeScalableTargets.
-func (e *Scaler) describeTarget(ctx context.Context, svc scaler.ServiceID) (scaler.ScalableTarget, error) {
-	id := "service/" + lastPart(svc.Cluster) + "/" + lastPart(svc.Name)
-	out, err := e.opts.ScalableTargets.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{
-		ServiceNamespace:  aastypes.ServiceNamespaceEcs,
-		ResourceIds:       []string{id},
-		ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
-	})
-	if err != nil {
-		var api smithy.APIError
-		if errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException" {
-			return scaler.ScalableTarget{}, fmt.Errorf("application-autoscaling DescribeScalableTargets %s: access denied: grant the IAM action application-autoscaling:DescribeScalableTargets: %w", id, err)
-		}
-		return scaler.ScalableTarget{}, fmt.Errorf("application-autoscaling DescribeScalableTargets %s: %w", id, err)
-	}
-	if out == nil {
-		return scaler.ScalableTarget{}, fmt.Errorf("application-autoscaling DescribeScalableTargets %s: empty response", id)
-	}
-	for _, t := range out.ScalableTargets {
-		if aws.ToString(t.ResourceId) != id || t.ScalableDimension != aastypes.ScalableDimensionECSServiceDesiredCount {
-			continue
-		}
-		if t.MinCapacity == nil || t.MaxCapacity == nil {
-			return scaler.ScalableTarget{}, fmt.Errorf("application-autoscaling DescribeScalableTargets %s: response lacks MinCapacity or MaxCapacity", id)
-		}
-		lo, hi := *t.MinCapacity, *t.MaxCapacity
-		if lo < 0 || hi < lo || hi > maxTasks {
-			return scaler.ScalableTarget{}, fmt.Errorf("application-autoscaling DescribeScalableTargets %s: absurd capacity: MinCapacity %d, MaxCapacity %d", id, lo, hi)
-		}
-		st := scaler.ScalableTarget{Known: true, Registered: true, Min: int(lo), Max: int(hi)}
-		if s := t.SuspendedState; s != nil {
-			st.ScaleOutSuspended = aws.ToBool(s.DynamicScalingOutSuspended)
-		}
-		return st, nil
-	}
-	return scaler.ScalableTarget{Known: true}, nil // the service has none
-}
-
-// lastPart is a name, or the last part of an ARN ("arn:...:cluster/app" is
-// "app").
-func lastPart(s string) string {
-	if strings.HasPrefix(s, "arn:") {
-		return s[strings.LastIndex(s, "/")+1:]
-	}
-	return s
 }
 
 // deploying reports more than one deployment, or a PRIMARY one whose
@@ -315,13 +242,37 @@ func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired i
 		Service:      aws.String(svc.Name),
 		DesiredCount: aws.Int32(int32(desired)),
 	})
-	e.mu.Lock() // read the scalable target afresh: a scale-out may meet its bounds
-	if r := e.targets[svc]; r != nil {
-		r.at = time.Time{}
-	}
-	e.mu.Unlock()
+	e.staleTarget(svc) // read the scalable target afresh: a scale-out may meet its bounds
 	if err != nil {
 		return e.wrap("UpdateService", svc, err)
+	}
+	return nil
+}
+
+// RecordScaleOut tags the service with rec (TagLastScaleOut, TagDesired,
+// TagBy) in one TagResource call, which needs the IAM action
+// ecs:TagResource on the service. The service's ARN comes from the last
+// State or States call that read it, or from one DescribeServices call.
+// A refusal wraps scaler.ErrAccessDenied.
+func (e *Scaler) RecordScaleOut(ctx context.Context, svc scaler.ServiceID, rec scaler.ScaleOut) error {
+	if rec.Time.IsZero() || rec.Desired < 0 || rec.Desired > maxTasks {
+		return fmt.Errorf("ecs: record scale-out of %s: no time or desired count %d out of range 0..%d", svc, rec.Desired, maxTasks)
+	}
+	arn, ok := e.arns.Load(svc)
+	if !ok {
+		if _, err := e.State(ctx, svc); err != nil {
+			return fmt.Errorf("ecs: record scale-out of %s: find its ARN: %w", svc, err)
+		}
+		if arn, ok = e.arns.Load(svc); !ok {
+			return fmt.Errorf("ecs: record scale-out of %s: DescribeServices reported no serviceArn", svc)
+		}
+	}
+	_, err := e.client.TagResource(ctx, &awsecs.TagResourceInput{
+		ResourceArn: aws.String(arn.(string)),
+		Tags:        recordTags(rec),
+	})
+	if err != nil {
+		return e.wrap("TagResource", svc, err)
 	}
 	return nil
 }
@@ -343,7 +294,7 @@ func (e *Scaler) wrap(op string, svc scaler.ServiceID, err error) error {
 	case errors.As(err, &notActive):
 		return fmt.Errorf("ecs %s %s: service is draining or inactive, so it cannot be scaled: remove it from the config or recreate it: %w: %w", op, svc, scaler.ErrServiceNotActive, err)
 	case errors.As(err, &denied):
-		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s on service %s: %w", op, svc, op, svc, err)
+		return fmt.Errorf("ecs %s %s: %w: grant the IAM action ecs:%s on service %s: %w", op, svc, scaler.ErrAccessDenied, op, svc, err)
 	}
 	return fmt.Errorf("ecs %s %s: %w", op, svc, err)
 }

@@ -45,7 +45,7 @@ func TestECSStateAndSetDesired(t *testing.T) {
 	calls := s.Calls()
 	require.Len(t, calls, 2, "one call each, nothing more")
 	assert.Equal(t, "AmazonEC2ContainerServiceV20141113.DescribeServices", calls[0].Target)
-	assert.JSONEq(t, `{"cluster":"app","services":["web"]}`, string(calls[0].Body))
+	assert.JSONEq(t, `{"cluster":"app","services":["web"],"include":["TAGS"]}`, string(calls[0].Body), "tags too: a recorded scale-out, a paused mark")
 	assert.Equal(t, "AmazonEC2ContainerServiceV20141113.UpdateService", calls[1].Target)
 	assert.JSONEq(t, `{"cluster":"app","service":"web","desiredCount":10}`, string(calls[1].Body))
 	got, _ := s.Service(web.Cluster, web.Name)
@@ -247,6 +247,10 @@ func (nilClient) UpdateService(context.Context, *awsecs.UpdateServiceInput, ...f
 	return nil, nil
 }
 
+func (nilClient) TagResource(context.Context, *awsecs.TagResourceInput, ...func(*awsecs.Options)) (*awsecs.TagResourceOutput, error) {
+	return nil, nil
+}
+
 func TestECSNilOutput(t *testing.T) {
 	e := ecs.New(nilClient{})
 	_, err := e.State(context.Background(), web)
@@ -299,7 +303,7 @@ func TestECSScalableTarget(t *testing.T) {
 	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 8, ScaleOutSuspended: true}, st.Target)
 	calls := s.Calls("DescribeScalableTargets")
 	require.Len(t, calls, 1)
-	assert.JSONEq(t, `{"ServiceNamespace":"ecs","ResourceIds":["service/app/web"],"ScalableDimension":"ecs:service:DesiredCount"}`, string(calls[0].Body))
+	assert.JSONEq(t, `{"ServiceNamespace":"ecs","ResourceIds":["service/app/web"],"ScalableDimension":"ecs:service:DesiredCount","MaxResults":50}`, string(calls[0].Body))
 
 	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 12})
 	st, err = e.State(ctx, web)
@@ -432,4 +436,32 @@ func TestWatcherRetryFindsTheLostUpdate(t *testing.T) {
 			assert.EqualValues(t, asked, got.Desired)
 		})
 	}
+}
+
+// TestECSStatesReadTargetsInOneCall: a batch read fills in every service's
+// scalable target with one DescribeScalableTargets call.
+func TestECSStatesReadTargetsInOneCall(t *testing.T) {
+	s, e, _, _ := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutService("app", "api", awstest.Service{Desired: 2, Running: 2})
+	s.PutService("app", "batch", awstest.Service{Desired: 1, Running: 1})
+	s.PutScalableTarget("app", "web", awstest.ScalableTarget{Min: 2, Max: 8})
+	s.PutScalableTarget("app", "api", awstest.ScalableTarget{Min: 1, Max: 4, DynamicScalingOutSuspended: true})
+	ids := []scaler.ServiceID{web, {Cluster: "app", Name: "api"}, {Cluster: "app", Name: "batch"}, {Cluster: "app", Name: "gone"}}
+	states, errs := e.States(context.Background(), ids)
+	require.Len(t, states, 4)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.NoError(t, errs[2])
+	assert.ErrorIs(t, errs[3], scaler.ErrServiceNotFound)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 8}, states[0].Target)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 1, Max: 4, ScaleOutSuspended: true}, states[1].Target)
+	assert.Equal(t, scaler.ScalableTarget{Known: true}, states[2].Target)
+	calls := s.Calls("DescribeScalableTargets")
+	require.Len(t, calls, 1, "one call for the three services read")
+	assert.Len(t, calls[0].Params["ResourceIds"], 3)
+
+	st, err := e.State(context.Background(), web)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max)
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 1, "State reuses what States read")
 }
