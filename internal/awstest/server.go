@@ -105,7 +105,7 @@ type Server struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster
 	params   map[string]Parameter
-	versions map[string]int // parameter name -> version
+	versions map[string]int            // parameter name -> version
 	targets  map[string]ScalableTarget // by resource ID, service/<cluster>/<service>
 	calls    []Call
 	faults   []*fault
