@@ -465,3 +465,41 @@ func TestECSStatesReadTargetsInOneCall(t *testing.T) {
 	assert.Equal(t, 8, st.Target.Max)
 	assert.Len(t, s.Calls("DescribeScalableTargets"), 1, "State reuses what States read")
 }
+
+// TestWatcherEscalatesPastItsOwnRecord: in ScaleoutMode capacity a watcher
+// raises again during its grace period; the scale-out it recorded on the
+// service (tags) is its own, known to it, and holds nothing, while one
+// recorded by another process still does.
+func TestWatcherEscalatesPastItsOwnRecord(t *testing.T) {
+	s, e := newECS(t, awstest.Service{Desired: 5, Running: 5})
+	load := 150.0
+	p := autoscaler.DefaultPolicy()
+	p.ScaleoutThreshold, p.ScaleoutMode = 100, autoscaler.ModeCapacity
+	newWatcher := func() *autoscaler.Watcher {
+		w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Policy: p,
+			Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+				return autoscaler.Reading{Value: load}, nil
+			})}, e, nil)
+		require.NoError(t, err)
+		return w
+	}
+	w := newWatcher()
+	now := time.Unix(1_700_000_000, 0)
+	c := w.Step(t.Context(), now)
+	require.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	require.Equal(t, 9, c.DesiredNew)
+	svc, _ := s.Service(web.Cluster, web.Name)
+	require.NotEmpty(t, svc.Tags[ecs.TagLastScaleOut], "recorded on the service")
+
+	load = 300
+	c = w.Step(t.Context(), c.Next)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome, "its own record holds nothing")
+	assert.Equal(t, 17, c.DesiredNew)
+
+	// A second process (a fresh watcher: another identity's record, as far
+	// as it knows) is held by it.
+	other := newWatcher()
+	load = 600
+	c = other.Step(t.Context(), c.Next)
+	assert.Equal(t, autoscaler.InGrace, c.Outcome)
+}
