@@ -246,3 +246,43 @@ func TestDecideCapacityTasksOnTheirWay(t *testing.T) {
 	assert.Equal(t, 6, d.serving)
 	assert.Contains(t, d.reason, "cover")
 }
+
+// BenchmarkEstimate is ModeCapacity's estimate with a full history in which
+// tasks came up: the fit of the register delay it makes at each check of a
+// grace period.
+func BenchmarkEstimate(b *testing.B) {
+	p := capacity90()
+	var m memory
+	for s := 0.0; s < float64(historyLen)*3; s += 3 {
+		run := 5
+		if s > 300 {
+			run = 10
+		}
+		r := Reading{Value: 100}
+		p.remember(at(s), r, &m)
+		m.hist.setRunning(run)
+	}
+	now := at(float64(historyLen) * 3)
+	b.ReportAllocs()
+	for b.Loop() {
+		var d decision
+		p.estimate(now, &d, &m)
+	}
+}
+
+// BenchmarkIdleCheck is what a check that calls for nothing costs the
+// decision in ModeCapacity: it records the reading and reads no state.
+func BenchmarkIdleCheck(b *testing.B) {
+	p := capacity90()
+	var m memory
+	now := d0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(3 * time.Second)
+		p.observe(Reading{Value: 50}, &m)
+		p.remember(now, Reading{Value: 50}, &m)
+		if p.needsState(now, Reading{Value: 50}, &m) {
+			b.Fatal("an idle check reads the state")
+		}
+	}
+}
