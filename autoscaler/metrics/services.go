@@ -42,7 +42,7 @@ var checkResultNames = [checkResults]string{"ok", "error", "overload"}
 
 // The results of scaleouts_total, in the order series counts them.
 var scaleoutOutcomes = [...]autoscaler.Outcome{autoscaler.ScaledOut, autoscaler.HeldAtMax, autoscaler.ScaleFailed,
-	autoscaler.Paused, autoscaler.InGrace, autoscaler.DryRun}
+	autoscaler.Paused, autoscaler.InGrace, autoscaler.DryRun, autoscaler.HeldStarting, autoscaler.HeldSuspended}
 
 // series is one service's figures, each read by scrapes while the
 // service's checks write it. Gauges are float64 bits.
@@ -78,12 +78,13 @@ func newServiceCollector() *serviceCollector {
 			"Unix time of the service's last successful metric read (a 503 overload answer included); absent before the first.", svc),
 		desired:   desc("desired_count", "Desired task count found or set by the service's last scale-out attempt.", svc),
 		requested: desc("requested_desired_count", "Desired task count set by the service's last scale-out (never by a dry run).", svc),
-		grace:     desc("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0.", svc),
+		grace:     desc("in_grace_period", "1 while the service is in a grace period after a scale-out (or at its cap), else 0.", svc),
 		paused:    desc("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0.", svc),
 		checks:    desc("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: desc("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
 			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
-			"dry_run (decided, not made).", svcResult),
+			"dry_run (decided, not made), held_starting (the tasks asked for last have not started), "+
+			"held_suspended (scale-out suspended on the scalable target).", svcResult),
 		duration: desc("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		bounds:   buckets(),
 		services: make(map[scaler.ServiceID]*series),
@@ -143,6 +144,9 @@ func (c *serviceCollector) observe(s *series, ck autoscaler.Check, took time.Dur
 		}
 	}
 	grace := 0.0
+	if ck.Grace {
+		grace = 1
+	}
 	switch ck.Outcome {
 	case autoscaler.ScaledOut:
 		setFloat(&s.desired, float64(ck.DesiredNew))
@@ -155,6 +159,9 @@ func (c *serviceCollector) observe(s *series, ck autoscaler.Check, took time.Dur
 		setFloat(&s.desired, float64(ck.DesiredCur))
 		s.hasDesired.Store(true)
 		grace = 1
+	case autoscaler.HeldStarting, autoscaler.HeldSuspended:
+		setFloat(&s.desired, float64(ck.DesiredCur))
+		s.hasDesired.Store(true)
 	case autoscaler.ScaleFailed:
 		if ck.DesiredNew > 0 { // the state was read: DesiredCur is known
 			setFloat(&s.desired, float64(ck.DesiredCur))
