@@ -70,13 +70,15 @@ type Options struct {
 	// checked every CheckInterval; only its first check comes up to one
 	// interval later. Default false: every first check at once.
 	Stagger bool
-	// Coalesce puts the services' due times on a grid: each is rounded to
-	// the nearest multiple of Coalesce (on the engine's clock), so checks
-	// falling due within one step start together and the process wakes once
-	// for them instead of once each, which costs far less CPU per check when
-	// thousands of services are spread over their interval. A check then
-	// runs up to half a step before or after CheckInterval alone would put
-	// it; the step used for a service is at most a fortieth of its
+	// Coalesce puts the services' due times on a grid of this step (on the
+	// engine's clock), so checks falling due within one step start together
+	// and the process wakes once for them instead of once each, which costs
+	// far less CPU per check when thousands of services are spread over
+	// their interval. A due time is rounded up, never down: no check comes
+	// before the time its Step asked for (the end of a grace period, say),
+	// only up to a step after it. A regular check is due CheckInterval after
+	// the previous one was due, not after it started, so the schedule keeps
+	// its phase. The step used for a service is at most a fortieth of its
 	// CheckInterval (2.5%). Default 0: every check at its exact time.
 	Coalesce time.Duration
 	// Identity names this process in the scale-outs it records on services
@@ -121,6 +123,7 @@ type loop struct {
 	mu    sync.Mutex
 	state loopState
 	timer *clock.Timer // the next check; created on first need
+	next  time.Time    // when the check about to run was due; only the check goroutine uses it
 }
 
 // newLoop returns a loop for w, its status filled from w's settings.
@@ -361,7 +364,8 @@ func (e *Engine) start(l *loop) {
 	if e.opts.Stagger {
 		first = max(e.align(now.Add(phase(l.w.id, l.w.svc.Policy.CheckInterval)), l.w.svc.Policy.CheckInterval).Sub(now), 0)
 	}
-	l.due.Store(stamp(now.Add(first))) // due: not stuck before its check starts
+	l.next = now.Add(first)
+	l.due.Store(stamp(l.next)) // due: not stuck before its check starts
 	e.wg.Add(1)
 	l.mu.Lock()
 	if first > 0 {
@@ -410,7 +414,8 @@ func (e *Engine) checks(l *loop) {
 		if e.opts.Observer != nil && l.ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
-		next := e.align(c.Next, l.w.svc.Policy.CheckInterval)
+		next := e.schedule(c, start, l.next, l.w.svc.Policy.CheckInterval)
+		l.next = next
 		l.due.Store(stamp(next))
 		wait := next.Sub(clk.Now())
 		if wait <= 0 {
@@ -432,10 +437,39 @@ func (e *Engine) checks(l *loop) {
 	}
 }
 
-// align puts t on the Coalesce grid of a service checked every interval.
+// schedule returns when the check after c is due: c.Next, rounded up to
+// the Coalesce grid. A regular check (c.Next one interval after the check
+// started) that started within a step of its due time counts from that due
+// time instead, so that the time a check takes to start does not push the
+// schedule later at every check; one that started later (the process was
+// stopped, say) counts from its start, so checks never run back to back to
+// catch up.
+func (e *Engine) schedule(c Check, start, due time.Time, interval time.Duration) time.Time {
+	step := min(e.opts.Coalesce, interval/40)
+	if step <= 0 {
+		return c.Next
+	}
+	next := c.Next
+	if late := start.Sub(due); next.Equal(start.Add(interval)) && late >= 0 && late < step {
+		next = due.Add(interval)
+	}
+	return roundUp(next, step)
+}
+
+// align rounds t up to the Coalesce grid of a service checked every
+// interval.
 func (e *Engine) align(t time.Time, interval time.Duration) time.Time {
-	if step := min(e.opts.Coalesce, interval/40); step > 0 {
-		return t.Round(step)
+	return roundUp(t, min(e.opts.Coalesce, interval/40))
+}
+
+// roundUp returns the first multiple of step (since the zero time) at or
+// after t; t itself when step <= 0.
+func roundUp(t time.Time, step time.Duration) time.Time {
+	if step <= 0 {
+		return t
+	}
+	if g := t.Truncate(step); g.Before(t) {
+		return g.Add(step)
 	}
 	return t
 }

@@ -404,3 +404,27 @@ func TestEngineCoalescePutsChecksOnAGrid(t *testing.T) {
 		}
 	})
 }
+
+func TestEngineCoalesceNeverChecksBeforeTheGracePeriodEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		src := newCounter(mock, autoscaler.Reading{Value: 500}) // scales out at once
+		svc := newService("hot", src, nil)
+		svc.Policy.CheckInterval = time.Second
+		svc.Policy.GracePeriod = 10*time.Second + 10*time.Millisecond // off the 25 ms grid
+		mem := memWith(3, "hot")
+		eng, err := autoscaler.New([]autoscaler.Service{svc}, autoscaler.Options{Scaler: mem, Clock: mock, Coalesce: 25 * time.Millisecond})
+		require.NoError(t, err)
+		stop := runEngine(t, eng)
+		defer stop()
+		require.Len(t, mem.Updates(), 1, "scaled out at the first check")
+		src.set(autoscaler.Reading{Value: 1})
+		for range 1200 { // 12 s in 10 ms steps
+			advance(mock, 10*time.Millisecond)
+		}
+		at := src.times()
+		require.GreaterOrEqual(t, len(at), 3)
+		assert.Equal(t, 10*time.Second+25*time.Millisecond, at[1], "the grace period's end rounded up to the grid, never down")
+		assert.Equal(t, at[1]+time.Second, at[2], "then every interval")
+	})
+}
