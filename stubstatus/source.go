@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sync"
 	"time"
 
@@ -95,6 +96,13 @@ type Source struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	body io.LimitedReader
+	// The request in use, kept from one read to the next while the caller
+	// passes the same context (the engine does: one per run), so that a
+	// read allocates no context, timer or request of its own.
+	bound  context.Context         // the caller's context live derives from
+	live   *http.Request           // req on a context of its own, cancelled by expire or with bound
+	cancel context.CancelCauseFunc // cancels live's context
+	expire *time.Timer             // armed during a read: cancels it after timeout
 }
 
 var _ autoscaler.MetricSource = (*Source)(nil)
@@ -218,9 +226,12 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	resp, err := s.do(s.req.WithContext(ctx))
+	if !sameContext(ctx, s.bound) || s.live.Context().Err() != nil {
+		s.bind(ctx)
+	}
+	s.expire.Reset(s.timeout)
+	defer s.expire.Stop() // if it fired, the context is done: the next read binds anew
+	resp, err := s.do(s.live)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -253,6 +264,47 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 		return Status{}, false, fmt.Errorf("%s: %w", s, err)
 	}
 	return st, false, nil
+}
+
+// bind makes the request the next reads use, on a context derived from
+// ctx. The one it replaces is cancelled, which also releases it from its
+// parent. s.mu must be held.
+func (s *Source) bind(ctx context.Context) {
+	s.release()
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	s.bound, s.live, s.cancel = ctx, s.req.WithContext(reqCtx), cancel
+	// What context.WithTimeout would say: the request's error wraps
+	// context.DeadlineExceeded.
+	s.expire = time.AfterFunc(time.Hour, func() { cancel(context.DeadlineExceeded) })
+	s.expire.Stop()
+}
+
+// sameContext reports whether a and b are the same context value. A
+// context whose type is not comparable is never the same (== would panic).
+func sameContext(a, b context.Context) bool {
+	t := reflect.TypeOf(a)
+	return t != nil && t == reflect.TypeOf(b) && t.Comparable() && a == b
+}
+
+// release cancels the request context in use, if any. s.mu must be held.
+func (s *Source) release() {
+	if s.cancel != nil {
+		s.expire.Stop()
+		s.cancel(context.Canceled)
+		s.bound, s.live, s.cancel, s.expire = nil, nil, nil, nil
+	}
+}
+
+// Close releases what the Source keeps between reads: the context of its
+// request, which lives under the context its reads were given. Call it when
+// the Source is no longer used, before that context ends (the application
+// does when a reload removes a service). A later read works, and keeps a new
+// one.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.release()
+	return nil
 }
 
 // do sends req through the Client, or as one round trip through the

@@ -396,3 +396,65 @@ func TestNewClientAndTransportTogether(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Transport: set together with Client")
 }
+
+// TestReadKeepsItsRequestPerContext: reads given the same context reuse one
+// request and its context; another context, a timeout or Close makes a new
+// one, and each behaves as a fresh request would.
+func TestReadKeepsItsRequestPerContext(t *testing.T) {
+	release := make(chan struct{})
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		serveBody(nginxBody)(w, r)
+	})
+	t.Cleanup(func() { close(release) })
+
+	src := newSource(t, Options{URL: srv.URL + "/nginx-status"})
+	ctx := t.Context()
+	_, err := src.Read(ctx)
+	require.NoError(t, err)
+	first := src.live
+	_, err = src.Read(ctx)
+	require.NoError(t, err)
+	assert.Same(t, first, src.live, "the same context: the same request")
+
+	other, cancel := context.WithCancel(ctx)
+	_, err = src.Read(other)
+	require.NoError(t, err)
+	assert.NotSame(t, first, src.live, "another context: another request")
+	cancel()
+	_, err = src.Read(other)
+	assert.ErrorIs(t, err, context.Canceled, "the caller's context still counts")
+	_, err = src.Read(ctx)
+	require.NoError(t, err, "back on a live context")
+
+	require.NoError(t, src.Close())
+	assert.Nil(t, src.live)
+	_, err = src.Read(ctx)
+	require.NoError(t, err, "a read after Close works")
+
+	slow := newSource(t, Options{URL: srv.URL + "/slow", Timeout: 20 * time.Millisecond})
+	for range 2 { // the second read follows a timeout: a fresh context, the same rule
+		_, err = slow.Read(ctx)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "no answer within 20ms")
+	}
+
+	type valueless struct{ context.Context }
+	_, err = src.Read(valueless{ctx}) // comparable, but not ctx
+	require.NoError(t, err)
+	type uncomparable struct {
+		context.Context
+		_ []int
+	}
+	_, err = src.Read(uncomparable{Context: ctx})
+	require.NoError(t, err, "a context type == would panic on")
+	_, err = src.Read(uncomparable{Context: ctx})
+	require.NoError(t, err)
+}

@@ -17,7 +17,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
 // syncBuffer is a bytes.Buffer safe for a logger and the test at once.
@@ -179,4 +182,36 @@ func TestNoCapIsWarned(t *testing.T) {
 	require.Len(t, noCap, 1, logs.String())
 	assert.Contains(t, noCap[0], `"service":"open"`)
 	assert.Contains(t, logs.String(), `"max_capacity":30`)
+}
+
+// closingSource is a status source that counts its Close calls.
+type closingSource struct {
+	autoscaler.MetricSource
+	closed atomic.Int32
+}
+
+func (c *closingSource) Close() error { c.closed.Add(1); return nil }
+
+// TestApplyClosesDroppedSources: applying a config closes the status
+// source of a service it removes or reads anew (which lets go of the
+// request context it keeps between reads), and keeps the one of a service
+// it leaves alone.
+func TestApplyClosesDroppedSources(t *testing.T) {
+	wr := newWirer(slog.New(slog.DiscardHandler), nil, true)
+	id := func(name string) scaler.ServiceID { return scaler.ServiceID{Cluster: "shop", Name: name} }
+	web, api, batch, api2 := &closingSource{}, &closingSource{}, &closingSource{}, &closingSource{}
+	wired := func(srcs map[string]*closingSource) *plan {
+		p := &plan{wired: map[scaler.ServiceID]wiredSvc{}, slacks: map[string]*slack.Notifier{}}
+		for name, src := range srcs {
+			p.wired[id(name)] = wiredSvc{svc: autoscaler.Service{Cluster: "shop", Name: name, Source: src}}
+		}
+		return p
+	}
+	wr.apply(t.Context(), wired(map[string]*closingSource{"web": web, "api": api, "batch": batch}))
+	wr.apply(t.Context(), wired(map[string]*closingSource{"web": web, "api": api2}))
+	wr.retiring.Wait()
+	assert.Zero(t, web.closed.Load(), "kept")
+	assert.EqualValues(t, 1, api.closed.Load(), "read anew: the old source is closed")
+	assert.EqualValues(t, 1, batch.closed.Load(), "removed: closed")
+	assert.Zero(t, api2.closed.Load(), "the new source is in use")
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -27,7 +28,8 @@ type wirer struct {
 	transports map[stubstatus.TLSMode]*http.Transport // by StatusTLSVerify and StatusTLSServerName
 	slacks     map[string]*slack.Notifier             // by webhook URL, in use now
 	current    map[scaler.ServiceID]wiredSvc          // the config in force
-	// retiring counts notifiers a reload dropped that are still flushing.
+	// retiring counts notifiers a reload dropped that are still flushing,
+	// and status sources it dropped that are still letting go.
 	retiring sync.WaitGroup
 }
 
@@ -135,12 +137,18 @@ func (w *wirer) apply(ctx context.Context, p *plan) (added, changed, removed int
 			changed++
 		}
 	}
-	for id := range w.current {
-		if _, ok := p.wired[id]; !ok {
+	for id, old := range w.current {
+		now, ok := p.wired[id]
+		if !ok {
 			removed++
 			if w.metrics != nil {
 				w.metrics.Forget(id)
 			}
+		}
+		if c, closes := old.svc.Source.(io.Closer); closes && (!ok || now.svc.Source != old.svc.Source) {
+			// A source no longer used lets go of what it keeps between
+			// reads; in the background, as a read in flight finishes first.
+			w.retiring.Go(func() { _ = c.Close() })
 		}
 	}
 	for url, sl := range w.slacks {
