@@ -36,9 +36,19 @@ type memory struct {
 	suspended  bool      // ScaleOutSuspended was told for the present suspension
 
 	// ModeCapacity's estimate (see estimate.go).
-	hist    history       // recent readings and running counts
+	hist    *history      // recent readings and running counts; nil until first used (see history)
 	delay   time.Duration // the register delay, once measured
 	startup time.Duration // a task's start-up (request to RUNNING), once measured
+}
+
+// history returns m's history, made at its first use: only ModeCapacity
+// keeps one (about 16 KB), so a service in another mode costs nothing for
+// it, and 10,000 of them not 160 MB.
+func (m *memory) history() *history {
+	if m.hist == nil {
+		m.hist = new(history)
+	}
+	return m.hist
 }
 
 // decision is what one check decided once the service's state was read.
@@ -137,11 +147,11 @@ func (p Policy) remember(now time.Time, r Reading, m *memory) {
 	if p.mode() != ModeCapacity {
 		return
 	}
-	running := -1
-	if m.hist.len() > 0 {
-		running = m.hist.at(m.hist.len() - 1).running
+	h, running := m.history(), -1
+	if h.len() > 0 {
+		running = h.at(h.len() - 1).running
 	}
-	m.hist.add(sampleOf(now, r, running))
+	h.add(sampleOf(now, r, running))
 }
 
 // decide is the decision of the check at now, given the reading r (counted
@@ -161,7 +171,7 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m *memory) dec
 	}
 
 	if p.mode() == ModeCapacity {
-		m.hist.setRunning(st.Running)
+		m.history().setRunning(st.Running)
 		if l := &m.last; l.to > 0 && !l.ran && st.Running > l.running {
 			l.ran, m.startup = true, now.Sub(l.at) // a task it asked for runs: start-up measured
 		}
@@ -329,7 +339,7 @@ func (p Policy) backoff(now time.Time, m *memory) time.Time {
 // expected before tasks asked for now would serve. It records the figures
 // in d for the log.
 func (p Policy) estimate(now time.Time, d *decision, m *memory) int {
-	h := &m.hist
+	h := m.history()
 	delay := m.delay
 	if fit, ok := h.fitDelay(p.CheckInterval); ok {
 		delay = fit

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
@@ -31,4 +33,19 @@ func TestPhaseSpreadsSimilarNamesEvenly(t *testing.T) {
 	a := scaler.ServiceID{Cluster: "shop", Name: "web"}
 	assert.Equal(t, phase(a, interval), phase(a, interval), "the same service, the same phase")
 	assert.NotEqual(t, phase(a, interval), phase(scaler.ServiceID{Cluster: "shoq", Name: "web"}, interval), "the cluster counts")
+}
+
+// TestWatcherStaysSmall: a service costs little memory unless its mode
+// needs more: the capacity estimate's history (about 16 KB) is made on its
+// first use only.
+func TestWatcherStaysSmall(t *testing.T) {
+	assert.Less(t, unsafe.Sizeof(Watcher{}), uintptr(2048))
+	var m memory
+	p := DefaultPolicy()
+	p.remember(time.Unix(100, 0), Reading{Value: 10}, &m)
+	assert.Nil(t, m.hist, "the default mode keeps no history")
+	p.ScaleoutMode = ModeCapacity
+	p.remember(time.Unix(100, 0), Reading{Value: 10}, &m)
+	require.NotNil(t, m.hist)
+	assert.Equal(t, 1, m.hist.len())
 }

@@ -239,7 +239,7 @@ func TestDecideCapacityTasksOnTheirWay(t *testing.T) {
 		}
 		p.observe(Reading{Value: 90}, &m)
 		p.remember(at(s), Reading{Value: 90}, &m)
-		m.hist.setRunning(run)
+		m.history().setRunning(run)
 	}
 	d, _ := check(p, &m, d0, Reading{Value: 102}, running(7, 7))
 	assert.Equal(t, Idle, d.outcome)
@@ -260,7 +260,7 @@ func BenchmarkEstimate(b *testing.B) {
 		}
 		r := Reading{Value: 100}
 		p.remember(at(s), r, &m)
-		m.hist.setRunning(run)
+		m.history().setRunning(run)
 	}
 	now := at(float64(historyLen) * 3)
 	b.ReportAllocs()
