@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,14 @@ const (
 	envParamPath = "AUTOSCALER_PARAMPATH"
 	envRegion    = "AUTOSCALER_REGION"
 )
+
+// gcPercent is the garbage collector's GOGC while running, unless $GOGC
+// says otherwise: the heap may grow half again over what is live between
+// collections, rather than Go's default of double. What is live is mostly
+// per-service state and a check allocates little (about 1.5 KB, all inside
+// net/http), so collecting twice as often costs a few microseconds of CPU
+// per check and keeps the resident set about a tenth smaller.
+const gcPercent = 50
 
 // defaultHealthURL is what `health` queries: the default -listen address.
 const defaultHealthURL = "http://127.0.0.1:9100/healthz"
@@ -119,6 +128,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		return nil
 	}); code >= 0 {
 		return code
+	}
+	if env.get("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	o.Logger = slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel}))
 	o.EMFOutput = stdout // the log stream: awslogs ships it, CloudWatch Logs extracts the metrics
