@@ -24,7 +24,7 @@ func ExampleParse() {
 	fmt.Println(err)
 	// Output:
 	// active: 291 waiting: 106 busy: 185
-	// stub_status body line 1, Active connections: 18446744073709550135 is implausibly large (above 2147483648): the counter probably underflowed in nginx
+	// stub_status body line 1, Active connections: a number of 20 digits is implausibly large (above 2147483647): the counter probably underflowed in nginx
 }
 
 func ExampleNew() {

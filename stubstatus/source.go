@@ -239,10 +239,19 @@ func NewClient(verifyTLS bool) *http.Client {
 
 // NewTransport returns an HTTP transport for stub_status requests, meant to
 // be shared by every Source (a program needs at most two: verifying TLS and
-// not). It keeps a bounded pool of keep-alive connections per host (at most
-// 16 idle and 64 in all, idle ones closed after 90 s), because many services
-// often sit behind one load balancer. It speaks HTTP/1.1 (HTTP/2 is not
+// not). Many services often sit behind one load balancer, so it keeps a
+// bounded pool of idle keep-alive connections per host (at most 64 a host and
+// 256 in all, each closed after 90 s idle). It speaks HTTP/1.1 (HTTP/2 is not
 // forced) and asks for no compression, since the page is tiny.
+//
+// It does not cap the connections in use per host (MaxConnsPerHost is 0).
+// Such a cap would be shared by every service behind the host, so requests
+// hung on a few services' broken status pages would hold its slots and the
+// healthy services' requests would queue behind them until they too timed
+// out: one service's fault would blind the others. No cap is needed either:
+// a Source makes one request at a time, each bounded by its Timeout (a hung
+// request's connection is closed when it times out), so the connections in
+// use never outnumber the services.
 //
 // With verifyTLS false the server's certificate is not verified, as in the
 // seed: the status URL is often the load balancer's own DNS name
@@ -258,8 +267,8 @@ func NewTransport(verifyTLS bool) *http.Transport {
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: !verifyTLS, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 16,
-		MaxConnsPerHost:     64,
+		MaxIdleConnsPerHost: 64,
+		MaxConnsPerHost:     0, // no cap: see above
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
