@@ -18,11 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
@@ -84,17 +87,14 @@ func (s ServiceConfig) ID() scaler.ServiceID {
 func (s ServiceConfig) Name() string { return s.EcsClusterName + "/" + s.EcsServiceName }
 
 // LogValue returns the effective settings as a group keyed by the document's
-// field names, with secrets redacted and any user info in StatusUrl hidden.
+// field names, with secrets redacted and any user info in StatusUrl replaced
+// by "[redacted]".
 func (s ServiceConfig) LogValue() slog.Value {
-	status := s.StatusURL
-	if u, err := url.Parse(status); err == nil {
-		status = u.Redacted()
-	}
 	p := s.Policy
 	return slog.GroupValue(
 		slog.String("EcsClusterName", s.EcsClusterName),
 		slog.String("EcsServiceName", s.EcsServiceName),
-		slog.String("StatusUrl", status),
+		slog.String("StatusUrl", RedactURL(s.StatusURL)),
 		slog.String("StatusAuthName", s.StatusAuthName),
 		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
 		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
@@ -108,6 +108,44 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
 	)
+}
+
+// Format prints s as fmt prints a struct, for every verb and flag (%v, %+v,
+// %#v, %s, ...), except that StatusURL's user info shows as "[redacted]"
+// (and the secrets, as always, as "[redacted]"), so a library user who logs
+// a ServiceConfig with fmt leaks nothing.
+func (s ServiceConfig) Format(f fmt.State, verb rune) {
+	type fields ServiceConfig // the same fields without this method
+	shown := fields(s)
+	shown.StatusURL = RedactURL(s.StatusURL)
+	out := fmt.Sprintf(fmt.FormatString(f, verb), shown)
+	if rest, ok := strings.CutPrefix(out, "configsrc.fields{"); ok { // %#v names the type
+		out = "configsrc.ServiceConfig{" + rest
+	}
+	_, _ = io.WriteString(f, out)
+}
+
+// String returns s as %+v prints it: no secret, no URL password.
+func (s ServiceConfig) String() string { return fmt.Sprintf("%+v", s) }
+
+// GoString returns s as %#v prints it: no secret, no URL password.
+func (s ServiceConfig) GoString() string { return fmt.Sprintf("%#v", s) }
+
+// RedactURL returns raw with any user info (a user name, a password)
+// replaced by "[redacted]": "https://[redacted]@example.com/status". A URL
+// that does not parse is shown as "[unparsable URL]", since where its user
+// info ends is unknown.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "[unparsable URL]"
+	case u.User == nil:
+		return raw
+	}
+	u.User = nil
+	scheme, rest, _ := strings.Cut(u.String(), "//")
+	return scheme + "//[redacted]@" + rest
 }
 
 // Parse decodes and validates a configuration document. Every field left out
@@ -125,6 +163,11 @@ func Parse(data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, docError("the document is empty")
 	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently turn the bytes into U+FFFD.
+		line, col := position(data, invalidUTF8(data))
+		return nil, docError(fmt.Sprintf("invalid UTF-8 at line %d, column %d: the document must be UTF-8 text", line, col))
+	}
 	var root json.RawMessage
 	if err := json.Unmarshal(data, &root); err != nil { // also rejects trailing data
 		return nil, docError(syntaxMessage(data, err))
@@ -139,28 +182,73 @@ func Parse(data []byte) (*Config, error) {
 		services = m.value
 	}
 	cfg := &Config{}
-	var list []json.RawMessage
 	switch {
 	case services == nil:
 		c.add(-1, "Services", "required")
 	case kind(services) != "array":
 		c.add(-1, "Services", "must be an array of service objects, got "+kind(services))
 	default:
-		_ = json.Unmarshal(services, &list) // cannot fail: an array of valid JSON
-		if len(list) == 0 {
+		// One service at a time, so that an invalid document costs memory
+		// in proportion to the problems reported, not to its size.
+		fields := serviceFields()
+		names := fieldNames(fields)
+		firstAt := map[scaler.ServiceID]int{}
+		n := 0
+		eachElement(services, func(raw json.RawMessage) {
+			sc := c.service(n, raw, fields, names)
+			c.duplicate(n, sc, firstAt)
+			if c.ok() {
+				cfg.Services = append(cfg.Services, sc)
+			} else {
+				cfg.Services = nil
+			}
+			n++
+		})
+		if n == 0 {
 			c.add(-1, "Services", "must list at least one service")
 		}
 	}
-	fields := serviceFields()
-	for i, raw := range list {
-		cfg.Services = append(cfg.Services, c.service(i, raw, fields))
-	}
-	c.duplicates(cfg.Services)
-	if len(c.problems) > 0 {
+	if !c.ok() {
 		slices.SortStableFunc(c.problems, func(a, b Problem) int { return cmp.Compare(a.Index, b.Index) })
-		return nil, &ValidationError{Problems: c.problems}
+		return nil, &ValidationError{Problems: c.problems, Omitted: c.omitted}
 	}
 	return cfg, nil
+}
+
+// eachElement calls f with each element of a valid JSON array, in order.
+func eachElement(array json.RawMessage, f func(json.RawMessage)) {
+	dec := json.NewDecoder(bytes.NewReader(array))
+	if _, err := dec.Token(); err != nil { // '['
+		return // unreachable for a valid array
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			return // unreachable for valid JSON
+		}
+		f(raw)
+	}
+}
+
+// invalidUTF8 returns the offset of the first byte of data that is not
+// valid UTF-8, or len(data).
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
+}
+
+// position returns the 1-based line and column (in bytes) of offset in data.
+func position(data []byte, offset int) (line, col int) {
+	prefix := data[:min(max(offset, 0), len(data))]
+	line = 1 + bytes.Count(prefix, []byte("\n"))
+	col = len(prefix) - bytes.LastIndexByte(prefix, '\n')
+	return line, col
 }
 
 // member is one name/value pair of a JSON object, in document order.
@@ -220,13 +308,11 @@ func syntaxMessage(data []byte, err error) string {
 	if !errors.As(err, &se) {
 		return "invalid JSON: " + err.Error()
 	}
-	prefix := data[:min(max(se.Offset, 0), int64(len(data)))]
-	line := 1 + bytes.Count(prefix, []byte("\n"))
-	col := len(prefix) - (bytes.LastIndexByte(prefix, '\n') + 1)
+	line, col := position(data, int(se.Offset))
 	// encoding/json quotes the offending character, which may sit inside a
 	// secret: keep the reason, drop the character.
 	reason := quotedChar.ReplaceAllString(se.Error(), "invalid character")
-	return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, max(col, 1), reason)
+	return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, max(col-1, 1), reason)
 }
 
 // quotedChar matches encoding/json's "invalid character 'x'" prefix, including

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
@@ -52,12 +54,32 @@ func serviceFields() []field {
 	}
 }
 
-// collector gathers problems.
-type collector struct{ problems []Problem }
+// fieldNames returns the names of fields, in order.
+func fieldNames(fields []field) []string {
+	names := make([]string, len(fields))
+	for j, f := range fields {
+		names[j] = f.name
+	}
+	return names
+}
+
+// collector gathers problems: the first MaxProblems, and a count of the
+// rest.
+type collector struct {
+	problems []Problem
+	omitted  int
+}
 
 func (c *collector) add(index int, field, msg string) {
+	if len(c.problems) >= MaxProblems {
+		c.omitted++
+		return
+	}
 	c.problems = append(c.problems, Problem{Index: index, Field: field, Message: msg})
 }
+
+// ok reports that no problem was found so far.
+func (c *collector) ok() bool { return len(c.problems) == 0 && c.omitted == 0 }
 
 // members reports unknown and repeated names among an object's members and
 // returns the known ones.
@@ -83,7 +105,7 @@ func (c *collector) members(index int, ms []member, known []string) []member {
 }
 
 // service decodes and checks Services[i].
-func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceConfig {
+func (c *collector) service(i int, raw json.RawMessage, fields []field, names []string) ServiceConfig {
 	sc := serviceDefaults()
 	first := len(c.problems)
 	defer func() { // name the service in its problems once its name is known
@@ -95,10 +117,6 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 	if !ok {
 		c.add(i, "", "must be a JSON object, got "+kind(raw))
 		return sc
-	}
-	names := make([]string, len(fields))
-	for j, f := range fields {
-		names[j] = f.name
 	}
 	given := map[string]json.RawMessage{}
 	for _, m := range c.members(i, ms, names) {
@@ -150,20 +168,21 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 	return sc
 }
 
-// duplicates reports services configured more than once.
-func (c *collector) duplicates(services []ServiceConfig) {
-	firstAt := map[[2]string]int{}
-	for i, s := range services {
-		if s.EcsClusterName == "" || s.EcsServiceName == "" {
-			continue
-		}
-		key := [2]string{s.EcsClusterName, s.EcsServiceName}
-		if j, ok := firstAt[key]; ok {
-			c.problems = append(c.problems, Problem{Index: i, Service: s.EcsServiceName, Field: "EcsServiceName",
-				Message: fmt.Sprintf("%s is also configured at Services[%d]", s.Name(), j)})
-			continue
-		}
-		firstAt[key] = i
+// duplicate reports Services[i] when a service before it (recorded in
+// firstAt) has the same cluster and name.
+func (c *collector) duplicate(i int, s ServiceConfig, firstAt map[scaler.ServiceID]int) {
+	if s.EcsClusterName == "" || s.EcsServiceName == "" {
+		return
+	}
+	j, ok := firstAt[s.ID()]
+	if !ok {
+		firstAt[s.ID()] = i
+		return
+	}
+	before := len(c.problems)
+	c.add(i, "EcsServiceName", fmt.Sprintf("%s is also configured at Services[%d]", Printable(s.Name()), j))
+	if len(c.problems) > before {
+		c.problems[before].Service = s.EcsServiceName
 	}
 }
 
@@ -259,7 +278,8 @@ func count(dst func(*ServiceConfig) *int, check func(int) error) func(*ServiceCo
 }
 
 // duration decodes a number of seconds or a Go duration string and checks it
-// with check (when not nil).
+// with check (when not nil). A value beyond time.Duration's range (about 292
+// years either way) is an error saying so, never a wrapped-around value.
 func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration) error) func(*ServiceConfig, json.RawMessage) error {
 	const want = `a number of seconds or a duration string such as "500ms" or "3m"`
 	return func(sc *ServiceConfig, raw json.RawMessage) error {
@@ -267,16 +287,31 @@ func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration)
 		switch kind(raw) {
 		case "number":
 			secs, err := float(raw)
-			if err != nil || math.Abs(secs) > math.MaxInt64/float64(time.Second) {
+			if err != nil {
 				return fmt.Errorf("%s seconds is out of range", raw)
 			}
-			d = time.Duration(math.Round(secs * float64(time.Second)))
+			// A float64 holds 2^63 exactly; time.Duration(2^63) would wrap
+			// around to a negative duration.
+			switch ns := math.Round(secs * float64(time.Second)); {
+			case ns >= 1<<63:
+				return fmt.Errorf("%s seconds is too long: a duration is at most %v", raw, time.Duration(math.MaxInt64))
+			case ns < -(1 << 63):
+				return fmt.Errorf("must be > 0, got %s seconds", raw)
+			default:
+				d = time.Duration(ns)
+			}
 		case "string":
 			var s string
 			_ = json.Unmarshal(raw, &s) // cannot fail: a valid JSON string
 			var err error
 			if d, err = time.ParseDuration(s); err != nil {
-				return fmt.Errorf("must be %s, got %q", want, s)
+				switch {
+				case !durationShape.MatchString(s):
+					return fmt.Errorf("must be %s, got %q", want, cut(s, maxMessage/2))
+				case strings.HasPrefix(s, "-"):
+					return fmt.Errorf("must be > 0, got %q", s)
+				}
+				return fmt.Errorf("%q is too long: a duration is at most %v", s, time.Duration(math.MaxInt64))
 			}
 		default:
 			return typeError(want, raw)
@@ -290,6 +325,10 @@ func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration)
 		return nil
 	}
 }
+
+// durationShape matches what time.ParseDuration reads; a string of this
+// shape that does not parse is out of range.
+var durationShape = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 func positive(d time.Duration) error {
 	if d <= 0 {
@@ -315,6 +354,9 @@ func checkMetric(s string) error {
 // any, else the nearest by edit distance (ignoring case) when at most a third
 // of the name (and at least 2 edits) differs; "" when none is close.
 func suggest(name string, known []string) string {
+	if len(name) > maxSuggested {
+		return "" // no field name is that long; spare the edit distances
+	}
 	best, bestDist := "", max(2, len(name)/3)+1
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
@@ -326,6 +368,9 @@ func suggest(name string, known []string) string {
 	}
 	return best
 }
+
+// maxSuggested is the longest unknown name suggest compares (bytes).
+const maxSuggested = 64
 
 // editDistance is the Levenshtein distance between a and b, in bytes.
 func editDistance(a, b string) int {

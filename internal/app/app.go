@@ -166,9 +166,10 @@ func Validate(ctx context.Context, opts Options, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "%s: valid, %d service(s)\n", configsrc.Describe(src), len(cfg.Services))
 	for i, s := range cfg.Services {
-		fmt.Fprintf(w, "\nServices[%d] (%s)\n", i, s.Name())
+		// Printable: a line break in a name cannot forge lines here.
+		fmt.Fprintf(w, "\nServices[%d] (%s)\n", i, configsrc.Printable(s.Name()))
 		for _, a := range s.LogValue().Group() {
-			fmt.Fprintf(w, "  %-19s %s\n", a.Key, a.Value)
+			fmt.Fprintf(w, "  %-19s %s\n", a.Key, configsrc.Printable(a.Value.String()))
 		}
 	}
 	return nil
