@@ -390,6 +390,8 @@ func TestSlackPermanentErrorsAreNotRetried(t *testing.T) {
 		{http.StatusForbidden, "invalid_token"},
 		{http.StatusGone, "channel_is_archived"},
 		{http.StatusFound, "moved"},
+		{http.StatusOK, "invalid_payload"}, // Slack has answered errors with 200
+		{http.StatusOK, "no_text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
