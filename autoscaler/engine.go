@@ -18,11 +18,13 @@ import (
 
 // Defaults for Options.
 const (
-	// DefaultShutdownGrace is how long a check already running when Run's
-	// context is cancelled may go on (so an update in flight can finish). It
-	// stays well inside ECS's default 30 s stop timeout.
-	DefaultShutdownGrace = 4 * time.Second
-	// DefaultStuckAfter is how long a check may run, or a due check may fail
+	// DefaultShutdownGrace is how long a scale-out already under way when
+	// Run's context is cancelled may go on, so that an update in flight can
+	// finish and be reported. It leaves room for the notifications within
+	// ECS's default 30 s stop timeout.
+	DefaultShutdownGrace = 20 * time.Second
+	// DefaultStuckAfter is how long a check may run beyond its service's
+	// CheckInterval (which bounds its metric read), or a due check may fail
 	// to start, before Stuck reports the service's loop as stuck.
 	DefaultStuckAfter = 2 * time.Minute
 )
@@ -53,11 +55,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer, when set, is told about every check.
 	Observer Observer
-	// ShutdownGrace bounds how long a check in flight at shutdown may run on
-	// before its context is cancelled. Default DefaultShutdownGrace.
+	// ShutdownGrace bounds how long a scale-out in flight at shutdown (the
+	// scaler's calls and the notification) may run on before its context is
+	// cancelled; a metric read in flight is cancelled at once. Default
+	// DefaultShutdownGrace (20 s).
 	ShutdownGrace time.Duration
-	// StuckAfter is how long a check may run, or a due check may wait to
-	// start, before Stuck reports the loop. Default DefaultStuckAfter.
+	// StuckAfter is how long a check may run beyond its service's
+	// CheckInterval, or a due check may wait to start, before Stuck reports
+	// the loop. Set it above the longest the scaler's calls of one check may
+	// take. Default DefaultStuckAfter (2 min).
 	StuckAfter time.Duration
 }
 
@@ -84,6 +90,9 @@ type loop struct {
 	// busySince is when the running check started, due when the next check
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
+	// interval is the service's CheckInterval, in nanoseconds, as of its
+	// latest check.
+	interval atomic.Int64
 }
 
 // New validates every service and returns an Engine for them. Its error
@@ -192,15 +201,16 @@ func (e *Engine) Services() []scaler.ServiceID {
 }
 
 // Stuck returns the services whose loop is stuck at time now (by the
-// engine's clock): a check running for longer than StuckAfter, or a check due
-// more than StuckAfter ago and not started. Before Run and after it returns,
-// every loop counts as stuck: nothing is being checked. The result is sorted.
+// engine's clock): a check running for longer than StuckAfter plus the
+// service's CheckInterval, or a check due that long ago and not started.
+// Before Run and after it returns, every loop counts as stuck: nothing is
+// being checked. The result is sorted.
 func (e *Engine) Stuck(now time.Time) []scaler.ServiceID {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	limit := stamp(now.Add(-e.opts.StuckAfter))
 	var stuck []scaler.ServiceID
 	for id, l := range e.loops {
+		limit := stamp(now.Add(-e.opts.StuckAfter - time.Duration(l.interval.Load())))
 		busy, due := l.busySince.Load(), l.due.Load()
 		if busy == 0 && due == 0 || busy != 0 && busy < limit || busy == 0 && due < limit {
 			stuck = append(stuck, id)
@@ -219,12 +229,13 @@ func compareService(a, b scaler.ServiceID) int {
 }
 
 // Run checks every service until ctx is cancelled, then stops starting new
-// checks, lets a check in flight finish (for at most ShutdownGrace; then its
-// context is cancelled), and returns nil once every watcher has stopped. Run
-// may be called only once.
+// checks, cancels the metric reads in flight, lets a scale-out in flight
+// finish (for at most ShutdownGrace; then its context is cancelled, and the
+// update's outcome is reported unknown), and returns nil once every watcher
+// has stopped. Run may be called only once.
 func (e *Engine) Run(ctx context.Context) error {
-	// Checks run on a context that outlives ctx by the shutdown grace, so an
-	// UpdateService already sent is not abandoned half-way.
+	// Scale-outs run on a context that outlives ctx by the shutdown grace,
+	// so an UpdateService already sent is not abandoned half-way.
 	stepCtx, cancelSteps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSteps()
 
@@ -263,7 +274,8 @@ func (e *Engine) start(l *loop) {
 	}
 	ctx, cancel := context.WithCancel(e.runCtx)
 	l.cancel = cancel
-	l.w.stopOn(ctx.Done())
+	l.w.runOn(e.stepCtx, e.opts.Clock.Now)
+	l.interval.Store(int64(l.w.svc.Policy.CheckInterval))
 	l.due.Store(stamp(e.opts.Clock.Now())) // due now: not stuck before its goroutine runs
 	e.wg.Go(func() {
 		defer func() {
@@ -301,10 +313,11 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 		}
 		if svc := l.pending.Swap(nil); svc != nil {
 			l.w.reconfigure(*svc)
+			l.interval.Store(int64(svc.Policy.CheckInterval))
 		}
 		start := clk.Now()
 		l.busySince.Store(stamp(start))
-		c := l.w.Step(e.stepCtx, start)
+		c := l.w.Step(ctx, start) // reads on ctx; a scale-out on e.stepCtx
 		l.busySince.Store(0)
 		if e.opts.Observer != nil && ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))

@@ -57,6 +57,11 @@ const (
 	HeldAtMax
 	// ScaleFailed: a scale-out was called for and the scaler failed.
 	ScaleFailed
+	// ScaleUnknown: a scale-out was called for and the update got no answer
+	// (scaler.ErrOutcomeUnknown, or its context ended), so whether it was
+	// applied is unknown. The service was then read once: Check.DesiredAfter
+	// says what was found.
+	ScaleUnknown
 )
 
 // String returns the outcome's stable name, as used in logs and metrics.
@@ -72,6 +77,8 @@ func (o Outcome) String() string {
 		return "held_at_max"
 	case ScaleFailed:
 		return "scale_failed"
+	case ScaleUnknown:
+		return "scale_unknown"
 	}
 	return "unknown"
 }
@@ -83,10 +90,13 @@ type Check struct {
 	Reading    Reading // zero when the read failed
 	DesiredCur int     // desired count found (scale-out attempts only)
 	DesiredNew int     // desired count set or asked for (scale-out attempts only)
-	Err        error   // the read or scaler failure
+	// DesiredAfter is the desired count read after a ScaleUnknown, -1 when
+	// that read failed; 0 otherwise.
+	DesiredAfter int
+	Err          error // the read or scaler failure
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut or HeldAtMax; later after ScaleFailed
-	// runs (see the retry backoff on Step).
+	// GracePeriod after ScaledOut, HeldAtMax or a ScaleUnknown whose update
+	// landed; later after failures (see the retry backoff on Step).
 	Next time.Time
 }
 
@@ -99,7 +109,8 @@ type Watcher struct {
 	log        *slog.Logger    // carries the service and cluster attributes
 	failures   int             // consecutive failed reads
 	scaleFails int             // consecutive failed scale-outs
-	stop       <-chan struct{} // closed when the engine stops: start no scale-out
+	act        context.Context // set by the engine: scale-outs run on it, past the check's own context
+	now        func() time.Time
 }
 
 // NewWatcher returns a Watcher for svc acting through sc and logging to
@@ -127,19 +138,42 @@ func NewWatcher(svc Service, sc scaler.Scaler, logger *slog.Logger) (*Watcher, e
 // keeps.
 func (w *Watcher) reconfigure(svc Service) { w.svc = svc }
 
-// stopOn makes the watcher start no scale-out once stop is closed (the
-// engine is shutting down), even from a reading already in flight.
-func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
+// runOn makes the watcher act (scale out, notify) on act rather than on the
+// check's context, so a scale-out in flight when the engine stops (and the
+// check's context is cancelled) can finish, and take the time from now
+// when it must know how long acting took.
+func (w *Watcher) runOn(act context.Context, now func() time.Time) { w.act, w.now = act, now }
+
+// clock returns the current time: now, or later when the engine's clock
+// says so (acting may take a while).
+func (w *Watcher) clock(now time.Time) time.Time {
+	if w.now != nil {
+		if t := w.now(); t.After(now) {
+			return t
+		}
+	}
+	return now
+}
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due. A failed read is
 // logged and skipped; a failed scale-out is logged, notified (the first of a
 // run), and retried at the next check, backing off while it keeps failing.
+// A scale-out whose update got no answer is reported as ScaleUnknown, and
+// the service is read once to say whether it landed.
+//
+// Once ctx is done (the engine is stopping, or the service was removed), a
+// read cut short is not counted as a failure and no scale-out starts.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
 	c := Check{Time: now, Next: now.Add(p.CheckInterval)}
 
 	r, err := w.svc.Source.Read(ctx)
+	if err != nil && ctx.Err() != nil {
+		c.Outcome, c.Err = ReadFailed, err
+		w.log.LogAttrs(ctx, slog.LevelDebug, "metric read cut short: stopping", slog.String("error", err.Error()))
+		return c
+	}
 	if err != nil {
 		w.failures++
 		c.Outcome, c.Err = ReadFailed, err
@@ -167,11 +201,12 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		}
 		return c
 	}
-	select {
-	case <-w.stop: // the read was in flight when the engine began to stop
+	if ctx.Err() != nil { // the read was in flight when the engine began to stop
 		w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out not started: shutting down", slog.Float64("active", r.Value))
 		return c
-	default:
+	}
+	if w.act != nil {
+		ctx = w.act
 	}
 	return w.scaleOut(ctx, c)
 }
@@ -205,7 +240,11 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 		return c
 	}
 	if err := w.scaler.SetDesired(ctx, w.id, desired); err != nil {
-		return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", desired, err))
+		err = fmt.Errorf("set desired count %d: %w", desired, err)
+		if errors.Is(err, scaler.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return w.unknown(ctx, c, ev, attrs, err)
+		}
+		return w.failed(ctx, c, ev, attrs, err)
 	}
 	w.scaleFails = 0
 	c.Outcome, c.Next = ScaledOut, c.Time.Add(p.GracePeriod)
@@ -225,13 +264,58 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 // notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
 	w.scaleFails++
-	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
-	c.Next = c.Time.Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
+	c.Next = w.retryAt(c.Time)
 	ev.Kind, ev.Err = notify.ScaleFailed, err
 	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
 		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)
 	if w.scaleFails == 1 {
+		w.notify(ctx, ev)
+	}
+	return c
+}
+
+// retryAt returns when a failed scale-out is tried again: after the
+// backoff of the current run of failures, counted from now (the check that
+// failed may have started long before: an AWS call can take seconds), so a
+// logged retry_at never lies in the past.
+func (w *Watcher) retryAt(checked time.Time) time.Time {
+	p := w.svc.Policy
+	return w.clock(checked).Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
+}
+
+// unknown records a scale-out whose update got no answer. It reads the
+// service once: an update that landed (the desired count is at least what
+// was asked for) starts the grace period as a scale-out does; one that did
+// not, or a service that cannot be read, is retried as a failure is. Every
+// unknown outcome is logged; it is notified when it landed and otherwise
+// only as the first failure of a run.
+func (w *Watcher) unknown(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
+	p := w.svc.Policy
+	c.Outcome, c.Err = ScaleUnknown, err
+	ev.Kind, ev.Err = notify.ScaleUnknown, err
+	st, readErr := w.scaler.State(ctx, w.id)
+	landed := readErr == nil && st.Desired >= c.DesiredNew
+	switch {
+	case readErr != nil:
+		c.DesiredAfter = -1
+		attrs = append(attrs, slog.String("read_error", readErr.Error()))
+	default:
+		c.DesiredAfter = st.Desired
+		attrs = append(attrs, slog.Int("desired_after", st.Desired), slog.Bool("landed", landed))
+	}
+	ev.DesiredAfter = c.DesiredAfter
+	if landed {
+		w.scaleFails = 0
+		c.Next = c.Time.Add(p.GracePeriod)
+		attrs = append(attrs, slog.String("grace", p.GracePeriod.String()))
+	} else {
+		w.scaleFails++
+		c.Next = w.retryAt(c.Time)
+		attrs = append(attrs, slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next))
+	}
+	w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out outcome unknown", append(attrs, slog.String("error", err.Error()))...)
+	if landed || w.scaleFails == 1 {
 		w.notify(ctx, ev)
 	}
 	return c

@@ -27,11 +27,14 @@ func (l *Log) Notify(ctx context.Context, ev Event) error {
 		slog.String("service", ev.Service),
 	}
 	switch ev.Kind {
-	case ScaledOut, HeldAtMax, ScaleFailed:
+	case ScaledOut, HeldAtMax, ScaleFailed, ScaleUnknown:
 		attrs = append(attrs, slog.Float64("active", ev.Value), slog.Bool("overload", ev.Overload),
 			slog.Int("desired_cur", ev.DesiredCur), slog.Int("desired_new", ev.DesiredNew))
 		if ev.MaxDesired > 0 {
 			attrs = append(attrs, slog.Int("desired_max", ev.MaxDesired))
+		}
+		if ev.Kind == ScaleUnknown {
+			attrs = append(attrs, slog.Int("desired_after", ev.DesiredAfter))
 		}
 	case MetricFailing, MetricRecovered:
 		attrs = append(attrs, slog.Int("failures", ev.Failures))

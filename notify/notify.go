@@ -38,6 +38,12 @@ const (
 	// one keeps running; Err lists every problem. Cluster and Service are
 	// empty: the event is about the whole process.
 	ConfigRejected
+	// ScaleUnknown: an update from DesiredCur to DesiredNew got no answer
+	// (Err says why: no answer in time, a broken connection, shutdown), so
+	// whether it was applied is unknown; the service was then read once:
+	// DesiredAfter is the desired count found (-1: that read failed too).
+	// DesiredAfter >= DesiredNew means the update landed.
+	ScaleUnknown
 )
 
 // String returns the kind's stable name, as used in logs and metrics.
@@ -55,6 +61,8 @@ func (k Kind) String() string {
 		return "metric_recovered"
 	case ConfigRejected:
 		return "config_rejected"
+	case ScaleUnknown:
+		return "scale_unknown"
 	}
 	return "unknown"
 }
@@ -76,9 +84,12 @@ type Event struct {
 	DesiredCur int // desired count before the scale-out
 	DesiredNew int // desired count after it (or that was asked for, on failure)
 	MaxDesired int // MaxDesiredCount, when it capped DesiredNew (0: not capped)
+	// DesiredAfter is the desired count read after a ScaleUnknown, -1 when
+	// that read failed; 0 for other kinds.
+	DesiredAfter int
 
 	Failures int   // consecutive failed reads (MetricFailing, MetricRecovered)
-	Err      error // the failure (ScaleOutFailed, MetricFailing)
+	Err      error // the failure (ScaleFailed, ScaleUnknown, MetricFailing, ConfigRejected)
 }
 
 // Notifier is told about events. See the package doc for the contract.

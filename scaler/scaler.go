@@ -49,4 +49,11 @@ var (
 	ErrServiceNotFound = errors.New("service not found")
 	// ErrServiceNotActive means the service exists but is draining or inactive.
 	ErrServiceNotActive = errors.New("service not active")
+	// ErrOutcomeUnknown marks a SetDesired error after which the update may
+	// nonetheless have been applied: the request may have reached the
+	// orchestrator and its answer was lost (no answer before the deadline,
+	// the connection broke after the request was sent). The engine then
+	// reads the service to learn what happened. A context error from
+	// SetDesired is read the same way.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the update may or may not have been applied")
 )

@@ -70,6 +70,7 @@ type series struct {
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
+	scaleUnknown                       prometheus.Counter
 }
 
 // New creates the metrics and registers them with opts.Registerer. It fails,
@@ -101,11 +102,11 @@ func New(opts Options) (*Metrics, error) {
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
-		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.", svcResult),
+		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, scale_unknown (the update got no answer).", svcResult),
 		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
-		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (network, unknown when none).",
+		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (timeout: no answer within the AWS timeout; network: no response; unknown when none).",
 			[]string{"aws_service", "operation", "code"}),
 		reloads:   counter("config_reloads_total", "Config reloads by result: ok, invalid, error.", []string{"result"}),
 		notifiers: newNotifierCollector(),
@@ -163,6 +164,15 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
 			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		}
+	case autoscaler.ScaleUnknown:
+		s.scaleUnknown.Inc()
+		if c.DesiredAfter >= 0 { // read after the lost answer
+			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredAfter))
+		}
+		if c.DesiredAfter >= c.DesiredNew { // it landed: the grace period runs
+			m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
+			grace = 1
+		}
 	}
 	s.grace.Set(grace)
 }
@@ -194,6 +204,7 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		scaledOut:     m.scaleouts.WithLabelValues(c, n, autoscaler.ScaledOut.String()),
 		heldAtMax:     m.scaleouts.WithLabelValues(c, n, autoscaler.HeldAtMax.String()),
 		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
+		scaleUnknown:  m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleUnknown.String()),
 	}
 	m.services[svc] = s
 	return s

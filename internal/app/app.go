@@ -36,12 +36,20 @@ const (
 	DefaultRegion   = "ap-northeast-1"
 )
 
-// Shutdown budget: ECS waits 30 s by default before SIGKILL; the process aims
-// to be out in well under 5 s.
+// Shutdown budget: ECS waits 30 s by default between SIGTERM and SIGKILL.
+// Metric reads in flight are cancelled at once; a scale-out in flight (its
+// AWS calls each bounded by Options.AWSTimeout) may finish within
+// shutdownGrace, and is reported "outcome unknown" if it is cut off; then
+// queued notifications get flushBudget. The process is out within about 23 s
+// at worst, in well under a second when no scale-out is in flight.
 const (
-	shutdownGrace = 2 * time.Second // a check in flight may finish within this
-	flushBudget   = 2 * time.Second // queued notifications may go out within this
+	shutdownGrace = autoscaler.DefaultShutdownGrace // 20 s
+	flushBudget   = 2 * time.Second
 )
+
+// loadTimeout bounds one read of the configuration (a FIFO whose writer
+// never writes, say); an SSM read is also bounded by Options.AWSTimeout.
+const loadTimeout = 30 * time.Second
 
 // ErrInvalidConfig marks an error caused by the configuration document
 // itself (the binary exits 2 on it); other errors are runtime failures.
@@ -61,6 +69,12 @@ type Options struct {
 	// MaxAttempts is the attempts per AWS call, retries included; 0 keeps
 	// the SDK's default (3, or $AWS_MAX_ATTEMPTS).
 	MaxAttempts int
+	// AWSTimeout bounds each AWS operation (ECS, SSM), its retries and their
+	// backoff included, so a call that hangs never leaves a service
+	// unchecked. Default (0) DefaultAWSTimeout, 10 s. It also sets how long
+	// a check may run before /healthz reports its loop stuck (5 × AWSTimeout
+	// + 10 s beyond the service's CheckInterval).
+	AWSTimeout time.Duration
 	// AWS, when set, is the AWS configuration to use instead of loading the
 	// standard chain (Region and MaxAttempts are then not applied). Tests and
 	// embedders with their own credentials set it.
@@ -102,12 +116,22 @@ func (o *Options) defaults() {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
+	if o.AWSTimeout <= 0 {
+		o.AWSTimeout = DefaultAWSTimeout
+	}
 }
+
+// stuckAfter is how long a check may run beyond its service's CheckInterval
+// (which bounds its metric read) before /healthz reports the loop stuck: a
+// check makes a few AWS calls, each bounded by the AWS timeout.
+func (o *Options) stuckAfter() time.Duration { return 5*o.AWSTimeout + 10*time.Second }
 
 // awsConfig loads the standard AWS configuration chain in o.Region.
 func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
 	if o.AWS != nil {
-		return o.AWS.Copy(), nil
+		cfg := o.AWS.Copy()
+		cfg.APIOptions = append(cfg.APIOptions, awsDeadline(o.AWSTimeout))
+		return cfg, nil
 	}
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(o.Region)}
 	if o.MaxAttempts > 0 {
@@ -117,6 +141,7 @@ func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	cfg.APIOptions = append(cfg.APIOptions, awsDeadline(o.AWSTimeout))
 	return cfg, nil
 }
 
@@ -144,6 +169,8 @@ func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
 // load loads and validates the document; a validation failure matches
 // ErrInvalidConfig.
 func load(ctx context.Context, src configsrc.Source) (*configsrc.Config, error) {
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	cfg, err := configsrc.Load(ctx, src)
 	if _, invalid := errors.AsType[*configsrc.ValidationError](err); invalid {
 		return nil, configError{err}
@@ -237,7 +264,8 @@ func Run(ctx context.Context, opts Options) error {
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
 		return configError{err}
 	}
-	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m, ShutdownGrace: shutdownGrace})
+	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m,
+		ShutdownGrace: shutdownGrace, StuckAfter: opts.stuckAfter()})
 	if err != nil {
 		wr.discard(ctx, p)
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
@@ -259,6 +287,10 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Ready(addr)
 	}
 
+	stopping := context.AfterFunc(ctx, func() {
+		log.Info("stopping: no new checks; a scale-out in flight may finish", "limit", shutdownGrace.String())
+	})
+	defer stopping()
 	if err := eng.Run(ctx); err != nil {
 		log.Error("engine stopped", "error", err.Error())
 		return err

@@ -50,7 +50,7 @@ func (r *reloader) loop(ctx context.Context, interval time.Duration, reload <-ch
 // running.
 func (r *reloader) reload(ctx context.Context, reason string) {
 	source := configsrc.Describe(r.src)
-	cfg, err := configsrc.Load(ctx, r.src)
+	cfg, err := load(ctx, r.src)
 	var p *plan
 	if err == nil {
 		p, err = r.wr.wire(cfg)

@@ -102,6 +102,7 @@ type Server struct {
 	faults   []*fault
 	denied   map[string]bool
 	holds    []*Hold
+	drops    []*fault // answers lost after the operation is applied
 	requests int
 }
 
@@ -246,20 +247,40 @@ func (s *Server) Allow(op string) {
 // stand-in for latency that does not depend on the wall clock.
 type Hold struct {
 	op      string
+	applied bool // wait after the operation is applied, not before
 	arrived chan struct{}
 	release chan struct{}
 	once    sync.Once
 }
 
 // Hold makes every later call of op ("" for any) wait after it is recorded
-// and before it is answered, until h.Release, the client giving up, or
-// Close.
-func (s *Server) Hold(op string) *Hold {
-	h := &Hold{op: op, arrived: make(chan struct{}, 100), release: make(chan struct{})}
+// and before it is applied and answered, until h.Release, the client giving
+// up, or Close.
+func (s *Server) Hold(op string) *Hold { return s.hold(op, false) }
+
+// HoldAnswer makes every later call of op ("" for any) be applied at once
+// and then wait before its answer, until h.Release, the client giving up
+// (the change stays made: a lost answer), or Close.
+func (s *Server) HoldAnswer(op string) *Hold { return s.hold(op, true) }
+
+func (s *Server) hold(op string, applied bool) *Hold {
+	h := &Hold{op: op, applied: applied, arrived: make(chan struct{}, 100), release: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holds = append(s.holds, h)
 	return h
+}
+
+// DropAnswer applies the next n calls of op ("" for any) and then closes
+// their connections without an answer, as when a response is lost on its
+// way back: the client sees a broken connection, the change stays made.
+func (s *Server) DropAnswer(op string, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drops = append(s.drops, &fault{op: op, n: n})
 }
 
 // Arrived receives one value per call held (up to 100 unread).
@@ -324,6 +345,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	status, resp := s.answer(r, rt, known, body)
+	if status == http.StatusOK && s.dropped(rt.op) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
 
 	s.mu.Lock()
 	for i := range s.calls { // search: ResetCalls may have run meanwhile
@@ -344,11 +371,12 @@ func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (int
 	if e := checkProtocol(r, rt, known); e != nil {
 		return e.status, errorBody(e.code, e.message)
 	}
-	s.wait(r, rt.op)
+	s.wait(r, rt.op, false)
 	if status, resp, ok := s.injected(rt); ok {
 		return status, resp
 	}
 	out, e := rt.handle(body)
+	s.wait(r, rt.op, true)
 	if e != nil {
 		return e.status, errorBody(e.code, e.message)
 	}
@@ -380,12 +408,13 @@ func checkProtocol(r *http.Request, rt route, known bool) *apiError {
 	return nil
 }
 
-// wait blocks while a hold on op is unreleased and the client still waits.
-func (s *Server) wait(r *http.Request, op string) {
+// wait blocks while a hold on op (before or after it is applied) is
+// unreleased and the client still waits.
+func (s *Server) wait(r *http.Request, op string, applied bool) {
 	s.mu.Lock()
 	var holds []*Hold
 	for _, h := range s.holds {
-		if h.op == "" || h.op == op {
+		if (h.op == "" || h.op == op) && h.applied == applied {
 			holds = append(holds, h)
 		}
 	}
@@ -400,6 +429,23 @@ func (s *Server) wait(r *http.Request, op string) {
 		case <-r.Context().Done():
 		}
 	}
+}
+
+// dropped consumes a DropAnswer matching op and reports whether there was
+// one.
+func (s *Server) dropped(op string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.drops {
+		if f.op != "" && f.op != op {
+			continue
+		}
+		if f.n--; f.n <= 0 {
+			s.drops = append(s.drops[:i], s.drops[i+1:]...)
+		}
+		return true
+	}
+	return false
 }
 
 // injected returns the response of a Deny or a queued fault matching rt.

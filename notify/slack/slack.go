@@ -550,6 +550,22 @@ func Format(ev notify.Event) string {
 			fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
 		}
 		fmt.Fprintf(&b, "Error: %s\n```", errorText(ev.Err))
+	case notify.ScaleUnknown:
+		fmt.Fprintf(&b, "scaleout %s service (cluster %s): outcome unknown, ", svc, cluster)
+		switch {
+		case ev.DesiredAfter < 0:
+			b.WriteString("and the service could not be read to tell\n```\n")
+		case ev.DesiredAfter >= ev.DesiredNew:
+			b.WriteString("but the update landed\n```\n")
+		default:
+			b.WriteString("and the update did not land (retrying)\n```\n")
+		}
+		writeReading(&b, ev)
+		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
+		if ev.DesiredAfter >= 0 {
+			fmt.Fprintf(&b, "DesiredCount(now): %d\n", ev.DesiredAfter)
+		}
+		fmt.Fprintf(&b, "Error: %s\n```", errorText(ev.Err))
 	case notify.MetricFailing:
 		fmt.Fprintf(&b, "metric source of %s service (cluster %s) failing for %d checks in a row\n```\nLast error: %s\n```",
 			svc, cluster, ev.Failures, errorText(ev.Err))

@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
@@ -108,7 +110,10 @@ func deploying(ds []types.Deployment) bool {
 }
 
 // SetDesired sets the service's desired count (0 to 1,000,000 tasks) with
-// UpdateService, which starts no new deployment.
+// UpdateService, which starts no new deployment. When the call fails in a
+// way that leaves open whether ECS applied it (no answer before ctx's
+// deadline or cancellation, the connection broke after it was made), the
+// error also wraps scaler.ErrOutcomeUnknown.
 func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired int) error {
 	if desired < 0 || desired > maxTasks {
 		return fmt.Errorf("ecs: set desired count of %s to %d: out of range 0..%d", svc, desired, maxTasks)
@@ -119,9 +124,29 @@ func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired i
 		DesiredCount: aws.Int32(int32(desired)),
 	})
 	if err != nil {
-		return e.wrap("UpdateService", svc, err)
+		err = e.wrap("UpdateService", svc, err)
+		if outcomeUnknown(err) {
+			return fmt.Errorf("%w: %w", scaler.ErrOutcomeUnknown, err)
+		}
+		return err
 	}
 	return nil
+}
+
+// outcomeUnknown reports whether a call that failed with err may have
+// reached ECS and been applied: it got no answer before its context ended,
+// or its connection failed after it was made. A request that never
+// connected, and any answer from ECS, are known outcomes.
+func outcomeUnknown(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var send *smithyhttp.RequestSendError
+	if !errors.As(err, &send) {
+		return false
+	}
+	var op *net.OpError
+	return !errors.As(err, &op) || op.Op != "dial"
 }
 
 // wrap turns an SDK error from op into one a caller can act on, keeping the

@@ -266,3 +266,43 @@ func BenchmarkECSScaleOut(b *testing.B) {
 		}
 	}
 }
+
+// TestECSOutcomeUnknown: an UpdateService whose answer is lost (no answer
+// before the deadline, the connection broken after the request went out)
+// may have been applied, and SetDesired says so; an answer from ECS, or a
+// request that never connected, is a known outcome.
+func TestECSOutcomeUnknown(t *testing.T) {
+	t.Run("no answer before the deadline", func(t *testing.T) {
+		s, e := newECS(t, awstest.Service{Desired: 3})
+		held := s.HoldAnswer("UpdateService")
+		defer held.Release()
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { <-held.Arrived(); cancel() }()
+		err := e.SetDesired(ctx, web, 10)
+		require.ErrorIs(t, err, scaler.ErrOutcomeUnknown)
+		assert.ErrorIs(t, err, context.Canceled)
+		got, _ := s.Service("app", "web")
+		assert.Equal(t, int32(10), got.Desired, "applied all the same")
+	})
+	t.Run("connection broken after the request", func(t *testing.T) {
+		s := awstest.New(t)
+		s.PutService("app", "web", awstest.Service{Desired: 3})
+		cfg := s.Config()
+		cfg.RetryMaxAttempts, cfg.Retryer = 1, nil // no retry: the first broken answer is final
+		e := ecs.New(awsecs.NewFromConfig(cfg))
+		s.DropAnswer("UpdateService", 1)
+		err := e.SetDesired(t.Context(), web, 10)
+		require.ErrorIs(t, err, scaler.ErrOutcomeUnknown, "%v", err)
+		got, _ := s.Service("app", "web")
+		assert.Equal(t, int32(10), got.Desired)
+	})
+	t.Run("known outcomes", func(t *testing.T) {
+		s, e := newECS(t, awstest.Service{Desired: 3})
+		s.Deny("UpdateService")
+		assert.NotErrorIs(t, e.SetDesired(t.Context(), web, 10), scaler.ErrOutcomeUnknown, "an answer from ECS")
+		s.Close()
+		err := e.SetDesired(t.Context(), web, 10)
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, scaler.ErrOutcomeUnknown, "never connected: %v", err)
+	})
+}
