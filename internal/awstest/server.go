@@ -72,6 +72,11 @@ const (
 	maxBody   = 1 << 20 // bytes of request body read
 )
 
+// StatusClientGone is the Status of a call whose client gave up while it
+// was held by Hold, before it was applied: it is not applied and gets no
+// answer (nginx's "client closed request").
+const StatusClientGone = 499
+
 // Call is one request the server received, recorded before it is answered.
 type Call struct {
 	// Operation is the operation name, e.g. "DescribeServices"; empty when
@@ -255,7 +260,7 @@ type Hold struct {
 
 // Hold makes every later call of op ("" for any) wait after it is recorded
 // and before it is applied and answered, until h.Release, the client giving
-// up, or Close.
+// up (then it is not applied: its Status is StatusClientGone), or Close.
 func (s *Server) Hold(op string) *Hold { return s.hold(op, false) }
 
 // HoldAnswer makes every later call of op ("" for any) be applied at once
@@ -345,12 +350,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	status, resp := s.answer(r, rt, known, body)
-	if status == http.StatusOK && s.dropped(rt.op) {
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
-	}
 
 	s.mu.Lock()
 	for i := range s.calls { // search: ResetCalls may have run meanwhile
@@ -359,6 +358,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
+
+	if status == StatusClientGone {
+		return
+	}
+	if status == http.StatusOK && s.dropped(rt.op) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
 
 	w.Header().Set("Content-Type", jsonType)
 	w.Header().Set("X-Amzn-RequestId", "awstest-"+strconv.Itoa(seq))
@@ -372,6 +381,9 @@ func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (int
 		return e.status, errorBody(e.code, e.message)
 	}
 	s.wait(r, rt.op, false)
+	if r.Context().Err() != nil { // gave up while held: never applied
+		return StatusClientGone, nil
+	}
 	if status, resp, ok := s.injected(rt); ok {
 		return status, resp
 	}
