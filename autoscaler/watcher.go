@@ -202,7 +202,7 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		return c
 	}
 	if ctx.Err() != nil { // the read was in flight when the engine began to stop
-		w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out not started: shutting down", slog.Float64("active", r.Value))
+		w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out not started: stopping", slog.Float64("active", r.Value))
 		return c
 	}
 	if w.act != nil {
