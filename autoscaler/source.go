@@ -11,6 +11,17 @@ type Reading struct {
 	// (the nginx status URL answered 503). It calls for a scale-out whatever
 	// Value is.
 	Overload bool
+	// Tasks is how many tasks answered when the source read every task of the
+	// service itself (per-task reading). Value is then the per-task figure
+	// compared with the threshold (their average or maximum) and Total is the
+	// exact sum over those tasks. 0 means the reading is one sample through a
+	// load balancer: one task's load, with no total.
+	Tasks int
+	// Total is the sum of the per-task values when Tasks > 0; 0 otherwise.
+	Total float64
+	// Unanswered is how many tasks known to be serving did not answer this
+	// read (per-task reading only).
+	Unanswered int
 }
 
 // MetricSource reads a service's current load. A read that returns an error is

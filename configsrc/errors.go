@@ -15,6 +15,10 @@ const MaxProblems = 50
 
 // Problem is one thing wrong with a configuration document.
 type Problem struct {
+	// Document names the document the problem is in when the configuration
+	// comes from several (see Merge), e.g. "SSM parameter /a/b"; "" for a
+	// single document.
+	Document string
 	// Index is the position in Services of the service concerned, or -1 for
 	// a problem with the document as a whole.
 	Index int
@@ -31,12 +35,15 @@ type Problem struct {
 const maxMessage = 512
 
 // String formats the problem as
-// "Services[1] (example-app-b): ScaleoutThreshold: must be > 0", on one
-// line: the service and field names are shown with Printable and the
-// message is cut to 512 bytes, so a hostile document can neither forge
-// lines nor make one huge.
+// "Services[1] (example-app-b): ScaleoutThreshold: must be > 0", after
+// "<document>: " when Document is set, on one line: the service and field
+// names are shown with Printable and the message is cut to 512 bytes, so a
+// hostile document can neither forge lines nor make one huge.
 func (p Problem) String() string {
 	var b strings.Builder
+	if p.Document != "" {
+		b.WriteString(p.Document + ": ")
+	}
 	if p.Index >= 0 {
 		fmt.Fprintf(&b, "Services[%d]", p.Index)
 		if p.Service != "" {

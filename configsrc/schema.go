@@ -51,6 +51,7 @@ func serviceFields() []field {
 		{"CheckInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.CheckInterval }, nil)},
 		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
 		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
+		{"Paused", false, boolean(func(c *ServiceConfig) *bool { return &c.Paused })},
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
 // reading, checks by result, check latency, scale-outs by result, the desired
-// count, the last requested desired count and the grace period; and for the
+// count, the last requested desired count, the grace period and whether it
+// is paused; and for the
 // process AWS call latency and errors by operation, notifications by result,
 // config reloads by result and build info.
 //
@@ -53,6 +54,7 @@ type Options struct {
 // use. Create it with New.
 type Metrics struct {
 	reading, desired, requested, grace *prometheus.GaugeVec
+	paused                             *prometheus.GaugeVec
 	checks, scaleouts                  *prometheus.CounterVec
 	duration                           *prometheus.HistogramVec
 	awsDuration                        *prometheus.HistogramVec
@@ -66,10 +68,11 @@ type Metrics struct {
 // series holds one service's children, so a check looks them up once.
 type series struct {
 	cluster, name                      string // label values
-	reading, grace                     prometheus.Gauge
+	reading, grace, paused             prometheus.Gauge
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
+	skipPaused, inGrace                prometheus.Counter
 	scaleUnknown                       prometheus.Counter
 }
 
@@ -101,9 +104,12 @@ func New(opts Options) (*Metrics, error) {
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		paused:    gauge("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0."),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
-		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, scale_unknown (the update got no answer).", svcResult),
-		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
+		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
+			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
+			"scale_unknown (the update got no answer).", svcResult),
+		duration: histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
 		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (timeout: no answer within the AWS timeout; network: no response; unknown when none).",
@@ -121,7 +127,7 @@ func New(opts Options) (*Metrics, error) {
 	})
 	build.Set(1)
 
-	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts,
+	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.paused, m.checks, m.scaleouts,
 		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -173,8 +179,19 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 			m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
 			grace = 1
 		}
+	case autoscaler.Paused:
+		s.skipPaused.Inc()
+	case autoscaler.InGrace:
+		s.inGrace.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+		grace = 1
 	}
 	s.grace.Set(grace)
+	paused := 0.0
+	if c.Paused {
+		paused = 1
+	}
+	s.paused.Set(paused)
 }
 
 // series returns svc's children, creating them (every result at 0) the
@@ -197,6 +214,7 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		cluster: c, name: n,
 		reading:       m.reading.WithLabelValues(c, n),
 		grace:         m.grace.WithLabelValues(c, n),
+		paused:        m.paused.WithLabelValues(c, n),
 		checkOK:       m.checks.WithLabelValues(c, n, "ok"),
 		checkError:    m.checks.WithLabelValues(c, n, "error"),
 		checkOverload: m.checks.WithLabelValues(c, n, "overload"),
@@ -204,6 +222,8 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		scaledOut:     m.scaleouts.WithLabelValues(c, n, autoscaler.ScaledOut.String()),
 		heldAtMax:     m.scaleouts.WithLabelValues(c, n, autoscaler.HeldAtMax.String()),
 		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
+		skipPaused:    m.scaleouts.WithLabelValues(c, n, autoscaler.Paused.String()),
+		inGrace:       m.scaleouts.WithLabelValues(c, n, autoscaler.InGrace.String()),
 		scaleUnknown:  m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleUnknown.String()),
 	}
 	m.services[svc] = s
@@ -219,7 +239,7 @@ func (m *Metrics) Forget(svc scaler.ServiceID) {
 	delete(m.services, svc)
 	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts, m.duration,
+		m.reading, m.desired, m.requested, m.grace, m.paused, m.checks, m.scaleouts, m.duration,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -4,8 +4,8 @@
 //
 // Usage:
 //
-//	fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N] [-aws-timeout D]
-//	fast-autoscaler validate [-config FILE] [-max-attempts N] [-aws-timeout D]
+//	fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N] [-aws-timeout D]
+//	fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N] [-aws-timeout D]
 //	fast-autoscaler health [-url URL]
 //	fast-autoscaler simulate -config FILE -trace FILE [flags]
 //	fast-autoscaler version
@@ -22,6 +22,11 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	// Trust roots compiled in, used only when the system has none: the image
+	// is FROM scratch, with no CA bundle, and still calls ECS, SSM and Slack
+	// over HTTPS.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=v1.2.3";
