@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +75,7 @@ type Source struct {
 	client  *http.Client
 	req     *http.Request // built once; each request is a shallow copy with its own context
 	safeURL string        // the URL without userinfo, for errors and String
+	secret  string        // Options.AuthValue, kept out of errors
 	metric  Metric
 	timeout time.Duration
 	maxBody int64
@@ -144,6 +147,7 @@ func New(opts Options) (*Source, error) {
 		client:  client,
 		req:     req,
 		safeURL: safe.String(),
+		secret:  opts.AuthValue,
 		metric:  opts.Metric,
 		timeout: opts.Timeout,
 		maxBody: opts.MaxBody,
@@ -191,14 +195,10 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	defer cancel()
 	resp, err := s.client.Do(s.req.WithContext(ctx))
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = s.safeURL // the client's message keeps the user name
-		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return st, false, fmt.Errorf("%s: no answer within %v: %w", s, s.timeout, err)
+			return st, false, fmt.Errorf("%s: no answer within %v: %w", s, s.timeout, s.transportError(err))
 		}
-		return st, false, fmt.Errorf("%s: %w", s, err)
+		return st, false, fmt.Errorf("%s: %w", s, s.transportError(err))
 	}
 	// Read the body to the end (bounded) before closing it, so that the
 	// keep-alive connection goes back to the pool whatever the status.
@@ -223,6 +223,42 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	}
 	return st, false, nil
 }
+
+// transportError returns err, a failed request's error, as it may be shown:
+// without the request's URL (it is in s's name, without user info), without
+// the text net/http quotes from a malformed answer (a server that echoes
+// request headers would put the auth value there), and without the auth
+// value wherever else it may appear. The result unwraps to err, so
+// errors.Is still finds context.DeadlineExceeded and the like.
+func (s *Source) transportError(err error) error {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	msg := quoted.ReplaceAllString(inner.Error(), `"…"`)
+	if len(s.secret) >= minRedacted {
+		msg = strings.ReplaceAll(msg, s.secret, "[redacted]")
+	}
+	return &shownError{msg: msg, err: err}
+}
+
+// quoted matches a string Go quoted with %q, escapes included.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// minRedacted is the shortest auth value replaced wherever it appears in
+// an error; a shorter one would garble the message (quoted text, where an
+// echo lands, is removed whatever its length).
+const minRedacted = 4
+
+// shownError is an error with a message fit to show, wrapping the original.
+type shownError struct {
+	msg string
+	err error
+}
+
+func (e *shownError) Error() string { return e.msg }
+func (e *shownError) Unwrap() error { return e.err }
 
 // NewClient returns an HTTP client for stub_status requests on a new
 // NewTransport(verifyTLS), meant to be shared by every Source. It does not

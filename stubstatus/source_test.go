@@ -287,6 +287,34 @@ func TestErrorsHideSecrets(t *testing.T) {
 	}
 }
 
+// TestTransportErrorsHideEchoedSecrets: a server that answers with a
+// malformed header echoing the request's auth header makes net/http quote
+// that line in its error; the Source's error never shows it. (FuzzSource
+// found this one.)
+func TestTransportErrorsHideEchoedSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"HTTP/1.1 200 OK\r\n0: \x7f%s\r\n\r\n",
+		"HTTP/1.1 2%s OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: %s\r\n\r\n",
+		"%s\r\n\r\n",
+	} {
+		srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(buf, raw, r.Header.Get(testHeader))
+			_ = buf.Flush()
+		})
+		src := newSource(t, Options{URL: srv.URL, AuthHeader: testHeader, AuthValue: testSecret})
+		_, err := src.Read(t.Context())
+		require.Error(t, err, raw)
+		assert.NotContains(t, err.Error(), testSecret, raw)
+		assert.Contains(t, err.Error(), srv.URL, "the error still names the URL")
+	}
+}
+
 func TestDefaultClientDoesNotFollowRedirects(t *testing.T) {
 	var leaked atomic.Bool
 	other := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {

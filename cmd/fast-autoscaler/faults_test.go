@@ -388,6 +388,17 @@ func TestFaultsStatusPage(t *testing.T) {
 		{"auth header echoed where the number goes", func(<-chan struct{}) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, page, r.Header.Get("Status-Auth-Key")) }
 		}, nil, "", "Active connections: want a number, got 17 bytes of other text"},
+		{"malformed header echoing the auth header", func(<-chan struct{}) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\n0: \x7f%s\r\n\r\n", r.Header.Get("Status-Auth-Key"))
+				_ = buf.Flush()
+			}
+		}, nil, "", "malformed MIME header line"},
 		{"HTML", func(<-chan struct{}) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "<html><body>Welcome %s</body></html>", r.Header.Get("Status-Auth-Key"))
