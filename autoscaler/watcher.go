@@ -84,6 +84,11 @@ const (
 	// a restart) is still within GracePeriod; no update was made, and the
 	// next check is due when that grace period ends.
 	InGrace
+	// DryRun: a scale-out was called for and decided, but the scaler is a
+	// dry run (its SetDesired returned scaler.ErrDryRun): nothing was
+	// changed. The service then waits out its grace period, as it would
+	// have after the scale-out.
+	DryRun
 	// ScaleUnknown: a scale-out was called for and the update got no answer
 	// (scaler.ErrOutcomeUnknown, or its context ended), so whether it was
 	// applied is unknown. The service was then read once: Check.DesiredAfter
@@ -108,6 +113,8 @@ func (o Outcome) String() string {
 		return "paused"
 	case InGrace:
 		return "in_grace"
+	case DryRun:
+		return "dry_run"
 	case ScaleUnknown:
 		return "scale_unknown"
 	}
@@ -132,8 +139,8 @@ type Check struct {
 	// (InGrace only).
 	Recorded scaler.ScaleOut
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut, HeldAtMax or a ScaleUnknown whose update
-	// landed; the end of the recorded scale-out's grace period after
+	// GracePeriod after ScaledOut, DryRun, HeldAtMax or a ScaleUnknown whose
+	// update landed; the end of the recorded scale-out's grace period after
 	// InGrace; later after failures (see the retry backoff on Step).
 	Next time.Time
 }
@@ -152,6 +159,8 @@ type Watcher struct {
 	act        context.Context // set by the engine: scale-outs run on it, past the check's own context
 	now        func() time.Time
 
+	readFails readFailures // the run of failed reads, for the log
+	status    statusTrack  // what Status reports, kept up to date by each check
 	// cfgPaused mirrors svc.Paused and tagPaused the scaler's last
 	// State.Paused, for readers on other goroutines (Engine.Paused,
 	// Engine.NoteState).
@@ -234,10 +243,12 @@ func (w *Watcher) clock(now time.Time) time.Time {
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due. A failed read is
-// logged and skipped; a failed scale-out is logged, notified (the first of a
-// run), and retried at the next check, backing off while it keeps failing.
-// A scale-out whose update got no answer is reported as ScaleUnknown, and
-// the service is read once to say whether it landed.
+// skipped: the first of a run is logged at warn level, then a summary at
+// most once a minute while the run lasts, and a line when reads recover. A
+// failed scale-out is logged, notified (the first of a run), and retried at
+// the next check, backing off (with jitter) while it keeps failing. A
+// scale-out whose update got no answer is reported as ScaleUnknown, and the
+// service is read once to say whether it landed.
 //
 // Once ctx is done (the engine is stopping, or the service was removed), a
 // read cut short is not counted as a failure and no scale-out starts.
@@ -252,21 +263,12 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		return c
 	}
 	if err != nil {
-		w.failures++
 		c.Outcome, c.Err = ReadFailed, err
-		w.log.LogAttrs(ctx, slog.LevelWarn, "metric read failed",
-			slog.Int("failures", w.failures), slog.String("error", err.Error()))
-		if w.failures == p.AlertAfterFailures {
-			w.notify(ctx, notify.Event{Kind: notify.MetricFailing, Time: now, Failures: w.failures, Err: err})
-		}
+		w.readFailed(ctx, now, err)
 		return c
 	}
 	if w.failures > 0 {
-		if w.failures >= p.AlertAfterFailures {
-			w.log.LogAttrs(ctx, slog.LevelInfo, "metric source recovered", slog.Int("failures", w.failures))
-			w.notify(ctx, notify.Event{Kind: notify.MetricRecovered, Time: now, Failures: w.failures})
-		}
-		w.failures = 0
+		w.readRecovered(ctx, now)
 	}
 	c.Reading = r
 
@@ -349,6 +351,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	if err != nil {
 		return w.failed(ctx, c, ev, attrs, fmt.Errorf("read service state: %w", err))
 	}
+	w.status.saw(st)
 	w.tagPaused.Store(st.Paused)
 	c.Paused = w.notePaused(ctx)
 	if out, until := hold(c.Time, p.GracePeriod, st); out != Idle {
@@ -374,6 +377,9 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	}
 	w.record(ctx, scaler.ScaleOut{Time: c.Time, Desired: desired, By: w.by})
 	if err := w.scaler.SetDesired(ctx, w.id, desired); err != nil {
+		if errors.Is(err, scaler.ErrDryRun) {
+			return w.dryRun(ctx, c, ev, attrs, capped)
+		}
 		err = fmt.Errorf("set desired count %d: %w", desired, err)
 		if errors.Is(err, scaler.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return w.unknown(ctx, c, ev, attrs, err)
@@ -417,10 +423,10 @@ func (w *Watcher) record(ctx context.Context, rec scaler.ScaleOut) {
 }
 
 // failed records a failed scale-out. It is retried at the next check, and
-// after further failures in a row at doubling intervals (up to 32 ×
-// CheckInterval, never beyond GracePeriod), so an outage or a missing
-// permission does not hammer ECS. Only the first failure of a run is
-// notified; the next ScaleOut event says it recovered.
+// after further failures in a row at doubling intervals with jitter (see
+// RetryDelay: up to 32 × CheckInterval, never beyond GracePeriod), so an
+// outage or a missing permission does not hammer ECS. Only the first failure
+// of a run is notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
 	w.scaleFails++
 	c.Outcome, c.Err = ScaleFailed, err
@@ -435,12 +441,11 @@ func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []
 }
 
 // retryAt returns when a failed scale-out is tried again: after the
-// backoff of the current run of failures, counted from now (the check that
-// failed may have started long before: an AWS call can take seconds), so a
-// logged retry_at never lies in the past.
+// backoff of the current run of failures (Policy.RetryDelay), counted from
+// now (the check that failed may have started long before: an AWS call can
+// take seconds), so a logged retry_at never lies in the past.
 func (w *Watcher) retryAt(checked time.Time) time.Time {
-	p := w.svc.Policy
-	return w.clock(checked).Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
+	return w.clock(checked).Add(w.svc.Policy.RetryDelay(w.id, w.scaleFails))
 }
 
 // unknown records a scale-out whose update got no answer. It reads the
@@ -460,6 +465,7 @@ func (w *Watcher) unknown(ctx context.Context, c Check, ev notify.Event, attrs [
 		c.DesiredAfter = -1
 		attrs = append(attrs, slog.String("read_error", readErr.Error()))
 	default:
+		w.status.saw(st)
 		c.DesiredAfter = st.Desired
 		attrs = append(attrs, slog.Int("desired_after", st.Desired), slog.Bool("landed", landed))
 	}

@@ -40,6 +40,7 @@ func serviceFields() []field {
 		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, stubstatus.CheckHeaderName)},
 		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, stubstatus.CheckHeaderValue)},
 		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
+		{"StatusTLSServerName", false, text(func(c *ServiceConfig) *string { return &c.StatusTLSServerName }, stubstatus.CheckTLSServerName)},
 		{"StatusMetric", false, text(func(c *ServiceConfig) *stubstatus.Metric { return &c.StatusMetric }, checkMetric)},
 		{"StatusTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.StatusTimeout }, positive)},
 		{"EcsClusterName", true, text(func(c *ServiceConfig) *string { return &c.EcsClusterName }, nil)},
@@ -151,6 +152,14 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field, names []
 		problem("StatusAuthValue", "required when StatusAuthName is given")
 	case hasValue && !hasName:
 		problem("StatusAuthName", "required when StatusAuthValue is given")
+	}
+	if _, ok := given["StatusTLSServerName"]; ok && !bad["StatusTLSServerName"] {
+		if _, ok := given["StatusTLSVerify"]; !ok {
+			sc.StatusTLSVerify = true // the name is what the certificate is verified against
+		}
+		if err := stubstatus.CheckTLS(sc.StatusURL, sc.TLS()); err != nil && !bad["StatusUrl"] && !bad["StatusTLSVerify"] {
+			problem("StatusTLSServerName", err.Error())
+		}
 	}
 	if _, ok := given["StatusTimeout"]; !ok {
 		sc.StatusTimeout = sc.Policy.CheckInterval

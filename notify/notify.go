@@ -38,6 +38,9 @@ const (
 	// one keeps running; Err lists every problem. Cluster and Service are
 	// empty: the event is about the whole process.
 	ConfigRejected
+	// DryRun: a scale-out from DesiredCur to DesiredNew was decided but not
+	// made, because the scaler is a dry run. Nothing changed.
+	DryRun
 	// ScaleUnknown: an update from DesiredCur to DesiredNew got no answer
 	// (Err says why: no answer in time, a broken connection, shutdown), so
 	// whether it was applied is unknown; the service was then read once:
@@ -61,6 +64,8 @@ func (k Kind) String() string {
 		return "metric_recovered"
 	case ConfigRejected:
 		return "config_rejected"
+	case DryRun:
+		return "dry_run"
 	case ScaleUnknown:
 		return "scale_unknown"
 	}

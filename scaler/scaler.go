@@ -111,6 +111,10 @@ var (
 	// reads the service to learn what happened. A context error from
 	// SetDesired is read the same way.
 	ErrOutcomeUnknown = errors.New("outcome unknown: the update may or may not have been applied")
+	// ErrDryRun is returned by a dry-run scaler's SetDesired (DryRun's): the
+	// update was accepted as a decision but not made. The engine counts and
+	// logs it as a dry run, never as a scale-out or a failure.
+	ErrDryRun = errors.New("dry run: desired count not changed")
 	// ErrAccessDenied means the orchestrator refused the call for lack of a
 	// permission.
 	ErrAccessDenied = errors.New("access denied")

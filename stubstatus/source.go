@@ -58,10 +58,15 @@ type Options struct {
 	// Timeout bounds one request, connecting included. Required (> 0); pass
 	// the service's check interval, as the seed does.
 	Timeout time.Duration
-	// Client makes the requests. Share one across Sources. nil means a new
-	// NewClient(false). A client given here is used as it is, its redirect
-	// policy included: prefer one from NewClient.
+	// Client makes the requests. Share one across Sources with the same TLS
+	// mode. nil means a new NewClientTLS(TLS). A client given here is used
+	// as it is, its redirect policy and TLS settings included: prefer one
+	// from NewClientTLS with the same TLS.
 	Client *http.Client
+	// TLS says how the server's certificate is checked (see TLSMode). The
+	// zero value skips verification, as the seed does. New checks it with
+	// CheckTLSServerName and CheckTLS.
+	TLS TLSMode
 	// MaxBody is the largest body read, in bytes; a larger one is an error.
 	// Default DefaultMaxBody (64 KiB); negative is an error.
 	MaxBody int64
@@ -119,6 +124,13 @@ func New(opts Options) (*Source, error) {
 	if opts.Timeout <= 0 {
 		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
 	}
+	if opts.TLS.ServerName != "" {
+		if err := CheckTLSServerName(opts.TLS.ServerName); err != nil {
+			bad("TLS", "ServerName: "+err.Error())
+		} else if err := CheckTLS(opts.URL, opts.TLS); err != nil && u != nil {
+			bad("TLS", "ServerName: "+err.Error())
+		}
+	}
 	if opts.MaxBody == 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
@@ -141,7 +153,7 @@ func New(opts Options) (*Source, error) {
 	safe.User = nil
 	client := opts.Client
 	if client == nil {
-		client = NewClient(false)
+		client = NewClientTLS(opts.TLS)
 	}
 	return &Source{
 		client:  client,
@@ -260,25 +272,47 @@ type shownError struct {
 func (e *shownError) Error() string { return e.msg }
 func (e *shownError) Unwrap() error { return e.err }
 
-// NewClient returns an HTTP client for stub_status requests on a new
-// NewTransport(verifyTLS), meant to be shared by every Source. It does not
-// follow redirects: Go would forward the auth header to wherever a redirect
-// points, so a 3xx answer is reported as an error instead.
-func NewClient(verifyTLS bool) *http.Client {
+// TLSMode says how a status request checks the server's TLS certificate.
+// It is comparable: a program keeps one client per mode in use.
+type TLSMode struct {
+	// Verify checks the certificate against the system's roots and a name:
+	// ServerName when set, else the URL's host. false skips verification,
+	// as the seed does.
+	Verify bool
+	// ServerName, when set, is the name the certificate must carry, and the
+	// SNI sent, while the connection still goes to the URL's host. It lets a
+	// status URL name a load balancer (xxx.elb.amazonaws.com), whose
+	// certificate names the site, and still verify it. It needs Verify.
+	ServerName string
+}
+
+// NewClient returns NewClientTLS(TLSMode{Verify: verifyTLS}).
+func NewClient(verifyTLS bool) *http.Client { return NewClientTLS(TLSMode{Verify: verifyTLS}) }
+
+// NewClientTLS returns an HTTP client for stub_status requests on a new
+// NewTransportTLS(m), meant to be shared by every Source with that mode. It
+// does not follow redirects: Go would forward the auth header to wherever a
+// redirect points, so a 3xx answer is reported as an error instead.
+func NewClientTLS(m TLSMode) *http.Client {
 	return &http.Client{
-		Transport: NewTransport(verifyTLS),
+		Transport: NewTransportTLS(m),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 }
 
-// NewTransport returns an HTTP transport for stub_status requests, meant to
-// be shared by every Source (a program needs at most two: verifying TLS and
-// not). Many services often sit behind one load balancer, so it keeps a
-// bounded pool of idle keep-alive connections per host (at most 64 a host and
-// 256 in all, each closed after 90 s idle). It speaks HTTP/1.1 (HTTP/2 is not
-// forced) and asks for no compression, since the page is tiny.
+// NewTransport returns NewTransportTLS(TLSMode{Verify: verifyTLS}).
+func NewTransport(verifyTLS bool) *http.Transport {
+	return NewTransportTLS(TLSMode{Verify: verifyTLS})
+}
+
+// NewTransportTLS returns an HTTP transport for stub_status requests, meant
+// to be shared by every Source with TLS mode m. Many services often sit
+// behind one load balancer, so it keeps a bounded pool of idle keep-alive
+// connections per host (at most 64 a host and 256 in all, each closed after
+// 90 s idle). It speaks HTTP/1.1 (HTTP/2 is not forced) and asks for no
+// compression, since the page is tiny.
 //
 // It does not cap the connections in use per host (MaxConnsPerHost is 0).
 // Such a cap would be shared by every service behind the host, so requests
@@ -289,18 +323,23 @@ func NewClient(verifyTLS bool) *http.Client {
 // request's connection is closed when it times out), so the connections in
 // use never outnumber the services.
 //
-// With verifyTLS false the server's certificate is not verified, as in the
+// With m.Verify false the server's certificate is not verified, as in the
 // seed: the status URL is often the load balancer's own DNS name
-// (xxx.elb.amazonaws.com), which its certificate does not name, and the page
-// holds no secret. The auth header is then sent to whoever answers, so
-// prefer true (the configuration's StatusTLSVerify) when the URL's name
+// (xxx.elb.amazonaws.com), which its certificate does not name. The auth
+// header is then sent to whoever answers. m.ServerName keeps the load
+// balancer's name in the URL and verifies the certificate against the
+// site's name instead; prefer it, or Verify alone when the URL's name
 // matches its certificate.
-func NewTransport(verifyTLS bool) *http.Transport {
+func NewTransportTLS(m TLSMode) *http.Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	tlsConfig := &tls.Config{InsecureSkipVerify: !m.Verify, MinVersion: tls.VersionTLS12}
+	if m.Verify && m.ServerName != "" {
+		tlsConfig.ServerName = m.ServerName // the transport keeps a name it is given
+	}
 	return &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         dialer.DialContext,
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: !verifyTLS, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     tlsConfig,
 		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 64,

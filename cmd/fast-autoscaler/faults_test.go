@@ -448,8 +448,9 @@ func TestFaultsStatusPage(t *testing.T) {
 				srv.Config.Handler = tt.handler(released)
 				url = srv.URL + "/nginx-status"
 			}
-			p := m.start(t, m.doc(url, tt.extra), nil)
+			p := m.start(t, m.doc(url, tt.extra), nil, "-log-level", "debug") // later failures of a run log at debug
 			failed := p.wait(t, "metric read failed for web", msgIs("metric read failed", "service", "web"))
+			assert.Equal(t, "WARN", failed["level"], "the first failure of a run is a warning")
 			assert.Contains(t, failed["error"], tt.want)
 			p.wait(t, "a second failed read of web", msgIs("metric read failed", "service", "web"), 2)
 			m.onSchedule(t)
