@@ -41,11 +41,24 @@ const (
 	// DryRun: a scale-out from DesiredCur to DesiredNew was decided but not
 	// made, because the scaler is a dry run. Nothing changed.
 	DryRun
-	// ScaleUnknown: an update from DesiredCur to DesiredNew got no answer
-	// (Err says why: no answer in time, a broken connection, shutdown), so
-	// whether it was applied is unknown; the service was then read once:
-	// DesiredAfter is the desired count found (-1: that read failed too).
-	// DesiredAfter >= DesiredNew means the update landed.
+	// TasksNotStarting: the tasks asked for by a scale-out (DesiredNew) have
+	// not started within the policy's StartupTimeout (Waited so far):
+	// Running is still below it, Pending are starting, and Message is the
+	// orchestrator's latest word on the service (on ECS, e.g. "unable to
+	// place a task"). Sent once per scale-out; no further scale-out is made
+	// until they start.
+	TasksNotStarting
+	// ScaleOutSuspended: a scale-out to DesiredNew was called for, but
+	// scale-out is suspended on the service's scalable target
+	// (DynamicScalingOutSuspended); no update was made. Sent once per
+	// suspension.
+	ScaleOutSuspended
+	// ScaleUnknown: an update from DesiredCur to DesiredNew failed in a way
+	// that leaves open whether it was applied (Err says why: no answer in
+	// time, a broken connection, a server error, shutdown); the service was
+	// then read once: DesiredAfter is the desired count found (-1: that
+	// read failed too), and Landed reports that the count asked for is in
+	// force, so the scale-out is done and no second update is made.
 	ScaleUnknown
 )
 
@@ -66,6 +79,10 @@ func (k Kind) String() string {
 		return "config_rejected"
 	case DryRun:
 		return "dry_run"
+	case TasksNotStarting:
+		return "tasks_not_starting"
+	case ScaleOutSuspended:
+		return "held_suspended" // the outcome's name, as for the other scale-out attempts
 	case ScaleUnknown:
 		return "scale_unknown"
 	}
@@ -88,10 +105,30 @@ type Event struct {
 
 	DesiredCur int // desired count before the scale-out
 	DesiredNew int // desired count after it (or that was asked for, on failure)
-	MaxDesired int // MaxDesiredCount, when it capped DesiredNew (0: not capped)
-	// DesiredAfter is the desired count read after a ScaleUnknown, -1 when
-	// that read failed; 0 for other kinds.
+	// MaxDesired is the cap that limited DesiredNew, when one did, and MaxBy
+	// names it: "MaxDesiredCount", or "MaxCapacity" (the scalable target's).
+	// 0 and "" when DesiredNew was not capped.
+	MaxDesired int
+	MaxBy      string
+	// Running and Pending are the service's task counts when the state was
+	// read (scale-out attempts, TasksNotStarting).
+	Running, Pending int
+	// Escalation reports a ScaledOut during the grace period of an earlier
+	// one: the load needs more than the desired count asked for.
+	Escalation bool
+	// Landed reports that the desired count asked for (DesiredNew) was
+	// found in force after its update call failed: on a ScaleUnknown, by
+	// the read right after the call; on a ScaledOut, by a later check. No
+	// second update was made.
+	Landed bool
+	// DesiredAfter is the desired count read right after a ScaleUnknown, -1
+	// when that read failed; 0 for other kinds.
 	DesiredAfter int
+	// Waited is how long the tasks have been starting (TasksNotStarting).
+	Waited time.Duration
+	// Message is the orchestrator's latest event message about the service
+	// (TasksNotStarting); empty when it has none.
+	Message string
 
 	Failures int   // consecutive failed reads (MetricFailing, MetricRecovered)
 	Err      error // the failure (ScaleFailed, ScaleUnknown, MetricFailing, ConfigRejected)

@@ -78,6 +78,7 @@ type series struct {
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
 	skipPaused, inGrace, dryRun        prometheus.Counter
+	heldStarting, heldSuspended        prometheus.Counter
 	scaleUnknown                       prometheus.Counter
 }
 
@@ -112,12 +113,14 @@ func New(opts Options) (*Metrics, error) {
 			"Unix time of the service's last successful metric read (a 503 overload answer included); absent before the first."),
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out (never by a dry run)."),
-		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		grace:     gauge("in_grace_period", "1 while the service is in a grace period after a scale-out (or at its cap), else 0."),
 		paused:    gauge("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0."),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
 			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
-			"dry_run (decided, not made), scale_unknown (the update got no answer).", svcResult),
+			"dry_run (decided, not made), held_starting (the tasks asked for last have not started), "+
+			"held_suspended (scale-out suspended on the scalable target), "+
+			"scale_unknown (the update's outcome was unknown; the service was read at once to tell whether it landed).", svcResult),
 		duration: histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
@@ -183,6 +186,9 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 	}
 	s.readFailures.Set(float64(s.failures))
 	grace := 0.0
+	if c.Grace {
+		grace = 1
+	}
 	switch c.Outcome {
 	case autoscaler.ScaledOut:
 		s.scaledOut.Inc()
@@ -197,6 +203,12 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		s.heldAtMax.Inc()
 		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		grace = 1
+	case autoscaler.HeldStarting:
+		s.heldStarting.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+	case autoscaler.HeldSuspended:
+		s.heldSuspended.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 	case autoscaler.ScaleFailed:
 		s.scaleFailed.Inc()
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
@@ -207,7 +219,7 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		if c.DesiredAfter >= 0 { // read after the lost answer
 			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredAfter))
 		}
-		if c.DesiredAfter >= c.DesiredNew { // it landed: the grace period runs
+		if c.Landed { // the count asked for is in force: the grace period runs
 			m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
 			grace = 1
 		}
@@ -257,6 +269,8 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		skipPaused:    m.scaleouts.WithLabelValues(c, n, autoscaler.Paused.String()),
 		inGrace:       m.scaleouts.WithLabelValues(c, n, autoscaler.InGrace.String()),
 		dryRun:        m.scaleouts.WithLabelValues(c, n, autoscaler.DryRun.String()),
+		heldStarting:  m.scaleouts.WithLabelValues(c, n, autoscaler.HeldStarting.String()),
+		heldSuspended: m.scaleouts.WithLabelValues(c, n, autoscaler.HeldSuspended.String()),
 		scaleUnknown:  m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleUnknown.String()),
 	}
 	m.services[svc] = s

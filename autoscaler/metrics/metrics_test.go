@@ -85,17 +85,22 @@ func TestObserveScriptedSequence(t *testing.T) {
 			map[string]*float64{"reading": f(270), "in_grace_period": f(0), "desired_count": f(24), "paused": f(1)}},
 		{"paused and calm", autoscaler.Check{Time: at(615), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}, Paused: true},
 			map[string]*float64{"reading": f(12), "paused": f(1)}},
-		{"ok again", autoscaler.Check{Time: at(618), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
+		{"held: tasks not started", autoscaler.Check{Time: at(621), Outcome: autoscaler.HeldStarting, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 24, DesiredNew: 48},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10)}},
+		{"checked in a grace period", autoscaler.Check{Time: at(624), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 90}, Grace: true},
+			map[string]*float64{"reading": f(90), "in_grace_period": f(1)}},
+		{"ok again", autoscaler.Check{Time: at(627), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
 			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10),
-				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(618))}},
-		{"update unknown, not landed", autoscaler.Check{Time: at(620), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
+				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(627))}},
+		{"update unknown, not landed", autoscaler.Check{Time: at(630), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
 			DesiredCur: 12, DesiredNew: 24, DesiredAfter: 12, Err: context.DeadlineExceeded},
 			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
-		{"update unknown, service unreadable", autoscaler.Check{Time: at(621), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
+		{"update unknown, service unreadable", autoscaler.Check{Time: at(631), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
 			DesiredCur: 12, DesiredNew: 24, DesiredAfter: -1, Err: context.DeadlineExceeded},
 			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
-		{"update unknown, landed", autoscaler.Check{Time: at(622), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
-			DesiredCur: 12, DesiredNew: 24, DesiredAfter: 24, Err: context.DeadlineExceeded},
+		{"update unknown, landed", autoscaler.Check{Time: at(632), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 12, DesiredNew: 24, DesiredAfter: 24, Landed: true, Grace: true, Err: context.DeadlineExceeded},
 			map[string]*float64{"reading": f(260), "in_grace_period": f(1), "desired_count": f(24), "requested_desired_count": f(24)}},
 	}
 	for _, s := range steps {
@@ -120,15 +125,19 @@ func TestObserveScriptedSequence(t *testing.T) {
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 2
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 12
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 14
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made), scale_unknown (the update got no answer).
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made), held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target), scale_unknown (the update's outcome was unknown; the service was read at once to tell whether it landed).
 # TYPE fast_autoscaler_scaleouts_total counter
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="held_starting",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_starting",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="held_suspended",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_suspended",service="web"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="api"} 0
@@ -155,7 +164,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 24
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 15.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 17.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -166,7 +175,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 24
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 15*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 17*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -200,7 +209,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 18, "api keeps all its series: %v", left)
+	assert.Len(t, left, 20, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

@@ -43,7 +43,7 @@ func common(fs *flag.FlagSet, o *app.Options, env environment) func() error {
 	fs.IntVar(&o.MaxAttempts, "max-attempts", 0,
 		"attempts per AWS call, retries included (0: the SDK default, 3, or $AWS_MAX_ATTEMPTS)")
 	fs.DurationVar(&o.AWSTimeout, "aws-timeout", app.DefaultAWSTimeout,
-		"give up on an AWS call (ECS, SSM) after this long, its retries included")
+		"give up on an AWS call (ECS, SSM, Application Auto Scaling) after this long, its retries included")
 	o.ParamKey, o.ParamPath, o.Region = env.get(envParamKey), env.get(envParamPath), env.get(envRegion)
 	return func() error {
 		if o.MaxAttempts < 0 {

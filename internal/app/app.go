@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,11 +83,12 @@ type Options struct {
 	// MaxAttempts is the attempts per AWS call, retries included; 0 keeps
 	// the SDK's default (3, or $AWS_MAX_ATTEMPTS).
 	MaxAttempts int
-	// AWSTimeout bounds each AWS operation (ECS, SSM), its retries and their
-	// backoff included, so a call that hangs never leaves a service
-	// unchecked. Default (0) DefaultAWSTimeout, 10 s. It also sets how long
-	// a check may run before /healthz reports its loop stuck (5 × AWSTimeout
-	// + 10 s beyond the service's CheckInterval).
+	// AWSTimeout bounds each AWS operation (ECS, SSM, Application Auto
+	// Scaling), its retries and their backoff included, so a call that
+	// hangs never leaves a service unchecked. Default (0)
+	// DefaultAWSTimeout, 10 s. It also sets how long a check may run before
+	// /healthz reports its loop stuck (5 × AWSTimeout + 10 s beyond the
+	// service's CheckInterval).
 	AWSTimeout time.Duration
 	// AWS, when set, is the AWS configuration to use instead of loading the
 	// standard chain (Region and MaxAttempts are then not applied). Tests and
@@ -331,7 +333,10 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("config loaded", "source", configsrc.DescribeAll(src), "services", len(cfg.Services),
 		"documents", len(cfg.Documents), "dry_run", opts.DryRun)
 
-	var sc scaler.Scaler = ecs.New(awsecs.NewFromConfig(awsCfg))
+	var sc scaler.Scaler = ecs.NewWithOptions(awsecs.NewFromConfig(awsCfg), ecs.Options{
+		ScalableTargets: applicationautoscaling.NewFromConfig(awsCfg), // the bounds managed scaling keeps
+		Logger:          log,
+	})
 	if opts.DryRun {
 		sc = scaler.NewDryRun(sc, log)
 		log.Info("dry run: no desired count is changed and Slack is not told")
@@ -397,9 +402,10 @@ func warnAll(log *slog.Logger, services []configsrc.ServiceConfig) {
 	}
 }
 
-// warn logs what is valid but unsafe in s's settings, a line a warning.
+// warn logs what is valid but insecure in s's settings, a line a warning.
+// (A service with no cap is named once its state is read: see stateReader.)
 func warn(log *slog.Logger, s configsrc.ServiceConfig) {
-	for _, w := range s.Warnings() {
+	for _, w := range s.Insecure() {
 		log.Warn("insecure setting", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "warning", w)
 	}
 }

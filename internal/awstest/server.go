@@ -1,13 +1,14 @@
 // Package awstest runs an in-process HTTP server that speaks the AWS JSON 1.1
-// wire protocol for the few ECS and SSM operations this module uses, so tests
-// can drive the real aws-sdk-go-v2 clients (signing, retries, endpoint
-// resolution, error decoding) without AWS.
+// wire protocol for the few ECS, SSM and Application Auto Scaling operations
+// this module uses, so tests can drive the real aws-sdk-go-v2 clients
+// (signing, retries, endpoint resolution, error decoding) without AWS.
 //
-// One server answers both services on one URL, routing by X-Amz-Target:
+// One server answers every service on one URL, routing by X-Amz-Target:
 //
 //	AmazonEC2ContainerServiceV20141113.DescribeServices (include TAGS), .UpdateService, .TagResource,
 //	                                   .ListTasks, .DescribeTasks
 //	AmazonSSM.GetParameter, .GetParametersByPath
+//	AnyScaleFrontendService.DescribeScalableTargets   (signing name application-autoscaling)
 //
 // It checks each request the way AWS does in outline: POST, a known target,
 // a SigV4 Authorization header scoped to the right service, Content-Type
@@ -19,7 +20,8 @@
 // end-to-end test of the binary) gets the same server through the variables
 // [Server.Env] returns, appended to its environment:
 //
-//	AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_SSM=<Server.URL>
+//	AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_SSM,
+//	AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=<Server.URL>
 //	AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   static test credentials
 //	AWS_REGION=ap-northeast-1
 //	AWS_EC2_METADATA_DISABLED=true             skip the instance-metadata probe
@@ -72,6 +74,7 @@ const (
 const (
 	ecsTarget = "AmazonEC2ContainerServiceV20141113."
 	ssmTarget = "AmazonSSM."
+	aasTarget = "AnyScaleFrontendService."
 	jsonType  = "application/x-amz-json-1.1"
 	maxBody   = 1 << 20 // bytes of request body read
 )
@@ -80,6 +83,11 @@ const (
 // was held by Hold, before it was applied: it is not applied and gets no
 // answer (nginx's "client closed request").
 const StatusClientGone = 499
+
+// StatusDropped is the Status of a call DropAnswer applied and then left
+// without an answer, its connection closed (nginx's "connection closed
+// without response").
+const StatusDropped = 444
 
 // Call is one request the server received, recorded before it is answered.
 type Call struct {
@@ -92,6 +100,10 @@ type Call struct {
 	Header    http.Header    // a copy of the request headers (Authorization, Amz-Sdk-Request, ...)
 	// Status is the HTTP status answered; 0 while the call is in flight.
 	Status int
+	// Applied reports that the operation took effect: answered 200, or
+	// applied before a CommitThenFail error, a DropAnswer or a HoldAnswer
+	// whose client gave up.
+	Applied bool
 
 	seq int // request number, to find the call again
 }
@@ -107,12 +119,12 @@ type Server struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster
 	params   map[string]Parameter
-	versions map[string]int // parameter name -> version
+	versions map[string]int            // parameter name -> version
+	targets  map[string]ScalableTarget // by resource ID, service/<cluster>/<service>
 	calls    []Call
 	faults   []*fault
 	denied   map[string]bool
 	holds    []*Hold
-	drops    []*fault // answers lost after the operation is applied
 	requests int
 }
 
@@ -197,6 +209,7 @@ func (s *Server) Env() []string {
 		"AWS_ENDPOINT_URL=" + s.URL,
 		"AWS_ENDPOINT_URL_ECS=" + s.URL,
 		"AWS_ENDPOINT_URL_SSM=" + s.URL,
+		"AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=" + s.URL,
 		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
 		"AWS_SESSION_TOKEN=",
@@ -229,12 +242,14 @@ func (s *Server) ResetCalls() {
 	s.calls = nil
 }
 
-// fault answers the next n calls of op ("" for any) with a canned response.
+// fault answers the next n calls of op ("" for any) with a canned response;
+// with commit, after applying the call's effect.
 type fault struct {
 	op     string
 	n      int
 	status int
 	body   []byte
+	commit bool
 }
 
 // FailNext answers the next n calls of operation op ("" for any operation)
@@ -242,12 +257,17 @@ type fault struct {
 // ServerException, InternalServerError and InternalFailure, else 400.
 // Faults queue: each call consumes the oldest matching one.
 func (s *Server) FailNext(op string, n int, code string) {
-	status := http.StatusBadRequest
+	s.queue(&fault{op: op, n: n, status: codeStatus(code), body: errorBody(code, "awstest: injected "+code)})
+}
+
+// codeStatus is the HTTP status AWS answers an error code with: 500 for
+// ServerException, InternalServerError and InternalFailure, else 400.
+func codeStatus(code string) int {
 	switch code {
 	case "ServerException", "InternalServerError", "InternalFailure":
-		status = http.StatusInternalServerError
+		return http.StatusInternalServerError
 	}
-	s.RespondNext(op, n, status, errorBody(code, "awstest: injected "+code))
+	return http.StatusBadRequest
 }
 
 // Throttle answers the next n calls of op ("" for any) with AWS's
@@ -259,12 +279,35 @@ func (s *Server) Throttle(op string, n int) {
 // RespondNext answers the next n calls of op ("" for any) with this status
 // and raw body, e.g. a 200 with invalid JSON.
 func (s *Server) RespondNext(op string, n int, status int, body []byte) {
-	if n <= 0 {
+	s.queue(&fault{op: op, n: n, status: status, body: body})
+}
+
+// CommitThenFail applies the next n calls of op (an UpdateService changes
+// the desired count) and then answers them with the AWS error code, as
+// FailNext does: the response of a call that landed is lost, as with a 5xx
+// after commit. The client cannot tell it landed. (DropAnswer loses the
+// answer with the connection instead.)
+func (s *Server) CommitThenFail(op string, n int, code string) {
+	s.queue(&fault{op: op, n: n, status: codeStatus(code), body: errorBody(code, "awstest: injected "+code+" after commit"), commit: true})
+}
+
+// DropAnswer applies the next n calls of op ("" for any) and then closes
+// their connections without an answer, as when a response is lost on its
+// way back: the client sees a broken connection, the change stays made.
+// It is CommitThenFail with no answer at all rather than an error code.
+func (s *Server) DropAnswer(op string, n int) {
+	s.queue(&fault{op: op, n: n, status: StatusDropped, commit: true})
+}
+
+// queue adds f, unless it is for no call at all. Faults queue: each call
+// consumes the oldest matching one.
+func (s *Server) queue(f *fault) {
+	if f.n <= 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{op: op, n: n, status: status, body: body})
+	s.faults = append(s.faults, f)
 }
 
 // Deny answers every later call of op with AccessDeniedException, as AWS
@@ -308,18 +351,6 @@ func (s *Server) hold(op string, applied bool) *Hold {
 	defer s.mu.Unlock()
 	s.holds = append(s.holds, h)
 	return h
-}
-
-// DropAnswer applies the next n calls of op ("" for any) and then closes
-// their connections without an answer, as when a response is lost on its
-// way back: the client sees a broken connection, the change stays made.
-func (s *Server) DropAnswer(op string, n int) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drops = append(s.drops, &fault{op: op, n: n})
 }
 
 // Arrived receives one value per call held (up to 100 unread).
@@ -367,6 +398,8 @@ func (s *Server) route(target string) (route, bool) {
 		return route{"GetParameter", "ssm", s.getParameter}, true
 	case ssmTarget + "GetParametersByPath":
 		return route{"GetParametersByPath", "ssm", s.getParametersByPath}, true
+	case aasTarget + "DescribeScalableTargets":
+		return route{"DescribeScalableTargets", "application-autoscaling", s.describeScalableTargets}, true
 	}
 	return route{}, false
 }
@@ -387,24 +420,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, Call{Operation: rt.op, Target: target, Body: body, Params: params, Header: r.Header.Clone(), seq: seq})
 	s.mu.Unlock()
 
-	status, resp := s.answer(r, rt, known, body)
+	status, resp, applied := s.answer(r, rt, known, body)
 
 	s.mu.Lock()
 	for i := range s.calls { // search: ResetCalls may have run meanwhile
 		if s.calls[i].seq == seq {
-			s.calls[i].Status = status
+			s.calls[i].Status, s.calls[i].Applied = status, applied
 		}
 	}
 	s.mu.Unlock()
 
-	if status == StatusClientGone {
+	switch status {
+	case StatusClientGone:
 		return
-	}
-	if status == http.StatusOK && s.dropped(rt.op) {
+	case StatusDropped:
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			_ = conn.Close()
 			return
 		}
+		status, resp = http.StatusInternalServerError, errorBody("InternalFailure", "awstest: the connection could not be dropped")
 	}
 
 	w.Header().Set("Content-Type", jsonType)
@@ -413,28 +447,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp)
 }
 
-// answer checks the protocol, applies holds and faults, then the operation.
-func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (int, []byte) {
+// answer checks the protocol, applies holds and faults, then the
+// operation, and reports whether the operation took effect.
+func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (status int, resp []byte, applied bool) {
 	if e := checkProtocol(r, rt, known); e != nil {
-		return e.status, errorBody(e.code, e.message)
+		return e.status, errorBody(e.code, e.message), false
 	}
 	s.wait(r, rt.op, false)
 	if r.Context().Err() != nil { // gave up while held: never applied
-		return StatusClientGone, nil
+		return StatusClientGone, nil, false
 	}
-	if status, resp, ok := s.injected(rt); ok {
-		return status, resp
+	status, resp, commit, injected := s.injected(rt)
+	if injected && !commit {
+		return status, resp, false
 	}
 	out, e := rt.handle(body)
 	s.wait(r, rt.op, true)
+	if injected { // applied, then failed or dropped
+		return status, resp, e == nil
+	}
 	if e != nil {
-		return e.status, errorBody(e.code, e.message)
+		return e.status, errorBody(e.code, e.message), false
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return http.StatusInternalServerError, errorBody("InternalFailure", err.Error())
+		return http.StatusInternalServerError, errorBody("InternalFailure", err.Error()), true
 	}
-	return http.StatusOK, b
+	return http.StatusOK, b, true
 }
 
 func checkProtocol(r *http.Request, rt route, known bool) *apiError {
@@ -481,32 +520,16 @@ func (s *Server) wait(r *http.Request, op string, applied bool) {
 	}
 }
 
-// dropped consumes a DropAnswer matching op and reports whether there was
-// one.
-func (s *Server) dropped(op string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.drops {
-		if f.op != "" && f.op != op {
-			continue
-		}
-		if f.n--; f.n <= 0 {
-			s.drops = append(s.drops[:i], s.drops[i+1:]...)
-		}
-		return true
-	}
-	return false
-}
-
-// injected returns the response of a Deny or a queued fault matching rt.
-func (s *Server) injected(rt route) (int, []byte, bool) {
+// injected returns the response of a Deny or a queued fault matching rt,
+// and whether the call is to be applied first.
+func (s *Server) injected(rt route) (status int, body []byte, commit, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.denied[rt.op] {
 		action := rt.scope + ":" + rt.op
 		return http.StatusBadRequest, errorBody("AccessDeniedException", fmt.Sprintf(
 			"User: arn:aws:iam::%s:user/awstest is not authorized to perform: %s because no identity-based policy allows the %s action",
-			AccountID, action, action)), true
+			AccountID, action, action)), false, true
 	}
 	for i, f := range s.faults {
 		if f.op != "" && f.op != rt.op {
@@ -516,9 +539,9 @@ func (s *Server) injected(rt route) (int, []byte, bool) {
 		if f.n <= 0 {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
 		}
-		return f.status, f.body, true
+		return f.status, f.body, f.commit, true
 	}
-	return 0, nil, false
+	return 0, nil, false, false
 }
 
 // decode unmarshals a request body into in; a wrong JSON type is AWS's
