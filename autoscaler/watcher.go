@@ -162,8 +162,8 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	if !p.Triggered(r) {
 		w.scaleFails = 0 // the load fell back: a later spike's failures are a new run
 		if w.log.Enabled(ctx, slog.LevelDebug) {
-			w.log.LogAttrs(ctx, slog.LevelDebug, "check",
-				slog.Float64("active", r.Value), slog.Bool("overload", r.Overload))
+			attrs := []slog.Attr{slog.Float64("active", r.Value), slog.Bool("overload", r.Overload)}
+			w.log.LogAttrs(ctx, slog.LevelDebug, "check", append(attrs, taskAttrs(r)...)...)
 		}
 		return c
 	}
@@ -173,7 +173,22 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		return c
 	default:
 	}
-	return w.scaleOut(ctx, c)
+	c = w.scaleOut(ctx, c)
+	if l, ok := w.svc.Source.(ScaleOutListener); ok && c.Outcome == ScaledOut {
+		l.ScaledOut(c.Time)
+	}
+	return c
+}
+
+// taskAttrs describes a per-task reading for the log: tasks that answered,
+// their total, and those that did not answer or are starting; nothing for a
+// reading through a load balancer.
+func taskAttrs(r Reading) []slog.Attr {
+	if r.Tasks == 0 && r.Unanswered == 0 {
+		return nil
+	}
+	return []slog.Attr{slog.Int("tasks", r.Tasks), slog.Float64("total", r.Total),
+		slog.Int("unanswered", r.Unanswered), slog.Int("starting", r.Starting)}
 }
 
 // scaleOut reads the service's state and raises its desired count.

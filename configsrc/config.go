@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
@@ -42,9 +43,27 @@ type Config struct {
 // ServiceConfig is one service's effective settings, defaults filled in. The
 // document's field name is given for each.
 type ServiceConfig struct {
-	// StatusURL ("StatusUrl", required) is the nginx stub_status URL: an
-	// absolute http or https URL with a host.
+	// StatusURL ("StatusUrl", required unless TaskStatusUrl is given) is the
+	// nginx stub_status URL: an absolute http or https URL with a host. With
+	// TaskStatusUrl it is the fallback read while the service's tasks cannot
+	// be listed; empty when not given.
 	StatusURL string
+	// TaskStatusURL ("TaskStatusUrl", optional) reads every running task of
+	// the service instead of one through the load balancer: a URL template
+	// whose host is {ip}, such as "http://{ip}:8080/nginx-status" (see
+	// stubstatus.CheckTaskURL), filled in with each task's private address.
+	// Empty: the seed's single StatusUrl reading.
+	TaskStatusURL string
+	// TaskAggregate ("TaskAggregate") is how the tasks' figures are compared
+	// with ScaleoutThreshold: stubstatus.AggregateAvg ("avg", the default
+	// with TaskStatusUrl) or AggregateMax ("max"). Given only with
+	// TaskStatusUrl; empty without it.
+	TaskAggregate stubstatus.Aggregate
+	// TaskRefreshInterval ("TaskRefreshInterval") is how often the task list
+	// is refreshed from ECS, give or take a tenth. Default
+	// stubstatus.DefaultTaskRefresh (15 s) with TaskStatusUrl; at least 1 s.
+	// Given only with TaskStatusUrl; 0 without it.
+	TaskRefreshInterval time.Duration
 	// StatusAuthName ("StatusAuthName", optional) is an HTTP header name sent
 	// with each status request. Given only together with StatusAuthValue.
 	StatusAuthName string
@@ -91,7 +110,7 @@ func (s ServiceConfig) LogValue() slog.Value {
 		status = u.Redacted()
 	}
 	p := s.Policy
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("EcsClusterName", s.EcsClusterName),
 		slog.String("EcsServiceName", s.EcsServiceName),
 		slog.String("StatusUrl", status),
@@ -107,7 +126,24 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("CheckInterval", p.CheckInterval.String()),
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
-	)
+	}
+	if s.TaskStatusURL != "" { // the per-task fields, only where they apply
+		attrs = append(attrs,
+			slog.String("TaskStatusUrl", redactTemplate(s.TaskStatusURL)),
+			slog.String("TaskAggregate", string(s.TaskAggregate)),
+			slog.String("TaskRefreshInterval", s.TaskRefreshInterval.String()))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// redactTemplate hides the password of a URL template's user info, as
+// url.URL.Redacted does for a URL.
+func redactTemplate(t string) string {
+	u, err := url.Parse(strings.Replace(t, stubstatus.TaskIPPlaceholder, "192.0.2.1", 1))
+	if err != nil {
+		return "[not a valid URL template]" // CheckTaskURL accepted it: not reached
+	}
+	return strings.Replace(u.Redacted(), "192.0.2.1", stubstatus.TaskIPPlaceholder, 1)
 }
 
 // Parse decodes and validates a configuration document. Every field left out

@@ -34,7 +34,7 @@ func serviceDefaults() ServiceConfig {
 // serviceFields is the schema of one service: the only list of its fields.
 func serviceFields() []field {
 	return []field{
-		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)},
+		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)}, // or TaskStatusUrl
 		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, stubstatus.CheckHeaderName)},
 		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, stubstatus.CheckHeaderValue)},
 		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
@@ -49,8 +49,18 @@ func serviceFields() []field {
 		{"CheckInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.CheckInterval }, nil)},
 		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
 		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
+		{"TaskStatusUrl", false, text(func(c *ServiceConfig) *string { return &c.TaskStatusURL }, stubstatus.CheckTaskURL)},
+		{"TaskAggregate", false, text(func(c *ServiceConfig) *stubstatus.Aggregate { return &c.TaskAggregate }, checkAggregate)},
+		{"TaskRefreshInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.TaskRefreshInterval }, stubstatus.CheckTaskRefresh)},
 	}
 }
+
+// requiredUnless names, for a required field, the field that may stand in
+// for it: a service read task by task needs no StatusUrl.
+var requiredUnless = map[string]string{"StatusUrl": "TaskStatusUrl"}
+
+// perTaskFields are the fields that mean something only with TaskStatusUrl.
+var perTaskFields = []string{"TaskAggregate", "TaskRefreshInterval"}
 
 // collector gathers problems.
 type collector struct{ problems []Problem }
@@ -111,9 +121,11 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 	}
 	for _, f := range fields {
 		raw, ok := given[f.name]
+		_, standIn := given[requiredUnless[f.name]]
 		switch {
-		case !ok && f.required:
+		case !ok && f.required && !standIn:
 			problem(f.name, "required")
+		case !ok && f.required:
 		case !ok:
 		case kind(raw) == "null" && f.required:
 			problem(f.name, "must not be null")
@@ -132,6 +144,20 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 		problem("StatusAuthValue", "required when StatusAuthName is given")
 	case hasValue && !hasName:
 		problem("StatusAuthName", "required when StatusAuthValue is given")
+	}
+	if _, ok := given["TaskStatusUrl"]; ok {
+		if sc.TaskAggregate == "" {
+			sc.TaskAggregate = stubstatus.AggregateAvg
+		}
+		if sc.TaskRefreshInterval == 0 {
+			sc.TaskRefreshInterval = stubstatus.DefaultTaskRefresh
+		}
+	} else {
+		for _, name := range perTaskFields {
+			if _, ok := given[name]; ok {
+				problem(name, "applies only with TaskStatusUrl (per-task reading); give TaskStatusUrl or leave it out")
+			}
+		}
 	}
 	if _, ok := given["StatusTimeout"]; !ok {
 		sc.StatusTimeout = sc.Policy.CheckInterval
@@ -304,6 +330,11 @@ func explicitCap(n int) error {
 		return errors.New("must be >= 1; leave it out for no cap")
 	}
 	return nil
+}
+
+func checkAggregate(s string) error {
+	_, err := stubstatus.ParseAggregate(s)
+	return err
 }
 
 func checkMetric(s string) error {

@@ -70,14 +70,25 @@ type Options struct {
 // a time: a Read or Status made while another is in flight on the same Source
 // waits for it. The engine calls Read from one goroutine, so it never waits.
 type Source struct {
-	client  *http.Client
+	get     getter
 	req     *http.Request // built once; each request is a shallow copy with its own context
 	safeURL string        // the URL without userinfo, for errors and String
+
+	mu   sync.Mutex
+	slot slot
+}
+
+// getter makes stub_status requests with the settings a source's requests
+// share.
+type getter struct {
+	client  *http.Client
 	metric  Metric
 	timeout time.Duration
 	maxBody int64
+}
 
-	mu   sync.Mutex
+// slot is the body buffer of one request in flight, reused by the next.
+type slot struct {
 	buf  bytes.Buffer
 	body io.LimitedReader
 }
@@ -141,12 +152,9 @@ func New(opts Options) (*Source, error) {
 		client = NewClient(false)
 	}
 	return &Source{
-		client:  client,
+		get:     getter{client: client, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody},
 		req:     req,
 		safeURL: safe.String(),
-		metric:  opts.Metric,
-		timeout: opts.Timeout,
-		maxBody: opts.MaxBody,
 	}, nil
 }
 
@@ -163,13 +171,11 @@ func (s *Source) Read(ctx context.Context) (autoscaler.Reading, error) {
 	if err != nil || overload {
 		return autoscaler.Reading{Overload: overload}, err
 	}
-	v := st.Active
-	if s.metric == MetricBusy {
-		if v, err = st.Busy(); err != nil {
-			return autoscaler.Reading{}, fmt.Errorf("%s: %w", s, err)
-		}
+	v, err := s.get.value(st, s)
+	if err != nil {
+		return autoscaler.Reading{}, err
 	}
-	return autoscaler.Reading{Value: float64(v)}, nil
+	return autoscaler.Reading{Value: v}, nil
 }
 
 // Status fetches the page and returns all seven numbers. A 503 answer is an
@@ -187,41 +193,60 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.get.timeout)
 	defer cancel()
-	resp, err := s.client.Do(s.req.WithContext(ctx))
+	return s.get.fetch(ctx, s.req, s.safeURL, s, &s.slot)
+}
+
+// fetch makes one request, req with ctx, reading the body into sl.
+// overload reports a 503 answer. safeURL replaces the URL in the client's
+// errors (it keeps the user name); who names the page in errors.
+func (g *getter) fetch(ctx context.Context, req *http.Request, safeURL string, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+	resp, err := g.client.Do(req.WithContext(ctx))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			ue.URL = s.safeURL // the client's message keeps the user name
+			ue.URL = safeURL // the client's message keeps the user name
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return st, false, fmt.Errorf("%s: no answer within %v: %w", s, s.timeout, err)
+			return st, false, fmt.Errorf("%s: no answer within %v: %w", who, g.timeout, err)
 		}
-		return st, false, fmt.Errorf("%s: %w", s, err)
+		return st, false, fmt.Errorf("%s: %w", who, err)
 	}
 	// Read the body to the end (bounded) before closing it, so that the
 	// keep-alive connection goes back to the pool whatever the status.
-	s.buf.Reset()
-	s.body = io.LimitedReader{R: resp.Body, N: s.maxBody + 1}
-	_, err = s.buf.ReadFrom(&s.body)
-	s.body.R = nil
+	sl.buf.Reset()
+	sl.body = io.LimitedReader{R: resp.Body, N: g.maxBody + 1}
+	_, err = sl.buf.ReadFrom(&sl.body)
+	sl.body.R = nil
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return st, true, nil
 	case resp.StatusCode != http.StatusOK:
 		return st, false, fmt.Errorf("%s: unexpected HTTP status %d %s, want 200 (or 503 for overload)",
-			s, resp.StatusCode, http.StatusText(resp.StatusCode))
+			who, resp.StatusCode, http.StatusText(resp.StatusCode))
 	case err != nil:
-		return st, false, fmt.Errorf("%s: reading the body: %w", s, err)
-	case int64(s.buf.Len()) > s.maxBody:
-		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", s, s.maxBody)
+		return st, false, fmt.Errorf("%s: reading the body: %w", who, err)
+	case int64(sl.buf.Len()) > g.maxBody:
+		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", who, g.maxBody)
 	}
-	if st, err = Parse(s.buf.Bytes()); err != nil {
-		return Status{}, false, fmt.Errorf("%s: %w", s, err)
+	if st, err = Parse(sl.buf.Bytes()); err != nil {
+		return Status{}, false, fmt.Errorf("%s: %w", who, err)
 	}
 	return st, false, nil
+}
+
+// value returns the figure of st that g's metric names.
+func (g *getter) value(st Status, who fmt.Stringer) (float64, error) {
+	if g.metric != MetricBusy {
+		return float64(st.Active), nil
+	}
+	v, err := st.Busy()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", who, err)
+	}
+	return float64(v), nil
 }
 
 // NewClient returns an HTTP client for stub_status requests on a new

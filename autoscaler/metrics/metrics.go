@@ -1,6 +1,6 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
-// reading, checks by result, check latency, scale-outs by result, the desired
+// reading, the tasks a per-task reading read (by state), checks by result, check latency, scale-outs by result, the desired
 // count, the last requested desired count and the grace period; and for the
 // process AWS call latency and errors by operation, notifications by result,
 // config reloads by result and build info.
@@ -53,6 +53,7 @@ type Options struct {
 // use. Create it with New.
 type Metrics struct {
 	reading, desired, requested, grace *prometheus.GaugeVec
+	tasks                              *prometheus.GaugeVec
 	checks, scaleouts                  *prometheus.CounterVec
 	duration                           *prometheus.HistogramVec
 	awsDuration                        *prometheus.HistogramVec
@@ -70,7 +71,13 @@ type series struct {
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
+	// tasks are the per-task reading's task counts, created at the
+	// service's first per-task reading (set only on its own goroutine).
+	tasks *taskGauges
 }
+
+// taskGauges are fast_autoscaler_tasks by state.
+type taskGauges struct{ answered, unanswered, starting prometheus.Gauge }
 
 // New creates the metrics and registers them with opts.Registerer. It fails,
 // registering nothing, when opts.Registerer is nil or a registration fails
@@ -100,6 +107,9 @@ func New(opts Options) (*Metrics, error) {
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "tasks",
+			Help: "Per-task reading only: tasks at the last check that answered, did not answer (unanswered), or were still starting (not read)."},
+			[]string{"cluster", "service", "state"}),
 		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.", svcResult),
 		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
@@ -120,7 +130,7 @@ func New(opts Options) (*Metrics, error) {
 	})
 	build.Set(1)
 
-	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts,
+	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.tasks, m.checks, m.scaleouts,
 		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -147,6 +157,7 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		s.checkOK.Inc()
 		s.reading.Set(c.Reading.Value)
 	}
+	m.observeTasks(s, c)
 	grace := 0.0
 	switch c.Outcome {
 	case autoscaler.ScaledOut:
@@ -165,6 +176,29 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		}
 	}
 	s.grace.Set(grace)
+}
+
+// observeTasks sets the task counts of a per-task reading. Once a service
+// has had one, a check with no per-task reading (it failed, or read a
+// fallback through the load balancer) counts no task as answered.
+func (m *Metrics) observeTasks(s *series, c autoscaler.Check) {
+	r := c.Reading
+	perTask := r.Tasks > 0 || r.Unanswered > 0
+	if s.tasks == nil {
+		if !perTask {
+			return
+		}
+		s.tasks = &taskGauges{
+			answered:   m.tasks.WithLabelValues(s.cluster, s.name, "answered"),
+			unanswered: m.tasks.WithLabelValues(s.cluster, s.name, "unanswered"),
+			starting:   m.tasks.WithLabelValues(s.cluster, s.name, "starting"),
+		}
+	}
+	s.tasks.answered.Set(float64(r.Tasks))
+	if perTask {
+		s.tasks.unanswered.Set(float64(r.Unanswered))
+		s.tasks.starting.Set(float64(r.Starting))
+	}
 }
 
 // series returns svc's children, creating them (every result at 0) the
@@ -208,7 +242,7 @@ func (m *Metrics) Forget(svc scaler.ServiceID) {
 	delete(m.services, svc)
 	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.reading, m.desired, m.requested, m.grace, m.checks, m.scaleouts, m.duration,
+		m.reading, m.desired, m.requested, m.grace, m.tasks, m.checks, m.scaleouts, m.duration,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -225,12 +225,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log.Info("config loaded", "source", configsrc.Describe(src), "services", len(cfg.Services), "dry_run", opts.DryRun)
 
-	var sc scaler.Scaler = ecs.New(awsecs.NewFromConfig(awsCfg))
+	ecsClient := awsecs.NewFromConfig(awsCfg)
+	var sc scaler.Scaler = ecs.New(ecsClient)
 	if opts.DryRun {
 		sc = scaler.NewDryRun(sc, log)
 		log.Info("dry run: no desired count is changed and Slack is not told")
 	}
 	wr := newWirer(log, m, opts.DryRun)
+	wr.tasks = ecs.NewTaskLister(ecsClient, ecs.TaskListerOptions{})
 	p, err := wr.wire(cfg)
 	if err != nil {
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)

@@ -26,6 +26,9 @@ type wirer struct {
 	clients map[bool]*http.Client         // by StatusTLSVerify
 	slacks  map[string]*slack.Notifier    // by webhook URL, in use now
 	current map[scaler.ServiceID]wiredSvc // the config in force
+	// tasks lists the tasks of services read task by task (TaskStatusUrl);
+	// one for every service, so they share its ECS call budget.
+	tasks stubstatus.TaskLister
 	// retiring counts notifiers a reload dropped that are still flushing.
 	retiring sync.WaitGroup
 }
@@ -85,14 +88,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 		client = stubstatus.NewClient(s.StatusTLSVerify)
 		w.clients[s.StatusTLSVerify] = client
 	}
-	src, err := stubstatus.New(stubstatus.Options{
-		URL:        s.StatusURL,
-		AuthHeader: s.StatusAuthName,
-		AuthValue:  s.StatusAuthValue.Reveal(),
-		Metric:     s.StatusMetric,
-		Timeout:    s.StatusTimeout,
-		Client:     client,
-	})
+	src, err := w.source(s, client)
 	if err != nil {
 		return autoscaler.Service{}, err
 	}
@@ -117,6 +113,49 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 	p.slacks[url] = sl
 	svc.Notifier = sl
 	return svc, nil
+}
+
+// source builds a service's metric source: its StatusUrl, or with
+// TaskStatusUrl every task, with StatusUrl (when given) as the fallback.
+func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client) (autoscaler.MetricSource, error) {
+	var lb *stubstatus.Source
+	if s.StatusURL != "" {
+		var err error
+		lb, err = stubstatus.New(stubstatus.Options{
+			URL:        s.StatusURL,
+			AuthHeader: s.StatusAuthName,
+			AuthValue:  s.StatusAuthValue.Reveal(),
+			Metric:     s.StatusMetric,
+			Timeout:    s.StatusTimeout,
+			Client:     client,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.TaskStatusURL == "" {
+		return lb, nil
+	}
+	if w.tasks == nil {
+		return nil, fmt.Errorf("TaskStatusUrl: no task lister to find the tasks with")
+	}
+	opts := stubstatus.TaskOptions{
+		Service:    s.ID(),
+		Lister:     w.tasks,
+		URL:        s.TaskStatusURL,
+		AuthHeader: s.StatusAuthName,
+		AuthValue:  s.StatusAuthValue.Reveal(),
+		Metric:     s.StatusMetric,
+		Aggregate:  s.TaskAggregate,
+		Timeout:    s.StatusTimeout,
+		Client:     client,
+		Refresh:    s.TaskRefreshInterval,
+		Logger:     w.log.With("service", s.EcsServiceName, "cluster", s.EcsClusterName),
+	}
+	if lb != nil {
+		opts.Fallback = lb
+	}
+	return stubstatus.NewTaskSource(opts)
 }
 
 // apply puts p in force: notifiers and series of services no longer
