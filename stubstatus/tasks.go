@@ -147,6 +147,7 @@ type TaskSource struct {
 	listings uint64           // listings tried, for the jitter
 	due      time.Time        // when the next listing is due
 	fails    int              // listings failed in a row
+	listErr  error            // the last listing's failure, while fails > 0
 	fellBack bool             // the last read used the fallback
 	reads    uint64           // reads made
 	named    time.Time        // when unanswered tasks were last named
@@ -327,13 +328,12 @@ func (s *TaskSource) Read(ctx context.Context) (autoscaler.Reading, error) {
 
 	now := s.clock.Now()
 	listed := false
-	var listErr error
 	if !now.Before(s.due) {
-		listErr = s.list(ctx, now)
+		_ = s.list(ctx, now) // a failure is kept in s.listErr
 		listed = true
 	}
 	if !s.listed {
-		return s.readFallback(ctx, listErr)
+		return s.readFallback(ctx, s.listErr)
 	}
 	if s.fellBack {
 		s.fellBack = false
@@ -373,7 +373,7 @@ func (s *TaskSource) Read(ctx context.Context) (autoscaler.Reading, error) {
 // so in the log when it starts doing so.
 func (s *TaskSource) readFallback(ctx context.Context, listErr error) (autoscaler.Reading, error) {
 	if listErr == nil {
-		listErr = errors.New("not listed yet")
+		listErr = errors.New("not listed yet") // not reached: a read lists first
 	}
 	if s.fallback == nil {
 		return autoscaler.Reading{}, fmt.Errorf("%s: tasks not listed, so no reading: %w", s, listErr)
@@ -400,6 +400,7 @@ func (s *TaskSource) list(ctx context.Context, now time.Time) error {
 	}
 	if err != nil {
 		s.fails++
+		s.listErr = fmt.Errorf("list the tasks of %s: %w", s.svc, err)
 		s.due = now.Add(min(s.refresh, time.Second<<min(s.fails-1, 16)))
 		switch {
 		case s.fails > 1: // said at the first failure of the run
@@ -409,12 +410,12 @@ func (s *TaskSource) list(ctx context.Context, now time.Time) error {
 		case s.fallback == nil: // with a fallback, readFallback says it
 			s.log.LogAttrs(ctx, slog.LevelWarn, "tasks not listed: no reading until they are", slog.String("error", err.Error()))
 		}
-		return fmt.Errorf("list the tasks of %s: %w", s.svc, err)
+		return s.listErr
 	}
 	if s.fails > 0 && !s.fellBack { // else Read says the per-task reading resumed
 		s.log.LogAttrs(ctx, slog.LevelInfo, "tasks listed again", slog.Int("failures", s.fails), slog.Int("tasks", len(s.tasks)))
 	}
-	s.fails = 0
+	s.fails, s.listErr = 0, nil
 	s.due = now.Add(s.jittered())
 	if len(s.tasks) == 0 {
 		s.due = now.Add(min(s.refresh, 5*time.Second)) // look again soon for a task to start
