@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -37,6 +38,24 @@ func reading(conns float64, ready int, capacity float64) autoscaler.Reading {
 		return autoscaler.Reading{Overload: true}
 	}
 	return autoscaler.Reading{Value: load}
+}
+
+// perTaskReading returns what reading every ready task's status page
+// reports: each its share of conns, their sum, and the tasks still starting;
+// when capacity is set and the share exceeds it, every task answers 503
+// (Overload, no figure). With no task ready there is nothing to read: an
+// error, as TaskSource gives.
+func perTaskReading(conns float64, ready, starting int, capacity float64) (autoscaler.Reading, error) {
+	if ready < 1 {
+		return autoscaler.Reading{}, fmt.Errorf("no task running to read (%d starting)", starting)
+	}
+	r := autoscaler.Reading{Tasks: ready, Starting: starting}
+	if share := conns / float64(ready); capacity > 0 && share > capacity {
+		r.Overload = true
+	} else {
+		r.Value, r.Total = share, conns
+	}
+	return r, nil
 }
 
 // targetTracking is the model of Application Auto Scaling target tracking on

@@ -22,6 +22,9 @@ func WriteText(w io.Writer, res *Result) error {
 	fmt.Fprintf(&b, "  service model: %d tasks at start, a new task ready %s after it is requested, task capacity %s\n",
 		o.Initial, Duration(o.Startup), capacity(o.TaskCapacity))
 	fmt.Fprintf(&b, "  target tracking (model): target %s/task, min %d, max %s\n", conns(o.Target), o.Initial, orNone(p.MaxDesiredCount))
+	if o.Reading == PerTask {
+		fmt.Fprintf(&b, "  reading: per task (every ready task's status page, their average compared and their total known)\n")
+	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, run := range []*Run{&res.Fast, &res.Managed} {
@@ -33,6 +36,9 @@ func WriteText(w io.Writer, res *Result) error {
 		fmt.Fprintln(tw, "  time\tby\taction\treading\tdesired\tready")
 		for _, ev := range run.Events {
 			r := perTaskLoad(ev.Reading) + "/task"
+			if ev.Tasks > 0 && !ev.Overload {
+				r += fmt.Sprintf(" (%s in all)", conns(ev.Total))
+			}
 			if ev.Overload {
 				r = "503 (overloaded)"
 			} else if ev.By == TargetTracking {
@@ -163,6 +169,7 @@ type (
 		StartupS          float64 `json:"startup_s"`
 		TaskCapacity      float64 `json:"task_capacity"`
 		Target            float64 `json:"target"`
+		Reading           string  `json:"reading,omitempty"` // "per-task"; left out for the balancer
 	}
 	jsonRun struct {
 		Label   string      `json:"label"`
@@ -189,6 +196,8 @@ type (
 		DesiredCur int     `json:"desired_cur"`
 		DesiredNew int     `json:"desired_new"`
 		Ready      int     `json:"ready"`
+		Tasks      int     `json:"tasks,omitempty"` // per-task reading: tasks that answered
+		Total      float64 `json:"total,omitempty"` // and their summed connections
 	}
 )
 
@@ -198,6 +207,10 @@ func WriteJSON(w io.Writer, results []*Result) error {
 	doc := jsonReport{Services: make([]jsonService, 0, len(results))}
 	for _, res := range results {
 		o, p := res.Options, res.Options.Policy
+		settingsReading := ""
+		if o.Reading == PerTask {
+			settingsReading = string(PerTask)
+		}
 		doc.Services = append(doc.Services, jsonService{
 			Cluster: o.Cluster, Service: o.Name, Trace: res.Trace.Name,
 			DurationS: res.Trace.Duration().Seconds(),
@@ -205,7 +218,7 @@ func WriteJSON(w io.Writer, results []*Result) error {
 				ScaleoutThreshold: p.ScaleoutThreshold, CheckIntervalS: p.CheckInterval.Seconds(),
 				GracePeriodS: p.GracePeriod.Seconds(), MinDesiredCount: p.MinDesiredCount,
 				MaxDesiredCount: p.MaxDesiredCount, Initial: o.Initial, StartupS: o.Startup.Seconds(),
-				TaskCapacity: o.TaskCapacity, Target: o.Target,
+				TaskCapacity: o.TaskCapacity, Target: o.Target, Reading: settingsReading,
 			},
 			FastAutoscaler: jsonRunOf(&res.Fast),
 			TargetTracking: jsonRunOf(&res.Managed),
@@ -233,7 +246,8 @@ func jsonRunOf(r *Run) jsonRun {
 	}
 	for _, ev := range r.Events {
 		out.Events = append(out.Events, jsonEvent{AtS: ev.At.Seconds(), By: ev.By, Action: ev.Action,
-			Reading: ev.Reading, Overload: ev.Overload, DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: ev.Ready})
+			Reading: ev.Reading, Overload: ev.Overload, DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: ev.Ready,
+			Tasks: ev.Tasks, Total: ev.Total})
 	}
 	return out
 }

@@ -8,7 +8,10 @@
 // requested by a scale-out becomes ready Options.Startup later; connections
 // spread evenly over ready tasks; the status URL, reached through the load
 // balancer, reports one task's share, or answers 503 when that share exceeds
-// Options.TaskCapacity.
+// Options.TaskCapacity. With Options.Reading PerTask, every ready task
+// reports its share instead (as TaskStatusUrl reads a real service): the
+// reading carries their sum and count, and tasks not ready yet count as
+// starting.
 package simulate
 
 import (
@@ -49,7 +52,24 @@ type Options struct {
 	// default Policy.ScaleoutThreshold. Its maximum capacity is
 	// Policy.MaxDesiredCount (0: none).
 	Target float64
+	// Reading is how fast-autoscaler reads the load: Balancer (the
+	// default, one sample through the load balancer) or PerTask (every
+	// ready task).
+	Reading ReadingMode
 }
+
+// ReadingMode is how the simulated fast-autoscaler reads the service's load.
+type ReadingMode string
+
+// The reading modes.
+const (
+	// Balancer: the status URL through the load balancer reports one ready
+	// task's share (StatusUrl). The default.
+	Balancer ReadingMode = "balancer"
+	// PerTask: every ready task reports its own share, and the reading
+	// carries their exact total (TaskStatusUrl).
+	PerTask ReadingMode = "per-task"
+)
 
 // withDefaults fills in the defaults and checks every field.
 func (o Options) withDefaults() (Options, error) {
@@ -68,6 +88,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Target == 0 {
 		o.Target = o.Policy.ScaleoutThreshold
 	}
+	if o.Reading == "" {
+		o.Reading = Balancer
+	}
 	errs := []error{o.Policy.Validate()}
 	if o.Initial < 1 {
 		errs = append(errs, fmt.Errorf("initial task count must be >= 1, got %d", o.Initial))
@@ -80,6 +103,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !(o.Target > 0) || math.IsInf(o.Target, 0) {
 		errs = append(errs, fmt.Errorf("target must be a finite number > 0, got %v", o.Target))
+	}
+	if o.Reading != Balancer && o.Reading != PerTask {
+		errs = append(errs, fmt.Errorf("reading must be %q or %q, got %q", Balancer, PerTask, o.Reading))
 	}
 	return o, errors.Join(errs...)
 }
@@ -117,7 +143,12 @@ type Event struct {
 	// tracking. Meaningless when Overload is set.
 	Reading float64
 	// Overload reports the status URL answered 503.
-	Overload   bool
+	Overload bool
+	// Tasks and Total are, for a per-task reading (Options.Reading
+	// PerTask), the tasks that answered and their summed connections; 0
+	// otherwise.
+	Tasks      int
+	Total      float64
 	DesiredCur int // desired count before
 	DesiredNew int // desired count after
 	Ready      int // tasks ready at the time
@@ -217,6 +248,7 @@ func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, err
 		watcher *autoscaler.Watcher
 		mem     *scaler.Memory
 		id      = scaler.ServiceID{Cluster: opts.Cluster, Name: opts.Name}
+		last    autoscaler.Reading // the reading the check now running saw
 	)
 	if fast {
 		w.run.Label = "fast-autoscaler + target tracking"
@@ -226,12 +258,17 @@ func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, err
 			Name:    opts.Name,
 			Policy:  opts.Policy,
 			Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+				if opts.Reading == PerTask {
+					r, err := perTaskReading(w.conns, w.tasks.ready, w.tasks.desired-w.tasks.ready, opts.TaskCapacity)
+					last = r
+					return r, err
+				}
 				return reading(w.conns, w.tasks.ready, opts.TaskCapacity), nil
 			}),
 			Notifier: notify.NotifierFunc(func(_ context.Context, ev notify.Event) error {
 				w.run.Events = append(w.run.Events, Event{
 					At: ev.Time.Sub(tr.Start), By: FastAutoscaler, Action: action(ev.Kind),
-					Reading: ev.Value, Overload: ev.Overload,
+					Reading: ev.Value, Overload: ev.Overload, Tasks: last.Tasks, Total: last.Total,
 					DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: w.tasks.ready,
 				})
 				return nil
