@@ -163,6 +163,7 @@ type task struct {
 	name string        // "task <id> (<url>)", for errors
 
 	read     uint64 // the read that polled it last
+	readSeq  int    // the listing in force when it was polled
 	value    float64
 	overload bool
 	err      error
@@ -488,6 +489,9 @@ func (s *TaskSource) newTask(id, url string) (*task, error) {
 // in flight reusing a slot.
 func (s *TaskSource) poll(ctx context.Context, ts []*task) {
 	n := min(len(ts), s.inFlight)
+	if n == 0 {
+		return
+	}
 	for len(s.slots) < n {
 		s.slots = append(s.slots, &slot{})
 	}
@@ -505,14 +509,12 @@ func (s *TaskSource) poll(ctx context.Context, ts []*task) {
 	for _, sl := range s.slots[1:n] {
 		wg.Go(func() { work(sl) })
 	}
-	if n > 0 {
-		work(s.slots[0])
-	}
+	work(s.slots[0])
 	wg.Wait()
 }
 
 func (s *TaskSource) pollOne(ctx context.Context, t *task, sl *slot) {
-	t.read = s.reads
+	t.read, t.readSeq = s.reads, s.seq
 	st, overload, err := s.get.fetch(ctx, t.req, t.url, t, sl)
 	t.value, t.overload, t.err = 0, overload, err
 	if err == nil && !overload {
@@ -550,7 +552,7 @@ func (s *TaskSource) reading(ctx context.Context, now time.Time) (autoscaler.Rea
 				firstErr = t.err
 			}
 			if !t.failing {
-				t.failing, t.failSeq = true, s.seq
+				t.failing, t.failSeq = true, t.readSeq
 			}
 			if t.failSeq < s.seq {
 				confirmed++

@@ -520,3 +520,41 @@ func TestTaskSourceHidesSecrets(t *testing.T) {
 	assert.NotContains(t, logs.String(), testSecret)
 	assert.NotContains(t, logs.String(), "alice")
 }
+
+// A task that stops answering but still runs: the tasks are listed again at
+// once, the list is the same, and the task counts as unanswered.
+func TestTaskSourceTaskStopsAnsweringButRuns(t *testing.T) {
+	f := newFarm(t)
+	f.serve("10.0.0.1", active(10))
+	var broken atomic.Bool
+	f.serve("10.0.0.2", func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			http.Error(w, "oops", http.StatusInternalServerError)
+			return
+		}
+		active(20)(w, r)
+	})
+	f.lister.set(nil, running("a", "10.0.0.1"), running("b", "10.0.0.2"))
+	clk := clock.NewMock()
+	logs := &logLines{}
+	src := f.source(clk, logs, nil)
+	r, err := src.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 30.0, r.Total)
+
+	broken.Store(true)
+	clk.Add(time.Second)
+	r, err = src.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, autoscaler.Reading{Value: 10, Total: 10, Tasks: 1, Unanswered: 1}, r)
+	assert.Equal(t, 2, f.lister.count(), "listed again at once")
+	named := logs.with("tasks did not answer")
+	require.Len(t, named, 1, "the listing confirmed it still runs")
+	assert.Equal(t, "b", named[0]["tasks"])
+
+	clk.Add(time.Second)
+	_, err = src.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 2, f.lister.count(), "a task still failing lists nothing more")
+	assert.Len(t, logs.with("tasks did not answer"), 1, "named at most once a minute")
+}
