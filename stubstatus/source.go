@@ -107,32 +107,7 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		bad("URL", err.Error())
 	}
-	if opts.AuthHeader == "" && opts.AuthValue != "" {
-		bad("AuthValue", "set without AuthHeader")
-	}
-	if opts.AuthHeader != "" {
-		if err := CheckHeaderName(opts.AuthHeader); err != nil {
-			bad("AuthHeader", err.Error())
-		}
-	}
-	if err := CheckHeaderValue(opts.AuthValue); err != nil {
-		bad("AuthValue", err.Error())
-	}
-	if opts.Metric == "" {
-		opts.Metric = MetricActive
-	}
-	if _, err := ParseMetric(string(opts.Metric)); err != nil {
-		bad("Metric", err.Error())
-	}
-	if opts.Timeout <= 0 {
-		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
-	}
-	if opts.MaxBody == 0 {
-		opts.MaxBody = DefaultMaxBody
-	}
-	if opts.MaxBody < 0 {
-		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", opts.MaxBody))
-	}
+	checkRequest(bad, opts.AuthHeader, opts.AuthValue, &opts.Metric, opts.Timeout, &opts.MaxBody)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -156,6 +131,38 @@ func New(opts Options) (*Source, error) {
 		req:     req,
 		safeURL: safe.String(),
 	}, nil
+}
+
+// checkRequest checks the settings every status request has (those of
+// Options and TaskOptions alike), reporting each problem to bad under the
+// options' field name, and fills in the defaults of metric and maxBody.
+func checkRequest(bad func(field, problem string), authHeader, authValue string, metric *Metric, timeout time.Duration, maxBody *int64) {
+	if authHeader == "" && authValue != "" {
+		bad("AuthValue", "set without AuthHeader")
+	}
+	if authHeader != "" {
+		if err := CheckHeaderName(authHeader); err != nil {
+			bad("AuthHeader", err.Error())
+		}
+	}
+	if err := CheckHeaderValue(authValue); err != nil {
+		bad("AuthValue", err.Error())
+	}
+	if *metric == "" {
+		*metric = MetricActive
+	}
+	if _, err := ParseMetric(string(*metric)); err != nil {
+		bad("Metric", err.Error())
+	}
+	if timeout <= 0 {
+		bad("Timeout", fmt.Sprintf("must be > 0, got %v", timeout))
+	}
+	if *maxBody == 0 {
+		*maxBody = DefaultMaxBody
+	}
+	if *maxBody < 0 {
+		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", *maxBody))
+	}
 }
 
 // String describes the source without secrets: "stub_status <URL>", userinfo

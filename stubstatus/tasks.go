@@ -199,37 +199,12 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 	if err != nil {
 		bad("URL", err.Error())
 	}
-	if opts.AuthHeader == "" && opts.AuthValue != "" {
-		bad("AuthValue", "set without AuthHeader")
-	}
-	if opts.AuthHeader != "" {
-		if err := CheckHeaderName(opts.AuthHeader); err != nil {
-			bad("AuthHeader", err.Error())
-		}
-	}
-	if err := CheckHeaderValue(opts.AuthValue); err != nil {
-		bad("AuthValue", err.Error())
-	}
-	if opts.Metric == "" {
-		opts.Metric = MetricActive
-	}
-	if _, err := ParseMetric(string(opts.Metric)); err != nil {
-		bad("Metric", err.Error())
-	}
+	checkRequest(bad, opts.AuthHeader, opts.AuthValue, &opts.Metric, opts.Timeout, &opts.MaxBody)
 	if opts.Aggregate == "" {
 		opts.Aggregate = AggregateAvg
 	}
 	if _, err := ParseAggregate(string(opts.Aggregate)); err != nil {
 		bad("Aggregate", err.Error())
-	}
-	if opts.Timeout <= 0 {
-		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
-	}
-	if opts.MaxBody == 0 {
-		opts.MaxBody = DefaultMaxBody
-	}
-	if opts.MaxBody < 0 {
-		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", opts.MaxBody))
 	}
 	if opts.Refresh == 0 {
 		opts.Refresh = DefaultTaskRefresh
@@ -382,9 +357,18 @@ func (s *TaskSource) readFallback(ctx context.Context, listErr error) (autoscale
 	if !s.fellBack {
 		s.fellBack = true
 		s.log.LogAttrs(ctx, slog.LevelWarn, "tasks not listed: reading the fallback status URL through the load balancer until they are",
-			slog.String("fallback", fmt.Sprint(s.fallback)), slog.String("error", listErr.Error()))
+			slog.String("fallback", describe(s.fallback)), slog.String("error", listErr.Error()))
 	}
 	return s.fallback.Read(ctx)
+}
+
+// describe names a metric source for the log: its String when it has one
+// (a Source's hides its secrets), else only its type, which holds none.
+func describe(src autoscaler.MetricSource) string {
+	if s, ok := src.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", src)
 }
 
 // list lists the tasks, within half of the read's budget, and takes the
