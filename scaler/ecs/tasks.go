@@ -271,7 +271,7 @@ func (l *TaskLister) wrap(op string, svc scaler.ServiceID, err error) error {
 		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s (per-task reading, TaskStatusUrl, needs ecs:ListTasks and ecs:DescribeTasks on cluster %s): %w",
 			op, svc, op, svc.Cluster, err)
 	case errors.As(err, &api) && api.ErrorCode() == "ThrottlingException":
-		return fmt.Errorf("ecs %s %s: throttled by ECS even after the SDK's retries: the account's ECS API rate is spent; lower the task discovery budget or raise TaskRefreshInterval: %w", op, svc, err)
+		return fmt.Errorf("ecs %s %s: throttled by ECS even after the SDK's retries: the account's ECS API rate in this region is spent (by this process or other clients); the listing is tried again later: %w", op, svc, err)
 	}
 	return fmt.Errorf("ecs %s %s: %w", op, svc, err)
 }
