@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -137,7 +138,7 @@ func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client) (autoscal
 		return lb, nil
 	}
 	if w.tasks == nil {
-		return nil, fmt.Errorf("TaskStatusUrl: no task lister to find the tasks with")
+		return nil, errors.New("TaskStatusUrl: no task lister to find the tasks with")
 	}
 	opts := stubstatus.TaskOptions{
 		Service:    s.ID(),
