@@ -59,6 +59,9 @@ type Options struct {
 	// StuckAfter is how long a check may run, or a due check may wait to
 	// start, before Stuck reports the loop. Default DefaultStuckAfter.
 	StuckAfter time.Duration
+	// Identity names this process in the scale-outs it records on services
+	// (when the Scaler is a scaler.Recorder). Default DefaultIdentity().
+	Identity string
 }
 
 // Engine runs one Watcher per service, each on its own schedule in its own
@@ -102,6 +105,9 @@ func New(services []Service, opts Options) (*Engine, error) {
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = DefaultStuckAfter
 	}
+	if opts.Identity == "" {
+		opts.Identity = DefaultIdentity()
+	}
 	e := &Engine{opts: opts}
 	watchers, err := e.watchers(services)
 	if err != nil {
@@ -133,6 +139,7 @@ func (e *Engine) watchers(services []Service) ([]*Watcher, error) {
 			errs = append(errs, fmt.Errorf("services[%d]: %w", i, err))
 			continue
 		}
+		w.by = e.opts.Identity
 		out = append(out, w)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -160,6 +167,7 @@ func (e *Engine) Update(services []Service) error {
 		if l, ok := e.loops[w.id]; ok {
 			svc := w.svc
 			l.pending.Store(&svc)
+			l.w.cfgPaused.Store(svc.Paused) // seen by Paused at once, not at the next check
 			continue
 		}
 		l := &loop{w: w}
@@ -186,6 +194,34 @@ func (e *Engine) Services() []scaler.ServiceID {
 	ids := make([]scaler.ServiceID, 0, len(e.loops))
 	for id := range e.loops {
 		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareService)
+	return ids
+}
+
+// NoteState tells the engine a state of svc read elsewhere (a periodic read
+// of every service, in batches): the service counts as paused, or not, as
+// st.Paused says, until its watcher reads its state again. A service not
+// being watched is ignored. Safe for concurrent use.
+func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.loops[svc]; ok {
+		l.w.tagPaused.Store(st.Paused)
+	}
+}
+
+// Paused returns the services being watched that are paused, by their
+// Service.Paused or as their state last read said (scaler.State.Paused),
+// sorted. Their readings go on; their scale-outs are skipped.
+func (e *Engine) Paused() []scaler.ServiceID {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ids []scaler.ServiceID
+	for id, l := range e.loops {
+		if l.w.paused() {
+			ids = append(ids, id)
+		}
 	}
 	slices.SortFunc(ids, compareService)
 	return ids

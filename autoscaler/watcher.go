@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
@@ -21,6 +24,11 @@ type Service struct {
 	// Notifier is told about this service's events; nil tells no one (the
 	// engine still logs them).
 	Notifier notify.Notifier
+	// Paused keeps the service from being scaled out: it is read as usual
+	// (readings, logs and metrics go on) and a reading that calls for a
+	// scale-out is skipped (Outcome Paused). The scaler can pause a service
+	// too (scaler.State.Paused). Default false.
+	Paused bool
 }
 
 // ID returns the service's identity as the scaler knows it.
@@ -41,6 +49,17 @@ func (s Service) Validate() error {
 	return errors.Join(append(errs, s.Policy.Validate())...)
 }
 
+// DefaultIdentity names this process in the scale-outs it records on
+// services: "<host name>/<process id>", stable for the life of the process
+// and different for two processes, even on one host.
+func DefaultIdentity() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return host + "/" + strconv.Itoa(os.Getpid())
+}
+
 // Outcome says what one check did.
 type Outcome int
 
@@ -57,6 +76,14 @@ const (
 	HeldAtMax
 	// ScaleFailed: a scale-out was called for and the scaler failed.
 	ScaleFailed
+	// Paused: a scale-out was called for, but the service is paused (by
+	// Service.Paused or the scaler's State.Paused); no update was made.
+	Paused
+	// InGrace: a scale-out was called for, but one recorded on the service
+	// (scaler.State.LastScaleOut: by another process, or by this one before
+	// a restart) is still within GracePeriod; no update was made, and the
+	// next check is due when that grace period ends.
+	InGrace
 )
 
 // String returns the outcome's stable name, as used in logs and metrics.
@@ -72,6 +99,10 @@ func (o Outcome) String() string {
 		return "held_at_max"
 	case ScaleFailed:
 		return "scale_failed"
+	case Paused:
+		return "paused"
+	case InGrace:
+		return "in_grace"
 	}
 	return "unknown"
 }
@@ -84,9 +115,16 @@ type Check struct {
 	DesiredCur int     // desired count found (scale-out attempts only)
 	DesiredNew int     // desired count set or asked for (scale-out attempts only)
 	Err        error   // the read or scaler failure
+	// Paused reports that the service was paused at this check, by its
+	// config or as its state last read said.
+	Paused bool
+	// Recorded is the scale-out recorded on the service that held this one
+	// (InGrace only).
+	Recorded scaler.ScaleOut
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut or HeldAtMax; later after ScaleFailed
-	// runs (see the retry backoff on Step).
+	// GracePeriod after ScaledOut or HeldAtMax; the end of the recorded
+	// scale-out's grace period after InGrace; later after ScaleFailed runs
+	// (see the retry backoff on Step).
 	Next time.Time
 }
 
@@ -96,10 +134,19 @@ type Watcher struct {
 	svc        Service
 	id         scaler.ServiceID
 	scaler     scaler.Scaler
+	recorder   scaler.Recorder // the scaler, when it records scale-outs; else nil
+	by         string          // this process, in recorded scale-outs
 	log        *slog.Logger    // carries the service and cluster attributes
 	failures   int             // consecutive failed reads
 	scaleFails int             // consecutive failed scale-outs
 	stop       <-chan struct{} // closed when the engine stops: start no scale-out
+
+	// cfgPaused mirrors svc.Paused and tagPaused the scaler's last
+	// State.Paused, for readers on other goroutines (Engine.Paused,
+	// Engine.NoteState).
+	cfgPaused, tagPaused atomic.Bool
+	wasPaused            bool // paused at the last check: a change is logged
+	recordDenied         bool // the scaler refused to record: warned once
 }
 
 // NewWatcher returns a Watcher for svc acting through sc and logging to
@@ -114,18 +161,48 @@ func NewWatcher(svc Service, sc scaler.Scaler, logger *slog.Logger) (*Watcher, e
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{
+	w := &Watcher{
 		svc:    svc,
 		id:     svc.ID(),
 		scaler: sc,
+		by:     DefaultIdentity(),
 		log:    logger.With(slog.String("cluster", svc.Cluster), slog.String("service", svc.Name)),
-	}, nil
+	}
+	w.recorder, _ = sc.(scaler.Recorder)
+	w.cfgPaused.Store(svc.Paused)
+	return w, nil
 }
 
 // reconfigure gives the watcher new settings for its service (same cluster
 // and name), keeping its state: failure counts and the schedule the caller
 // keeps.
-func (w *Watcher) reconfigure(svc Service) { w.svc = svc }
+func (w *Watcher) reconfigure(svc Service) {
+	w.svc = svc
+	w.cfgPaused.Store(svc.Paused)
+}
+
+// paused reports whether the service is paused, by its config or as its
+// state last read said. Safe from any goroutine.
+func (w *Watcher) paused() bool { return w.cfgPaused.Load() || w.tagPaused.Load() }
+
+// notePaused logs a change of the paused state since the last check.
+func (w *Watcher) notePaused(ctx context.Context) bool {
+	paused := w.paused()
+	if paused == w.wasPaused {
+		return paused
+	}
+	w.wasPaused = paused
+	if !paused {
+		w.log.LogAttrs(ctx, slog.LevelInfo, "service resumed: scale-outs allowed again")
+		return false
+	}
+	by := "scaler"
+	if w.cfgPaused.Load() {
+		by = "config"
+	}
+	w.log.LogAttrs(ctx, slog.LevelInfo, "service paused: readings go on, scale-outs are skipped", slog.String("paused_by", by))
+	return true
+}
 
 // stopOn makes the watcher start no scale-out once stop is closed (the
 // engine is shutting down), even from a reading already in flight.
@@ -137,7 +214,7 @@ func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
 // run), and retried at the next check, backing off while it keeps failing.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
-	c := Check{Time: now, Next: now.Add(p.CheckInterval)}
+	c := Check{Time: now, Next: now.Add(p.CheckInterval), Paused: w.notePaused(ctx)}
 
 	r, err := w.svc.Source.Read(ctx)
 	if err != nil {
@@ -173,6 +250,9 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		return c
 	default:
 	}
+	if w.svc.Paused { // no need to ask the scaler
+		return w.held(ctx, c, scaler.State{}, Paused, c.Next)
+	}
 	c = w.scaleOut(ctx, c)
 	if l, ok := w.svc.Source.(ScaleOutListener); ok && c.Outcome == ScaledOut {
 		l.ScaledOut(c.Time)
@@ -191,6 +271,54 @@ func taskAttrs(r Reading) []slog.Attr {
 		slog.Int("unanswered", r.Unanswered), slog.Int("starting", r.Starting)}
 }
 
+// hold says whether a scale-out called for at now must wait, and until
+// when: Paused when the scaler reports the service paused; InGrace until
+// the end of the grace period of a scale-out recorded on the service when
+// now falls within it and the scale-out is in effect (the desired count is
+// at least the one recorded: a record whose update failed, or has not
+// landed yet, holds nothing). A record dated after now, from a process
+// whose clock runs ahead, holds for at most grace from now. Idle means go
+// ahead.
+func hold(now time.Time, grace time.Duration, st scaler.State) (Outcome, time.Time) {
+	if st.Paused {
+		return Paused, time.Time{}
+	}
+	rec := st.LastScaleOut
+	if rec.IsZero() || st.Desired < rec.Desired {
+		return Idle, time.Time{}
+	}
+	if end := rec.Time.Add(grace); now.Before(end) {
+		if limit := now.Add(grace); end.After(limit) {
+			end = limit
+		}
+		return InGrace, end
+	}
+	return Idle, time.Time{}
+}
+
+// held ends a check whose scale-out must wait (Paused or InGrace until
+// until): no update, no notification (for InGrace, the process that scaled
+// told whoever it tells).
+func (w *Watcher) held(ctx context.Context, c Check, st scaler.State, out Outcome, until time.Time) Check {
+	w.scaleFails = 0 // the spike is answered, or deliberately not: a later failure starts a new run
+	c.Outcome, c.DesiredCur = out, st.Desired
+	if out == Paused {
+		if w.log.Enabled(ctx, slog.LevelDebug) {
+			w.log.LogAttrs(ctx, slog.LevelDebug, "scale-out skipped: service paused",
+				slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload))
+		}
+		return c
+	}
+	rec := st.LastScaleOut
+	c.Recorded, c.Next = rec, until
+	w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out held: a recorded scale-out is in its grace period",
+		slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload),
+		slog.Int("desired_cur", st.Desired), slog.Time("recorded_at", rec.Time),
+		slog.Int("recorded_desired", rec.Desired), slog.String("recorded_by", rec.By),
+		slog.Bool("recorded_by_self", rec.By == w.by), slog.Time("grace_until", until))
+	return c
+}
+
 // scaleOut reads the service's state and raises its desired count.
 func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	p := w.svc.Policy
@@ -200,6 +328,11 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	st, err := w.scaler.State(ctx, w.id)
 	if err != nil {
 		return w.failed(ctx, c, ev, attrs, fmt.Errorf("read service state: %w", err))
+	}
+	w.tagPaused.Store(st.Paused)
+	c.Paused = w.notePaused(ctx)
+	if out, until := hold(c.Time, p.GracePeriod, st); out != Idle {
+		return w.held(ctx, c, st, out, until)
 	}
 	desired, capped := p.ScaleOutTo(st.Desired)
 	c.DesiredCur, c.DesiredNew = st.Desired, desired
@@ -219,6 +352,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 		w.notify(ctx, ev)
 		return c
 	}
+	w.record(ctx, scaler.ScaleOut{Time: c.Time, Desired: desired, By: w.by})
 	if err := w.scaler.SetDesired(ctx, w.id, desired); err != nil {
 		return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", desired, err))
 	}
@@ -231,6 +365,31 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	w.log.LogAttrs(ctx, slog.LevelInfo, "scaled out", append(attrs, slog.String("grace", p.GracePeriod.String()))...)
 	w.notify(ctx, ev)
 	return c
+}
+
+// record records the scale-out on the service before it is made, when the
+// scaler can: a process that reads the new desired count then finds the
+// record too. A failure never stops the scale-out; a refusal is warned
+// about once per service (until a record succeeds again).
+func (w *Watcher) record(ctx context.Context, rec scaler.ScaleOut) {
+	if w.recorder == nil {
+		return
+	}
+	err := w.recorder.RecordScaleOut(ctx, w.id, rec)
+	switch {
+	case err == nil:
+		w.recordDenied = false
+	case errors.Is(err, scaler.ErrAccessDenied):
+		if !w.recordDenied {
+			w.recordDenied = true
+			w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out not recorded on the service: permission denied; "+
+				"scaling out anyway, but a restart or a second process will not know of it (warned once per service)",
+				slog.String("error", err.Error()))
+		}
+	default:
+		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out not recorded on the service; scaling out anyway",
+			slog.String("error", err.Error()))
+	}
 }
 
 // failed records a failed scale-out. It is retried at the next check, and

@@ -1,6 +1,8 @@
 // Package configsrc reads fast-autoscaler's configuration: the seed-compatible
 // JSON document (schema, defaults, strict validation) and the sources it comes
-// from (File here; SSM Parameter Store in configsrc/ssm).
+// from (File here; SSM Parameter Store in configsrc/ssm). A configuration may
+// also be several documents whose services are merged (MultiSource, LoadAll,
+// Merge): an SSM parameter path, for more services than one parameter holds.
 //
 // The document keeps the seed's shape and field names:
 //
@@ -34,10 +36,25 @@ import (
 // SSM parameter holds at most 8 KiB).
 const MaxDocumentSize = 1 << 20
 
-// Config is the whole document, validated, defaults filled in.
+// Config is the whole configuration, validated, defaults filled in: one
+// document, or the services of several merged (see LoadAll).
 type Config struct {
-	// Services lists the services to watch, in document order; never empty.
+	// Services lists the services to watch, in document order (documents in
+	// the order their source gave them); never empty.
 	Services []ServiceConfig
+	// Documents describes the documents the services came from, in order.
+	Documents []DocumentInfo
+}
+
+// DocumentInfo describes one document of a Config.
+type DocumentInfo struct {
+	// Name names the document ("SSM parameter /a/b"); "" for the only
+	// document of a single Source, which the source's own name describes.
+	Name string
+	// Size is the document's length in bytes.
+	Size int
+	// Services is how many services it configures.
+	Services int
 }
 
 // ServiceConfig is one service's effective settings, defaults filled in. The
@@ -92,6 +109,13 @@ type ServiceConfig struct {
 	// CheckInterval, GracePeriod and AlertAfterFailures (document names);
 	// defaults are autoscaler.DefaultPolicy's.
 	Policy autoscaler.Policy
+	// Paused ("Paused") keeps the service from being scaled out: it is read
+	// as usual, and a reading over the threshold is logged and counted but
+	// changes nothing. Default false.
+	Paused bool
+	// Document names the document the service came from (DocumentInfo.Name);
+	// "" for a single Source's only document. Not a document field.
+	Document string
 }
 
 // ID returns the service's identity as the engine and scalers know it.
@@ -126,6 +150,7 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("CheckInterval", p.CheckInterval.String()),
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
+		slog.Bool("Paused", s.Paused),
 	}
 	if s.TaskStatusURL != "" { // the per-task fields, only where they apply
 		attrs = append(attrs,
@@ -196,6 +221,7 @@ func Parse(data []byte) (*Config, error) {
 		slices.SortStableFunc(c.problems, func(a, b Problem) int { return cmp.Compare(a.Index, b.Index) })
 		return nil, &ValidationError{Problems: c.problems}
 	}
+	cfg.Documents = []DocumentInfo{{Size: len(data), Services: len(cfg.Services)}}
 	return cfg, nil
 }
 

@@ -367,7 +367,7 @@ func TestServiceLogValue(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"EcsClusterName": "app", "EcsServiceName": "web", "StatusUrl": "https://user:xxxxx@example-a.com/s",
 		"StatusAuthName": "", "StatusAuthValue": "", "StatusTLSVerify": false, "StatusMetric": "active",
-		"StatusTimeout": "3s", "SlackWebhookUrl": "", "ScaleoutThreshold": 150.0,
+		"StatusTimeout": "3s", "SlackWebhookUrl": "", "ScaleoutThreshold": 150.0, "Paused": false,
 		"MinDesiredCount": 5.0, "MaxDesiredCount": 20.0, "CheckInterval": "3s",
 		"GracePeriod": "3m0s", "AlertAfterFailures": 5.0,
 	}, got.Service)

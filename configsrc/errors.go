@@ -7,6 +7,10 @@ import (
 
 // Problem is one thing wrong with a configuration document.
 type Problem struct {
+	// Document names the document the problem is in when the configuration
+	// comes from several (see Merge), e.g. "SSM parameter /a/b"; "" for a
+	// single document.
+	Document string
 	// Index is the position in Services of the service concerned, or -1 for
 	// a problem with the document as a whole.
 	Index int
@@ -20,9 +24,13 @@ type Problem struct {
 }
 
 // String formats the problem as
-// "Services[1] (example-app-b): ScaleoutThreshold: must be > 0".
+// "Services[1] (example-app-b): ScaleoutThreshold: must be > 0", after
+// "<document>: " when Document is set.
 func (p Problem) String() string {
 	var b strings.Builder
+	if p.Document != "" {
+		b.WriteString(p.Document + ": ")
+	}
 	if p.Index >= 0 {
 		fmt.Fprintf(&b, "Services[%d]", p.Index)
 		if p.Service != "" {

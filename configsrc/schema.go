@@ -49,6 +49,7 @@ func serviceFields() []field {
 		{"CheckInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.CheckInterval }, nil)},
 		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
 		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
+		{"Paused", false, boolean(func(c *ServiceConfig) *bool { return &c.Paused })},
 		{"TaskStatusUrl", false, text(func(c *ServiceConfig) *string { return &c.TaskStatusURL }, stubstatus.CheckTaskURL)},
 		{"TaskAggregate", false, text(func(c *ServiceConfig) *stubstatus.Aggregate { return &c.TaskAggregate }, checkAggregate)},
 		{"TaskRefreshInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.TaskRefreshInterval }, stubstatus.CheckTaskRefresh)},

@@ -5,8 +5,9 @@ import (
 	"log/slog"
 )
 
-// DryRun wraps a Scaler: State reads through to it, SetDesired only logs the
-// update it would have made and changes nothing.
+// DryRun wraps a Scaler: State (and States) read through to it, SetDesired
+// only logs the update it would have made and changes nothing. It is not a
+// Recorder: a dry run records no scale-out on the service.
 type DryRun struct {
 	next Scaler
 	log  *slog.Logger
@@ -24,6 +25,12 @@ func NewDryRun(next Scaler, logger *slog.Logger) *DryRun {
 // State returns the wrapped scaler's state.
 func (d *DryRun) State(ctx context.Context, svc ServiceID) (State, error) {
 	return d.next.State(ctx, svc)
+}
+
+// States reads through to the wrapped scaler, in batches when it is a
+// BatchStater.
+func (d *DryRun) States(ctx context.Context, svcs []ServiceID) ([]State, []error) {
+	return ReadStates(ctx, d.next, svcs, 0)
 }
 
 // SetDesired logs the update it would make and returns nil.

@@ -13,7 +13,7 @@ type Update struct {
 	To      int // desired count set by the call
 }
 
-// Memory is an in-memory Scaler for tests, simulation and dry runs. It is safe
+// Memory is an in-memory Scaler (and Recorder) for tests, simulation and dry runs. It is safe
 // for concurrent use. A service must be added with Put before it can be read.
 // The zero value is ready to use.
 type Memory struct {
@@ -60,6 +60,21 @@ func (m *Memory) SetDesired(_ context.Context, svc ServiceID, desired int) error
 	}
 	m.updates = append(m.updates, Update{Service: svc, From: st.Desired, To: desired})
 	st.Desired = desired
+	m.states[svc] = st
+	return nil
+}
+
+// RecordScaleOut stores rec as the service's State.LastScaleOut, as an
+// orchestrator that records scale-outs on the service would; it implements
+// Recorder.
+func (m *Memory) RecordScaleOut(_ context.Context, svc ServiceID, rec ScaleOut) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.states[svc]
+	if !ok {
+		return fmt.Errorf("memory scaler: %s: %w", svc, ErrServiceNotFound)
+	}
+	st.LastScaleOut = rec
 	m.states[svc] = st
 	return nil
 }

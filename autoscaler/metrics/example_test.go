@@ -74,6 +74,8 @@ func Example() {
 	// fast_autoscaler_in_grace_period 1
 	// fast_autoscaler_reading 420
 	// fast_autoscaler_scaleouts_total held_at_max 0
+	// fast_autoscaler_scaleouts_total in_grace 0
+	// fast_autoscaler_scaleouts_total paused 0
 	// fast_autoscaler_scaleouts_total scale_failed 0
 	// fast_autoscaler_scaleouts_total scaled_out 1
 }

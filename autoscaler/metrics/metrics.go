@@ -1,7 +1,8 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
-// reading, the tasks a per-task reading read (by state), checks by result, check latency, scale-outs by result, the desired
-// count, the last requested desired count and the grace period; and for the
+// reading, the tasks a per-task reading read (by state), checks by result,
+// check latency, scale-outs by result, the desired count, the last requested
+// desired count, the grace period and whether it is paused; and for the
 // process AWS call latency and errors by operation, notifications by result,
 // config reloads by result and build info.
 //
@@ -53,7 +54,7 @@ type Options struct {
 // use. Create it with New.
 type Metrics struct {
 	reading, desired, requested, grace *prometheus.GaugeVec
-	tasks                              *prometheus.GaugeVec
+	paused, tasks                      *prometheus.GaugeVec
 	checks, scaleouts                  *prometheus.CounterVec
 	duration                           *prometheus.HistogramVec
 	awsDuration                        *prometheus.HistogramVec
@@ -67,10 +68,11 @@ type Metrics struct {
 // series holds one service's children, so a check looks them up once.
 type series struct {
 	cluster, name                      string // label values
-	reading, grace                     prometheus.Gauge
+	reading, grace, paused             prometheus.Gauge
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
+	skipPaused, inGrace                prometheus.Counter
 	// tasks are the per-task reading's task counts, created at the
 	// service's first per-task reading (set only on its own goroutine).
 	tasks *taskGauges
@@ -107,12 +109,14 @@ func New(opts Options) (*Metrics, error) {
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		paused:    gauge("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0."),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "tasks",
 			Help: "Per-task reading only: tasks at the last check that answered, did not answer (unanswered), or were still starting (not read)."},
 			[]string{"cluster", "service", "state"}),
-		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
-		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.", svcResult),
-		duration:  histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
+		checks: counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
+		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
+			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period).", svcResult),
+		duration: histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
 		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (network, unknown when none).",
@@ -130,7 +134,7 @@ func New(opts Options) (*Metrics, error) {
 	})
 	build.Set(1)
 
-	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.tasks, m.checks, m.scaleouts,
+	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts,
 		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -174,8 +178,19 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
 			m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		}
+	case autoscaler.Paused:
+		s.skipPaused.Inc()
+	case autoscaler.InGrace:
+		s.inGrace.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+		grace = 1
 	}
 	s.grace.Set(grace)
+	paused := 0.0
+	if c.Paused {
+		paused = 1
+	}
+	s.paused.Set(paused)
 }
 
 // observeTasks sets the task counts of a per-task reading. Once a service
@@ -221,6 +236,7 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		cluster: c, name: n,
 		reading:       m.reading.WithLabelValues(c, n),
 		grace:         m.grace.WithLabelValues(c, n),
+		paused:        m.paused.WithLabelValues(c, n),
 		checkOK:       m.checks.WithLabelValues(c, n, "ok"),
 		checkError:    m.checks.WithLabelValues(c, n, "error"),
 		checkOverload: m.checks.WithLabelValues(c, n, "overload"),
@@ -228,6 +244,8 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		scaledOut:     m.scaleouts.WithLabelValues(c, n, autoscaler.ScaledOut.String()),
 		heldAtMax:     m.scaleouts.WithLabelValues(c, n, autoscaler.HeldAtMax.String()),
 		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
+		skipPaused:    m.scaleouts.WithLabelValues(c, n, autoscaler.Paused.String()),
+		inGrace:       m.scaleouts.WithLabelValues(c, n, autoscaler.InGrace.String()),
 	}
 	m.services[svc] = s
 	return s
@@ -242,7 +260,7 @@ func (m *Metrics) Forget(svc scaler.ServiceID) {
 	delete(m.services, svc)
 	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.reading, m.desired, m.requested, m.grace, m.tasks, m.checks, m.scaleouts, m.duration,
+		m.reading, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts, m.duration,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -69,8 +69,15 @@ func TestObserveScriptedSequence(t *testing.T) {
 		{"state read failed: desired unknown", autoscaler.Check{Outcome: autoscaler.ScaleFailed,
 			Reading: autoscaler.Reading{Value: 280}, Err: errors.New("throttled")},
 			map[string]*float64{"reading": f(280), "in_grace_period": f(0), "desired_count": f(12)}},
+		{"held by a recorded scale-out", autoscaler.Check{Outcome: autoscaler.InGrace, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 24},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(1), "desired_count": f(24), "requested_desired_count": f(10), "paused": f(0)}},
+		{"paused: read, not scaled", autoscaler.Check{Outcome: autoscaler.Paused, Reading: autoscaler.Reading{Value: 270}, Paused: true},
+			map[string]*float64{"reading": f(270), "in_grace_period": f(0), "desired_count": f(24), "paused": f(1)}},
+		{"paused and calm", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}, Paused: true},
+			map[string]*float64{"reading": f(12), "paused": f(1)}},
 		{"ok again", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
-			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
+			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10), "paused": f(0)}},
 	}
 	for _, s := range steps {
 		m.Observe(web, s.check, 20*time.Millisecond)
@@ -94,13 +101,17 @@ func TestObserveScriptedSequence(t *testing.T) {
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 1
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 5
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 8
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed.
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period).
 # TYPE fast_autoscaler_scaleouts_total counter
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="web"} 2
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="api"} 0
@@ -111,7 +122,7 @@ fast_autoscaler_reading{cluster="app",service="api"} 7
 fast_autoscaler_reading{cluster="app",service="web"} 5
 # HELP fast_autoscaler_desired_count Desired task count found or set by the service's last scale-out attempt.
 # TYPE fast_autoscaler_desired_count gauge
-fast_autoscaler_desired_count{cluster="app",service="web"} 12
+fast_autoscaler_desired_count{cluster="app",service="web"} 24
 # HELP fast_autoscaler_requested_desired_count Desired task count set by the service's last scale-out.
 # TYPE fast_autoscaler_requested_desired_count gauge
 fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
@@ -121,7 +132,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 7.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 10.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -132,7 +143,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 7*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 10*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -160,7 +171,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 11, "api keeps all its series: %v", left)
+	assert.Len(t, left, 14, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

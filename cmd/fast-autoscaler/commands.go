@@ -17,10 +17,11 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/internal/app"
 )
 
-// The environment variables of the seed.
+// The environment variables: the seed's, and the parameter path.
 const (
-	envParamKey = "AUTOSCALER_PARAMKEY"
-	envRegion   = "AUTOSCALER_REGION"
+	envParamKey  = "AUTOSCALER_PARAMKEY"
+	envParamPath = "AUTOSCALER_PARAMPATH"
+	envRegion    = "AUTOSCALER_REGION"
 )
 
 // defaultHealthURL is what `health` queries: the default -listen address.
@@ -35,13 +36,25 @@ func (e environment) get(key string) string { return strings.TrimSpace(e.getenv(
 // and the environment.
 func common(fs *flag.FlagSet, o *app.Options, env environment) func() error {
 	fs.StringVar(&o.ConfigFile, "config", "",
-		"read the config from this local `file` instead of SSM Parameter Store ($"+envParamKey+" in $"+envRegion+")")
+		"read the config from this local `file` instead of SSM Parameter Store ($"+envParamKey+" and $"+envParamPath+" in $"+envRegion+")")
+	var path string
+	fs.StringVar(&path, "config-path", "",
+		"read every SSM parameter under this `path` (each one a config document; their services are merged); overrides $"+envParamPath)
 	fs.IntVar(&o.MaxAttempts, "max-attempts", 0,
 		"attempts per AWS call, retries included (0: the SDK default, 3, or $AWS_MAX_ATTEMPTS)")
-	o.ParamKey, o.Region = env.get(envParamKey), env.get(envRegion)
+	o.ParamKey, o.ParamPath, o.Region = env.get(envParamKey), env.get(envParamPath), env.get(envRegion)
 	return func() error {
 		if o.MaxAttempts < 0 {
 			return fmt.Errorf("-max-attempts must be >= 0, got %d", o.MaxAttempts)
+		}
+		if path != "" {
+			if o.ConfigFile != "" {
+				return errors.New("-config and -config-path cannot be used together: -config reads a local file instead of SSM")
+			}
+			o.ParamPath = path
+		}
+		if o.ConfigFile == "" && o.ParamPath != "" && !strings.HasPrefix(o.ParamPath, "/") {
+			return fmt.Errorf("the SSM parameter path (-config-path or $%s) must start with /, got %q", envParamPath, o.ParamPath)
 		}
 		return nil
 	}
@@ -61,8 +74,8 @@ func exitCode(err error) int {
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, env environment) int {
 	var o app.Options
-	fs := newFlags("validate", "Usage: fast-autoscaler validate [-config FILE] [-max-attempts N]\n\n"+
-		"Checks the config document and prints each service's effective settings (secrets redacted).\n"+
+	fs := newFlags("validate", "Usage: fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N]\n\n"+
+		"Checks the config document (or every document under a parameter path) and prints each service's effective settings (secrets redacted).\n"+
 		"Exit status 0 when valid, 2 when invalid (every problem is listed), 1 when it cannot be read.", stderr)
 	check := common(fs, &o, env)
 	if code := parseFlags(fs, args, stderr, check); code >= 0 {
@@ -80,7 +93,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		o        app.Options
 		logLevel slog.Level
 	)
-	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
+	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
 		"Watches every configured service and scales it out when its load crosses the threshold.\n"+
 		"Logs are JSON lines on stdout. SIGHUP reloads the config; SIGTERM or SIGINT stops it (exit 0).", stderr)
 	check := common(fs, &o, env)

@@ -4,8 +4,8 @@
 //
 // Usage:
 //
-//	fast-autoscaler run [-config FILE] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]
-//	fast-autoscaler validate [-config FILE] [-max-attempts N]
+//	fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]
+//	fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N]
 //	fast-autoscaler health [-url URL]
 //	fast-autoscaler simulate -config FILE -trace FILE [flags]
 //	fast-autoscaler version

@@ -99,6 +99,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"run", "-log-level", "loud"}, exitUsage, "", "-log-level"},
 		{[]string{"run", "-max-attempts", "-1", "-config", "x.json"}, exitUsage, "", "-max-attempts must be >= 0"},
 		{[]string{"validate", "-config", "x.json", "stray"}, exitUsage, "", `unexpected arguments ["stray"]`},
+		{[]string{"validate", "-config", "x.json", "-config-path", "/fleet"}, exitUsage, "", "-config and -config-path cannot be used together"},
+		{[]string{"run", "-config-path", "fleet"}, exitUsage, "", `must start with /, got "fleet"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

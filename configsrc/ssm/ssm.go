@@ -1,5 +1,6 @@
-// Package ssm holds configsrc.Source implementations that read AWS Systems
-// Manager Parameter Store on aws-sdk-go-v2.
+// Package ssm holds the config sources that read AWS Systems Manager Parameter
+// Store on aws-sdk-go-v2: Parameter (one parameter, a configsrc.Source) and
+// Path (every parameter under a path, a configsrc.MultiSource).
 package ssm
 
 import (

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,11 +50,17 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 // parameter in the seed's region and serves nothing.
 type Options struct {
 	// ConfigFile, when set, is a local file to read the document from
-	// instead of SSM Parameter Store.
+	// instead of SSM Parameter Store (ParamKey and ParamPath are then not
+	// read).
 	ConfigFile string
 	// ParamKey is the SSM parameter holding the document. Default
-	// DefaultParamKey.
+	// DefaultParamKey, but only when ParamPath is empty too.
 	ParamKey string
+	// ParamPath is an SSM path: every parameter under it, at any level, is a
+	// document of its own, and their services are merged (with ParamKey's,
+	// when both are set; a ParamKey under ParamPath is read once, as part of
+	// the path).
+	ParamPath string
 	// Region is the AWS region of ECS and SSM. Default DefaultRegion.
 	Region string
 	// MaxAttempts is the attempts per AWS call, retries included; 0 keeps
@@ -87,11 +92,17 @@ type Options struct {
 	// Ready, when set, is called once with the address the server listens
 	// on (nil when Listen is empty) as soon as the engine runs. Tests use it.
 	Ready func(addr string)
+	// Identity names this process in the scale-outs it records on services.
+	// Default autoscaler.DefaultIdentity() (host name and process id).
+	Identity string
 }
 
 func (o *Options) defaults() {
-	if o.ParamKey == "" {
+	if o.ParamKey == "" && o.ParamPath == "" {
 		o.ParamKey = DefaultParamKey
+	}
+	if o.Identity == "" {
+		o.Identity = autoscaler.DefaultIdentity()
 	}
 	if o.Region == "" {
 		o.Region = DefaultRegion
@@ -120,17 +131,26 @@ func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// source returns where the document comes from: the file, or the SSM
-// parameter. getAWS is called only when SSM is needed.
-func (o *Options) source(getAWS func() (aws.Config, error)) (configsrc.Source, error) {
+// source returns where the documents come from: the file, or the SSM
+// parameter, the SSM path, or both. getAWS is called only when SSM is
+// needed.
+func (o *Options) source(getAWS func() (aws.Config, error)) (configsrc.MultiSource, error) {
 	if o.ConfigFile != "" {
-		return configsrc.File{Path: o.ConfigFile}, nil
+		return configsrc.One(configsrc.File{Path: o.ConfigFile}), nil
 	}
 	awsCfg, err := getAWS()
 	if err != nil {
 		return nil, err
 	}
-	return ssm.NewParameter(awsssm.NewFromConfig(awsCfg), o.ParamKey, awsCfg.Region), nil
+	client := awsssm.NewFromConfig(awsCfg)
+	var srcs []configsrc.MultiSource
+	if o.ParamKey != "" && (o.ParamPath == "" || !ssm.Under(o.ParamKey, o.ParamPath)) {
+		srcs = append(srcs, configsrc.One(ssm.NewParameter(client, o.ParamKey, awsCfg.Region)))
+	}
+	if o.ParamPath != "" {
+		srcs = append(srcs, ssm.NewPath(client, o.ParamPath, awsCfg.Region))
+	}
+	return configsrc.All(srcs...), nil
 }
 
 // configError marks err as caused by the document: it matches
@@ -141,10 +161,10 @@ func (e configError) Error() string        { return e.err.Error() }
 func (e configError) Unwrap() error        { return e.err }
 func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
 
-// load loads and validates the document; a validation failure matches
-// ErrInvalidConfig.
-func load(ctx context.Context, src configsrc.Source) (*configsrc.Config, error) {
-	cfg, err := configsrc.Load(ctx, src)
+// load loads, validates and merges the documents; a validation failure
+// matches ErrInvalidConfig.
+func load(ctx context.Context, src configsrc.MultiSource) (*configsrc.Config, error) {
+	cfg, err := configsrc.LoadAll(ctx, src)
 	if _, invalid := errors.AsType[*configsrc.ValidationError](err); invalid {
 		return nil, configError{err}
 	}
@@ -164,9 +184,24 @@ func Validate(ctx context.Context, opts Options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s: valid, %d service(s)\n", configsrc.Describe(src), len(cfg.Services))
-	for i, s := range cfg.Services {
-		fmt.Fprintf(w, "\nServices[%d] (%s)\n", i, s.Name())
+	name := configsrc.DescribeAll(src)
+	if len(cfg.Documents) == 1 && cfg.Documents[0].Name == "" {
+		fmt.Fprintf(w, "%s: valid, %d service(s)\n", name, len(cfg.Services))
+		if advice := ssm.SizeAdvice(cfg.Documents[0].Size); advice != "" {
+			fmt.Fprintf(w, "note: %s\n", advice)
+		}
+	} else {
+		fmt.Fprintf(w, "%s: valid, %d service(s) in %d document(s)\n", name, len(cfg.Services), len(cfg.Documents))
+	}
+	index := map[string]int{} // services seen so far, by document
+	for _, s := range cfg.Services {
+		i := index[s.Document]
+		index[s.Document]++
+		where := ""
+		if s.Document != "" {
+			where = s.Document + ": "
+		}
+		fmt.Fprintf(w, "\n%sServices[%d] (%s)\n", where, i, s.Name())
 		for _, a := range s.LogValue().Group() {
 			fmt.Fprintf(w, "  %-19s %s\n", a.Key, a.Value)
 		}
@@ -220,10 +255,11 @@ func Run(ctx context.Context, opts Options) error {
 			return nil
 		}
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler:", err)
-		log.Error("config not loaded", "source", configsrc.Describe(src), "error", err.Error())
+		log.Error("config not loaded", "source", configsrc.DescribeAll(src), "error", err.Error())
 		return err
 	}
-	log.Info("config loaded", "source", configsrc.Describe(src), "services", len(cfg.Services), "dry_run", opts.DryRun)
+	log.Info("config loaded", "source", configsrc.DescribeAll(src), "services", len(cfg.Services),
+		"documents", len(cfg.Documents), "dry_run", opts.DryRun)
 
 	ecsClient := awsecs.NewFromConfig(awsCfg)
 	var sc scaler.Scaler = ecs.New(ecsClient)
@@ -238,7 +274,8 @@ func Run(ctx context.Context, opts Options) error {
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
 		return configError{err}
 	}
-	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m, ShutdownGrace: shutdownGrace})
+	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m,
+		ShutdownGrace: shutdownGrace, Identity: opts.Identity})
 	if err != nil {
 		wr.discard(ctx, p)
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
@@ -248,14 +285,17 @@ func Run(ctx context.Context, opts Options) error {
 	for _, s := range cfg.Services {
 		log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
 	}
-	defer preflight(ctx, log, sc, cfg.Services)()
+	states := &stateReader{sc: sc, eng: eng, log: log}
+	preflight := make(chan struct{})
+	go func() { defer close(preflight); states.read(ctx, cfg.Services, nil) }()
+	defer func() { <-preflight }()
 
-	r := &reloader{src: src, eng: eng, wr: wr, metrics: m, log: log, sc: sc}
+	r := &reloader{src: src, eng: eng, wr: wr, metrics: m, log: log, states: states}
 	reloaded := make(chan struct{})
 	go func() { defer close(reloaded); r.loop(ctx, opts.ReloadInterval, opts.Reload) }()
 	stuck := func() []scaler.ServiceID { return eng.Stuck(time.Now()) }
 	probes.stuck.Store(&stuck)
-	log.Info("ready", "services", len(cfg.Services))
+	log.Info("ready", "services", len(cfg.Services), "identity", opts.Identity)
 	if opts.Ready != nil {
 		opts.Ready(addr)
 	}
@@ -271,29 +311,4 @@ func Run(ctx context.Context, opts Options) error {
 	wr.close(flushCtx)
 	log.Info("stopped")
 	return nil
-}
-
-// preflightTimeout bounds the start-up read of each service's state.
-const preflightTimeout = 10 * time.Second
-
-// preflight reads each service's state once, all at once and off the
-// engine's path, so a wrong name or a missing permission shows in the first
-// lines of the log rather than at the first spike. It only logs. The
-// function it returns waits for the reads to end.
-func preflight(ctx context.Context, log *slog.Logger, sc scaler.Scaler, services []configsrc.ServiceConfig) (wait func()) {
-	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
-	var wg sync.WaitGroup
-	for _, s := range services {
-		wg.Go(func() {
-			st, err := sc.State(ctx, s.ID())
-			if err != nil {
-				log.Warn("service not readable: scale-outs will fail until this is fixed",
-					"service", s.EcsServiceName, "cluster", s.EcsClusterName, "error", err.Error())
-				return
-			}
-			log.Info("service state", "service", s.EcsServiceName, "cluster", s.EcsClusterName,
-				"desired_cur", st.Desired, "running", st.Running, "pending", st.Pending, "status", st.Status)
-		})
-	}
-	return func() { wg.Wait(); cancel() }
 }

@@ -93,7 +93,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 	if err != nil {
 		return autoscaler.Service{}, err
 	}
-	svc := autoscaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName, Source: src, Policy: s.Policy}
+	svc := autoscaler.Service{Cluster: s.EcsClusterName, Name: s.EcsServiceName, Source: src, Policy: s.Policy, Paused: s.Paused}
 	url := s.SlackWebhookURL.Reveal()
 	if url == "" || w.dryRun {
 		return svc, nil

@@ -1,6 +1,7 @@
 package awstest
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,10 @@ type Service struct {
 	// Deployments as DescribeServices reports them; nil means one PRIMARY
 	// deployment, rollout COMPLETED, with the service's counts.
 	Deployments []Deployment
+	// Tags are the service's resource tags, key to value. DescribeServices
+	// reports them when asked with include ["TAGS"]; TagResource adds and
+	// replaces them.
+	Tags map[string]string
 }
 
 // Deployment is one of a service's deployments. Counts are tasks.
@@ -70,10 +75,12 @@ func (s *Server) cluster(name string) *cluster {
 func (s *Server) PutService(clusterName, name string, svc Service) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	svc.Tags = maps.Clone(svc.Tags)
 	s.cluster(clusterName).services[name] = svc
 }
 
-// Service returns a service's current state (UpdateService changes Desired).
+// Service returns a service's current state (UpdateService changes Desired,
+// TagResource its Tags).
 func (s *Server) Service(clusterName, name string) (Service, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,7 +89,35 @@ func (s *Server) Service(clusterName, name string) (Service, bool) {
 		return Service{}, false
 	}
 	svc, ok := c.services[name]
+	svc.Tags = maps.Clone(svc.Tags)
 	return svc, ok
+}
+
+// SetTag sets one tag on a service, as "aws ecs tag-resource" would; an
+// empty value removes the tag, as "aws ecs untag-resource" would. It
+// reports false when the service does not exist.
+func (s *Server) SetTag(clusterName, name, key, value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clusters[clusterName]
+	if !ok {
+		return false
+	}
+	svc, ok := c.services[name]
+	if !ok {
+		return false
+	}
+	svc.Tags = maps.Clone(svc.Tags)
+	if value == "" {
+		delete(svc.Tags, key)
+	} else {
+		if svc.Tags == nil {
+			svc.Tags = map[string]string{}
+		}
+		svc.Tags[key] = value
+	}
+	c.services[name] = svc
+	return true
 }
 
 // RemoveService deletes a service: DescribeServices then reports it MISSING
@@ -145,7 +180,9 @@ func (s *Server) findCluster(name string) (string, *cluster, *apiError) {
 	return name, c, nil
 }
 
-func wireService(clusterName, name string, svc Service) map[string]any {
+// wireService is a service as DescribeServices and UpdateService report
+// it; tags only when withTags.
+func wireService(clusterName, name string, svc Service, withTags bool) map[string]any {
 	status := svc.Status
 	if status == "" {
 		status = "ACTIVE"
@@ -165,7 +202,7 @@ func wireService(clusterName, name string, svc Service) map[string]any {
 			wd[i]["rolloutState"] = d.RolloutState
 		}
 	}
-	return map[string]any{
+	out := map[string]any{
 		"serviceArn":   arn("service/" + clusterName + "/" + name),
 		"serviceName":  name,
 		"clusterArn":   arn("cluster/" + clusterName),
@@ -176,6 +213,15 @@ func wireService(clusterName, name string, svc Service) map[string]any {
 		"deployments": wd,
 		"events":      []any{},
 	}
+	if withTags {
+		keys := slices.Sorted(maps.Keys(svc.Tags))
+		tags := make([]map[string]string, len(keys))
+		for i, k := range keys {
+			tags[i] = map[string]string{"key": k, "value": svc.Tags[k]}
+		}
+		out["tags"] = tags
+	}
+	return out
 }
 
 func failure(resource string) map[string]any {
@@ -186,12 +232,20 @@ func (s *Server) describeServices(body []byte) (any, *apiError) {
 	var in struct {
 		Cluster  string   `json:"cluster"`
 		Services []string `json:"services"`
+		Include  []string `json:"include"`
 	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
 	if len(in.Services) == 0 || len(in.Services) > 10 {
 		return nil, badRequest("InvalidParameterException", "Services must contain between 1 and 10 items.")
+	}
+	withTags := false
+	for _, f := range in.Include {
+		if f != "TAGS" {
+			return nil, badRequest("InvalidParameterException", "Include must contain only TAGS, got %q.", f)
+		}
+		withTags = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,7 +257,7 @@ func (s *Server) describeServices(body []byte) (any, *apiError) {
 	for _, sn := range in.Services {
 		sn = shortName(sn)
 		if svc, ok := c.services[sn]; ok {
-			services = append(services, wireService(name, sn, svc))
+			services = append(services, wireService(name, sn, svc, withTags))
 		} else {
 			failures = append(failures, failure("service/"+name+"/"+sn))
 		}
@@ -244,7 +298,7 @@ func (s *Server) updateService(body []byte) (any, *apiError) {
 		svc.Desired = *in.DesiredCount
 		c.services[sn] = svc
 	}
-	return map[string]any{"service": wireService(name, sn, svc)}, nil
+	return map[string]any{"service": wireService(name, sn, svc, false)}, nil
 }
 
 func (s *Server) listTasks(body []byte) (any, *apiError) {
@@ -403,4 +457,72 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// Tag limits of ECS.
+const (
+	maxTags        = 50
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// tagResource answers TagResource for a service ARN (long format,
+// arn:aws:ecs:<region>:<account>:service/<cluster>/<service>): it adds the
+// tags and replaces the values of keys already there.
+func (s *Server) tagResource(body []byte) (any, *apiError) {
+	var in struct {
+		ResourceArn string `json:"resourceArn"`
+		Tags        []struct {
+			Key   *string `json:"key"`
+			Value *string `json:"value"`
+		} `json:"tags"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	prefix := arn("service/")
+	rest, ok := strings.CutPrefix(in.ResourceArn, prefix)
+	clusterName, name, long := strings.Cut(rest, "/")
+	if !ok || !long || clusterName == "" || name == "" || strings.Contains(name, "/") {
+		return nil, badRequest("InvalidParameterException", "The ARN %q is not a service ARN in the long format.", in.ResourceArn)
+	}
+	if len(in.Tags) == 0 {
+		return nil, badRequest("InvalidParameterException", "Tags must not be empty.")
+	}
+	for _, t := range in.Tags {
+		switch {
+		case t.Key == nil || len(*t.Key) == 0 || len(*t.Key) > maxTagKeyLen:
+			return nil, badRequest("InvalidParameterException", "Tag keys must be 1 to %d characters.", maxTagKeyLen)
+		case strings.HasPrefix(strings.ToLower(*t.Key), "aws:"):
+			return nil, badRequest("InvalidParameterException", "Tag keys must not start with aws:.")
+		case t.Value != nil && len(*t.Value) > maxTagValueLen:
+			return nil, badRequest("InvalidParameterException", "Tag values must be at most %d characters.", maxTagValueLen)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clusters[clusterName]
+	if !ok {
+		return nil, badRequest("ClusterNotFoundException", "Cluster not found.")
+	}
+	svc, ok := c.services[name]
+	if !ok {
+		return nil, badRequest("ResourceNotFoundException", "The specified resource could not be found.")
+	}
+	tags := maps.Clone(svc.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	for _, t := range in.Tags {
+		tags[*t.Key] = ""
+		if t.Value != nil {
+			tags[*t.Key] = *t.Value
+		}
+	}
+	if len(tags) > maxTags {
+		return nil, badRequest("InvalidParameterException", "A resource can have at most %d tags.", maxTags)
+	}
+	svc.Tags = tags
+	c.services[name] = svc
+	return map[string]any{}, nil
 }

@@ -5,8 +5,9 @@
 //
 // One server answers both services on one URL, routing by X-Amz-Target:
 //
-//	AmazonEC2ContainerServiceV20141113.DescribeServices, .UpdateService, .ListTasks, .DescribeTasks
-//	AmazonSSM.GetParameter
+//	AmazonEC2ContainerServiceV20141113.DescribeServices (include TAGS), .UpdateService, .TagResource,
+//	                                   .ListTasks, .DescribeTasks
+//	AmazonSSM.GetParameter, .GetParametersByPath
 //
 // It checks each request the way AWS does in outline: POST, a known target,
 // a SigV4 Authorization header scoped to the right service, Content-Type
@@ -24,6 +25,9 @@
 //	AWS_EC2_METADATA_DISABLED=true             skip the instance-metadata probe
 //	AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE=/dev/null, AWS_PROFILE=
 //	                                           ignore the developer's ~/.aws
+//
+// A test inside a testing/synctest bubble builds its clients from
+// [Server.InProcessConfig] instead: the same handler, called without a socket.
 //
 // A child process keeps the SDK's default retryer, whose backoff is real
 // time (up to a second or two per retry): inject few faults there, or set
@@ -98,6 +102,7 @@ type Server struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster
 	params   map[string]Parameter
+	versions map[string]int // parameter name -> version
 	calls    []Call
 	faults   []*fault
 	denied   map[string]bool
@@ -110,6 +115,7 @@ func New(tb testing.TB) *Server {
 	s := &Server{
 		clusters: make(map[string]*cluster),
 		params:   make(map[string]Parameter),
+		versions: make(map[string]int),
 		denied:   make(map[string]bool),
 	}
 	s.srv = httptest.NewServer(s)
@@ -147,6 +153,34 @@ func (s *Server) Config() aws.Config {
 			})
 		},
 	}
+}
+
+// InProcessConfig is Config with an HTTP client that hands each request to
+// the server's handler in the calling goroutine, without a socket: for
+// tests inside a testing/synctest bubble, where network I/O is not durably
+// blocking. Create the Server outside the bubble. Hold is not for use with
+// it (its channels belong to no bubble).
+func (s *Server) InProcessConfig() aws.Config {
+	cfg := s.Config()
+	cfg.HTTPClient = &http.Client{Transport: inProcess{s}}
+	return cfg
+}
+
+// inProcess is an http.RoundTripper calling a handler directly.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
 }
 
 // Env returns the environment variables ("KEY=value") a child process needs
@@ -297,12 +331,16 @@ func (s *Server) route(target string) (route, bool) {
 		return route{"DescribeServices", "ecs", s.describeServices}, true
 	case ecsTarget + "UpdateService":
 		return route{"UpdateService", "ecs", s.updateService}, true
+	case ecsTarget + "TagResource":
+		return route{"TagResource", "ecs", s.tagResource}, true
 	case ecsTarget + "ListTasks":
 		return route{"ListTasks", "ecs", s.listTasks}, true
 	case ecsTarget + "DescribeTasks":
 		return route{"DescribeTasks", "ecs", s.describeTasks}, true
 	case ssmTarget + "GetParameter":
 		return route{"GetParameter", "ssm", s.getParameter}, true
+	case ssmTarget + "GetParametersByPath":
+		return route{"GetParametersByPath", "ssm", s.getParametersByPath}, true
 	}
 	return route{}, false
 }

@@ -279,3 +279,107 @@ func TestEnv(t *testing.T) {
 	require.Len(t, out.Services, 1)
 	assert.Equal(t, int32(3), out.Services[0].DesiredCount)
 }
+
+func TestTagsThroughSDK(t *testing.T) {
+	ctx := context.Background()
+	s := awstest.New(t)
+	s.PutService("c", "web", awstest.Service{Desired: 2, Tags: map[string]string{"team": "shop"}})
+	client := ecs.NewFromConfig(s.Config())
+
+	out, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"web"}})
+	require.NoError(t, err)
+	assert.Nil(t, out.Services[0].Tags, "no tags unless asked for")
+	serviceARN := "arn:aws:ecs:ap-northeast-1:123456789012:service/c/web"
+	assert.Equal(t, serviceARN, *out.Services[0].ServiceArn)
+
+	_, err = client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(serviceARN),
+		Tags: []ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("cart")}, {Key: aws.String("k"), Value: aws.String("v")}}})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"resourceArn":"`+serviceARN+`","tags":[{"key":"team","value":"cart"},{"key":"k","value":"v"}]}`,
+		string(s.Calls("TagResource")[0].Body), "the wire shape: tags as [{key,value}]")
+
+	out, err = client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"web"},
+		Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags}})
+	require.NoError(t, err)
+	require.Len(t, out.Services[0].Tags, 2)
+	assert.Equal(t, "k", *out.Services[0].Tags[0].Key, "sorted by key")
+	assert.Equal(t, "cart", *out.Services[0].Tags[1].Value, "replaced")
+	assert.True(t, s.SetTag("c", "web", "k", ""), "removed")
+	got, _ := s.Service("c", "web")
+	assert.Equal(t, map[string]string{"team": "cart"}, got.Tags)
+	assert.False(t, s.SetTag("c", "nope", "k", "v"))
+
+	for _, tt := range []struct {
+		arn  string
+		tags []ecstypes.Tag
+		code string
+	}{
+		{"arn:aws:ecs:ap-northeast-1:123456789012:service/c/gone", []ecstypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}, "ResourceNotFoundException"},
+		{"arn:aws:ecs:ap-northeast-1:123456789012:service/web", []ecstypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}, "InvalidParameterException"},
+		{serviceARN, []ecstypes.Tag{{Key: aws.String("aws:x"), Value: aws.String("v")}}, "InvalidParameterException"},
+		{serviceARN, []ecstypes.Tag{{Key: aws.String("k"), Value: aws.String(strings.Repeat("v", 257))}}, "InvalidParameterException"},
+	} {
+		_, err := client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(tt.arn), Tags: tt.tags})
+		var apiErr smithy.APIError
+		require.ErrorAs(t, err, &apiErr, tt.arn)
+		assert.Equal(t, tt.code, apiErr.ErrorCode(), tt.arn)
+	}
+	_, err = client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"web"},
+		Include: []ecstypes.ServiceField{"BOGUS"}})
+	var invalid *ecstypes.InvalidParameterException
+	assert.ErrorAs(t, err, &invalid)
+}
+
+func TestGetParametersByPathThroughSDK(t *testing.T) {
+	ctx := context.Background()
+	s := awstest.New(t)
+	for _, name := range []string{"/app/a", "/app/b", "/app/deep/c", "/application/x", "/other/y"} {
+		s.PutParameter(awstest.Parameter{Name: name, Type: "SecureString", Value: "value of " + name})
+	}
+	s.PutParameter(awstest.Parameter{Name: "/app/a", Type: "String", Value: "value of /app/a, v2"})
+	client := ssm.NewFromConfig(s.Config())
+
+	list := func(in *ssm.GetParametersByPathInput) ([]string, []string) {
+		var names, values []string
+		pages := ssm.NewGetParametersByPathPaginator(client, in)
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			require.NoError(t, err)
+			for _, p := range out.Parameters {
+				names = append(names, *p.Name)
+				values = append(values, *p.Value)
+			}
+		}
+		return names, values
+	}
+	names, values := list(&ssm.GetParametersByPathInput{Path: aws.String("/app"), Recursive: aws.Bool(true), WithDecryption: aws.Bool(true), MaxResults: aws.Int32(2)})
+	assert.Equal(t, []string{"/app/a", "/app/b", "/app/deep/c"}, names, "every level, in name order, not /application")
+	assert.Equal(t, []string{"value of /app/a, v2", "value of /app/b", "value of /app/deep/c"}, values)
+	calls := s.Calls("GetParametersByPath")
+	require.Len(t, calls, 2, "pages of 2")
+	assert.Nil(t, calls[0].Params["NextToken"])
+	assert.NotEmpty(t, calls[1].Params["NextToken"])
+
+	names, values = list(&ssm.GetParametersByPathInput{Path: aws.String("/app/")})
+	assert.Equal(t, []string{"/app/a", "/app/b"}, names, "one level unless Recursive")
+	assert.Equal(t, awstest.Ciphertext("value of /app/b"), values[1], "a SecureString stays encrypted unless decrypted")
+
+	out, err := client.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/app"), Recursive: aws.Bool(true)})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, out.Parameters[0].Version, "replaced once")
+	assert.Equal(t, "arn:aws:ssm:ap-northeast-1:123456789012:parameter/app/a", *out.Parameters[0].ARN)
+	assert.Nil(t, out.NextToken, "10 a page by default: one page")
+
+	for _, in := range []*ssm.GetParametersByPathInput{
+		{Path: aws.String("app")},
+		{Path: aws.String("/app"), MaxResults: aws.Int32(11)},
+		{Path: aws.String("/app"), NextToken: aws.String("!!")},
+	} {
+		_, err := client.GetParametersByPath(ctx, in)
+		var apiErr smithy.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Contains(t, []string{"ValidationException", "InvalidNextToken"}, apiErr.ErrorCode())
+	}
+	names, _ = list(&ssm.GetParametersByPathInput{Path: aws.String("/none")})
+	assert.Empty(t, names, "an empty path is no error")
+}

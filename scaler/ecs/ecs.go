@@ -1,11 +1,14 @@
 // Package ecs is a scaler.Scaler for Amazon ECS services on aws-sdk-go-v2:
-// DescribeServices to read a service, UpdateService to set its desired count.
+// DescribeServices to read a service (10 services a call through States),
+// UpdateService to set its desired count, and TagResource to record each
+// scale-out on the service as tags (see Tag*).
 package ecs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -24,18 +27,26 @@ const maxTasks = 1_000_000
 type Client interface {
 	DescribeServices(ctx context.Context, in *awsecs.DescribeServicesInput, optFns ...func(*awsecs.Options)) (*awsecs.DescribeServicesOutput, error)
 	UpdateService(ctx context.Context, in *awsecs.UpdateServiceInput, optFns ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error)
+	TagResource(ctx context.Context, in *awsecs.TagResourceInput, optFns ...func(*awsecs.Options)) (*awsecs.TagResourceOutput, error)
 }
 
-// Scaler is a scaler.Scaler for Amazon ECS services. State is one DescribeServices
-// call and SetDesired one UpdateService call; retries are the client's own
-// (the SDK's standard retryer, configured where the client is built). It is
-// safe for concurrent use.
+// Scaler is a scaler.Scaler, scaler.Recorder and scaler.BatchStater for
+// Amazon ECS services. State is one DescribeServices call (with the
+// service's tags), SetDesired one UpdateService call, RecordScaleOut one
+// TagResource call, and States one DescribeServices call per 10 services of
+// a cluster; retries are the client's own (the SDK's standard retryer,
+// configured where the client is built). It is safe for concurrent use.
 type Scaler struct {
 	client Client
-	region string // for messages; empty if the client does not say
+	region string   // for messages; empty if the client does not say
+	arns   sync.Map // scaler.ServiceID -> service ARN, as DescribeServices reported it
 }
 
-var _ scaler.Scaler = (*Scaler)(nil)
+var (
+	_ scaler.Scaler      = (*Scaler)(nil)
+	_ scaler.Recorder    = (*Scaler)(nil)
+	_ scaler.BatchStater = (*Scaler)(nil)
+)
 
 // New returns an ECS scaler calling client, typically
 // ecs.NewFromConfig(cfg).
@@ -47,14 +58,23 @@ func New(client Client) *Scaler {
 	return e
 }
 
+// describe is one DescribeServices call for services of one cluster, tags
+// included.
+func (e *Scaler) describe(ctx context.Context, cluster string, names []string) (*awsecs.DescribeServicesOutput, error) {
+	return e.client.DescribeServices(ctx, &awsecs.DescribeServicesInput{
+		Cluster:  aws.String(cluster),
+		Services: names,
+		Include:  []types.ServiceField{types.ServiceFieldTags},
+	})
+}
+
 // State describes the service. A service ECS reports missing is an error
 // wrapping scaler.ErrServiceNotFound; a DRAINING or INACTIVE one wraps
-// scaler.ErrServiceNotActive.
+// scaler.ErrServiceNotActive. Its tags give State.LastScaleOut and
+// State.Paused; a tag of ours with a value that cannot be read is an error
+// naming it.
 func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
-	out, err := e.client.DescribeServices(ctx, &awsecs.DescribeServicesInput{
-		Cluster:  aws.String(svc.Cluster),
-		Services: []string{svc.Name},
-	})
+	out, err := e.describe(ctx, svc.Cluster, []string{svc.Name})
 	if err != nil {
 		return scaler.State{}, e.wrap("DescribeServices", svc, err)
 	}
@@ -62,17 +82,26 @@ func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State,
 		return scaler.State{}, fmt.Errorf("ecs: describe service %s: empty response", svc)
 	}
 	if len(out.Failures) > 0 { // one service asked for: one failure at most
-		f := out.Failures[0]
-		reason := aws.ToString(f.Reason)
-		if reason == "MISSING" {
-			return scaler.State{}, fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound)
-		}
-		return scaler.State{}, fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
+		return scaler.State{}, e.failure(svc, out.Failures[0])
 	}
 	if len(out.Services) != 1 {
 		return scaler.State{}, fmt.Errorf("ecs: describe service %s: response holds %d services and no failure, want 1", svc, len(out.Services))
 	}
-	s := out.Services[0]
+	return e.state(svc, out.Services[0])
+}
+
+// failure turns a DescribeServices failure about svc into an error.
+func (e *Scaler) failure(svc scaler.ServiceID, f types.Failure) error {
+	reason := aws.ToString(f.Reason)
+	if reason == "MISSING" {
+		return fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound)
+	}
+	return fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
+}
+
+// state checks one described service and turns it into a scaler.State,
+// remembering its ARN for RecordScaleOut.
+func (e *Scaler) state(svc scaler.ServiceID, s types.Service) (scaler.State, error) {
 	for _, n := range []int32{s.DesiredCount, s.RunningCount, s.PendingCount} {
 		if n < 0 || n > maxTasks {
 			return scaler.State{}, fmt.Errorf("ecs: describe service %s: absurd task count %d (desired %d, running %d, pending %d)",
@@ -83,12 +112,21 @@ func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State,
 	if status == "DRAINING" || status == "INACTIVE" {
 		return scaler.State{}, fmt.Errorf("ecs: service %s is %s, so it cannot be scaled: remove it from the config or recreate it: %w", svc, status, scaler.ErrServiceNotActive)
 	}
+	rec, paused, err := readTags(s.Tags)
+	if err != nil {
+		return scaler.State{}, fmt.Errorf("ecs: service %s: %w", svc, err)
+	}
+	if arn := aws.ToString(s.ServiceArn); arn != "" {
+		e.arns.Store(svc, arn)
+	}
 	return scaler.State{
-		Desired:   int(s.DesiredCount),
-		Running:   int(s.RunningCount),
-		Pending:   int(s.PendingCount),
-		Status:    status,
-		Deploying: deploying(s.Deployments),
+		Desired:      int(s.DesiredCount),
+		Running:      int(s.RunningCount),
+		Pending:      int(s.PendingCount),
+		Status:       status,
+		Deploying:    deploying(s.Deployments),
+		LastScaleOut: rec,
+		Paused:       paused,
 	}, nil
 }
 
@@ -124,6 +162,34 @@ func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired i
 	return nil
 }
 
+// RecordScaleOut tags the service with rec (TagLastScaleOut, TagDesired,
+// TagBy) in one TagResource call, which needs the IAM action
+// ecs:TagResource on the service. The service's ARN comes from the last
+// State or States call that read it, or from one DescribeServices call.
+// A refusal wraps scaler.ErrAccessDenied.
+func (e *Scaler) RecordScaleOut(ctx context.Context, svc scaler.ServiceID, rec scaler.ScaleOut) error {
+	if rec.Time.IsZero() || rec.Desired < 0 || rec.Desired > maxTasks {
+		return fmt.Errorf("ecs: record scale-out of %s: no time or desired count %d out of range 0..%d", svc, rec.Desired, maxTasks)
+	}
+	arn, ok := e.arns.Load(svc)
+	if !ok {
+		if _, err := e.State(ctx, svc); err != nil {
+			return fmt.Errorf("ecs: record scale-out of %s: find its ARN: %w", svc, err)
+		}
+		if arn, ok = e.arns.Load(svc); !ok {
+			return fmt.Errorf("ecs: record scale-out of %s: DescribeServices reported no serviceArn", svc)
+		}
+	}
+	_, err := e.client.TagResource(ctx, &awsecs.TagResourceInput{
+		ResourceArn: aws.String(arn.(string)),
+		Tags:        recordTags(rec),
+	})
+	if err != nil {
+		return e.wrap("TagResource", svc, err)
+	}
+	return nil
+}
+
 // wrap turns an SDK error from op into one a caller can act on, keeping the
 // SDK error in the chain.
 func (e *Scaler) wrap(op string, svc scaler.ServiceID, err error) error {
@@ -141,7 +207,7 @@ func (e *Scaler) wrap(op string, svc scaler.ServiceID, err error) error {
 	case errors.As(err, &notActive):
 		return fmt.Errorf("ecs %s %s: service is draining or inactive, so it cannot be scaled: remove it from the config or recreate it: %w: %w", op, svc, scaler.ErrServiceNotActive, err)
 	case errors.As(err, &denied):
-		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s on service %s: %w", op, svc, op, svc, err)
+		return fmt.Errorf("ecs %s %s: %w: grant the IAM action ecs:%s on service %s: %w", op, svc, scaler.ErrAccessDenied, op, svc, err)
 	}
 	return fmt.Errorf("ecs %s %s: %w", op, svc, err)
 }

@@ -38,7 +38,7 @@ func TestECSStateAndSetDesired(t *testing.T) {
 	calls := s.Calls()
 	require.Len(t, calls, 2, "one call each, nothing more")
 	assert.Equal(t, "AmazonEC2ContainerServiceV20141113.DescribeServices", calls[0].Target)
-	assert.JSONEq(t, `{"cluster":"app","services":["web"]}`, string(calls[0].Body))
+	assert.JSONEq(t, `{"cluster":"app","services":["web"],"include":["TAGS"]}`, string(calls[0].Body), "tags too: a recorded scale-out, a paused mark")
 	assert.Equal(t, "AmazonEC2ContainerServiceV20141113.UpdateService", calls[1].Target)
 	assert.JSONEq(t, `{"cluster":"app","service":"web","desiredCount":10}`, string(calls[1].Body))
 	got, _ := s.Service(web.Cluster, web.Name)
@@ -237,6 +237,10 @@ func (nilClient) DescribeServices(context.Context, *awsecs.DescribeServicesInput
 }
 
 func (nilClient) UpdateService(context.Context, *awsecs.UpdateServiceInput, ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error) {
+	return nil, nil
+}
+
+func (nilClient) TagResource(context.Context, *awsecs.TagResourceInput, ...func(*awsecs.Options)) (*awsecs.TagResourceOutput, error) {
 	return nil, nil
 }
 
