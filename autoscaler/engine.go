@@ -87,6 +87,16 @@ type loop struct {
 	// busySince is when the running check started, due when the next check
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
+
+	statusMu sync.Mutex
+	status   ServiceStatus // as of the last check; see Engine.Status
+}
+
+// newLoop returns a loop for w, its status filled from w's settings.
+func newLoop(w *Watcher) *loop {
+	l := &loop{w: w}
+	w.describe(&l.status)
+	return l
 }
 
 // New validates every service and returns an Engine for them. Its error
@@ -115,7 +125,7 @@ func New(services []Service, opts Options) (*Engine, error) {
 	}
 	e.loops = make(map[scaler.ServiceID]*loop, len(watchers))
 	for _, w := range watchers {
-		e.loops[w.id] = &loop{w: w}
+		e.loops[w.id] = newLoop(w)
 	}
 	return e, nil
 }
@@ -170,7 +180,7 @@ func (e *Engine) Update(services []Service) error {
 			l.w.cfgPaused.Store(svc.Paused) // seen by Paused at once, not at the next check
 			continue
 		}
-		l := &loop{w: w}
+		l := newLoop(w)
 		e.loops[w.id] = l
 		if e.runCtx != nil {
 			e.start(l)
@@ -201,13 +211,17 @@ func (e *Engine) Services() []scaler.ServiceID {
 
 // NoteState tells the engine a state of svc read elsewhere (a periodic read
 // of every service, in batches): the service counts as paused, or not, as
-// st.Paused says, until its watcher reads its state again. A service not
+// st.Paused says, until its watcher reads its state again, and Status
+// reports st as the service's counts last seen. A service not
 // being watched is ignored. Safe for concurrent use.
 func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if l, ok := e.loops[svc]; ok {
 		l.w.tagPaused.Store(st.Paused)
+		l.statusMu.Lock()
+		l.status.Scale, l.status.ScaleTime = st, e.opts.Clock.Now()
+		l.statusMu.Unlock()
 	}
 }
 
@@ -342,6 +356,9 @@ func (e *Engine) loop(ctx context.Context, l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(e.stepCtx, start)
 		l.busySince.Store(0)
+		l.statusMu.Lock()
+		l.w.observe(&l.status, c)
+		l.statusMu.Unlock()
 		if e.opts.Observer != nil && ctx.Err() == nil { // a removed service stays forgotten
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}

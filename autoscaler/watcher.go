@@ -84,6 +84,11 @@ const (
 	// a restart) is still within GracePeriod; no update was made, and the
 	// next check is due when that grace period ends.
 	InGrace
+	// DryRun: a scale-out was called for and decided, but the scaler is a
+	// dry run (its SetDesired returned scaler.ErrDryRun): nothing was
+	// changed. The service then waits out its grace period, as it would
+	// have after the scale-out.
+	DryRun
 )
 
 // String returns the outcome's stable name, as used in logs and metrics.
@@ -103,6 +108,8 @@ func (o Outcome) String() string {
 		return "paused"
 	case InGrace:
 		return "in_grace"
+	case DryRun:
+		return "dry_run"
 	}
 	return "unknown"
 }
@@ -122,9 +129,9 @@ type Check struct {
 	// (InGrace only).
 	Recorded scaler.ScaleOut
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut or HeldAtMax; the end of the recorded
-	// scale-out's grace period after InGrace; later after ScaleFailed runs
-	// (see the retry backoff on Step).
+	// GracePeriod after ScaledOut, DryRun or HeldAtMax; the end of the
+	// recorded scale-out's grace period after InGrace; later after
+	// ScaleFailed runs (see the retry backoff on Step).
 	Next time.Time
 }
 
@@ -141,6 +148,8 @@ type Watcher struct {
 	scaleFails int             // consecutive failed scale-outs
 	stop       <-chan struct{} // closed when the engine stops: start no scale-out
 
+	readFails readFailures // the run of failed reads, for the log
+	status    statusTrack  // what Status reports, kept up to date by each check
 	// cfgPaused mirrors svc.Paused and tagPaused the scaler's last
 	// State.Paused, for readers on other goroutines (Engine.Paused,
 	// Engine.NoteState).
@@ -210,29 +219,22 @@ func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due. A failed read is
-// logged and skipped; a failed scale-out is logged, notified (the first of a
-// run), and retried at the next check, backing off while it keeps failing.
+// skipped: the first of a run is logged at warn level, then a summary at
+// most once a minute while the run lasts, and a line when reads recover. A
+// failed scale-out is logged, notified (the first of a run), and retried at
+// the next check, backing off (with jitter) while it keeps failing.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
 	c := Check{Time: now, Next: now.Add(p.CheckInterval), Paused: w.notePaused(ctx)}
 
 	r, err := w.svc.Source.Read(ctx)
 	if err != nil {
-		w.failures++
 		c.Outcome, c.Err = ReadFailed, err
-		w.log.LogAttrs(ctx, slog.LevelWarn, "metric read failed",
-			slog.Int("failures", w.failures), slog.String("error", err.Error()))
-		if w.failures == p.AlertAfterFailures {
-			w.notify(ctx, notify.Event{Kind: notify.MetricFailing, Time: now, Failures: w.failures, Err: err})
-		}
+		w.readFailed(ctx, now, err)
 		return c
 	}
 	if w.failures > 0 {
-		if w.failures >= p.AlertAfterFailures {
-			w.log.LogAttrs(ctx, slog.LevelInfo, "metric source recovered", slog.Int("failures", w.failures))
-			w.notify(ctx, notify.Event{Kind: notify.MetricRecovered, Time: now, Failures: w.failures})
-		}
-		w.failures = 0
+		w.readRecovered(ctx, now)
 	}
 	c.Reading = r
 
@@ -329,6 +331,7 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	if err != nil {
 		return w.failed(ctx, c, ev, attrs, fmt.Errorf("read service state: %w", err))
 	}
+	w.status.saw(st)
 	w.tagPaused.Store(st.Paused)
 	c.Paused = w.notePaused(ctx)
 	if out, until := hold(c.Time, p.GracePeriod, st); out != Idle {
@@ -354,6 +357,9 @@ func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
 	}
 	w.record(ctx, scaler.ScaleOut{Time: c.Time, Desired: desired, By: w.by})
 	if err := w.scaler.SetDesired(ctx, w.id, desired); err != nil {
+		if errors.Is(err, scaler.ErrDryRun) {
+			return w.dryRun(ctx, c, ev, attrs, capped)
+		}
 		return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", desired, err))
 	}
 	w.scaleFails = 0
@@ -393,15 +399,15 @@ func (w *Watcher) record(ctx context.Context, rec scaler.ScaleOut) {
 }
 
 // failed records a failed scale-out. It is retried at the next check, and
-// after further failures in a row at doubling intervals (up to 32 ×
-// CheckInterval, never beyond GracePeriod), so an outage or a missing
-// permission does not hammer ECS. Only the first failure of a run is
-// notified; the next ScaleOut event says it recovered.
+// after further failures in a row at doubling intervals with jitter (see
+// RetryDelay: up to 32 × CheckInterval, never beyond GracePeriod), so an
+// outage or a missing permission does not hammer ECS. Only the first failure
+// of a run is notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
 	w.scaleFails++
 	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
-	c.Next = c.Time.Add(min(p.CheckInterval<<min(w.scaleFails-1, 5), p.GracePeriod))
+	c.Next = c.Time.Add(p.RetryDelay(w.id, w.scaleFails))
 	ev.Kind, ev.Err = notify.ScaleFailed, err
 	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
 		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)

@@ -256,7 +256,12 @@ func TestStepScaleFailuresBackOffAndAlertOnce(t *testing.T) {
 		gaps = append(gaps, c.Next.Sub(now))
 		now = c.Next
 	}
-	assert.Equal(t, secs(3, 6, 12, 24, 48, 96, 96, 96), gaps, "doubling from CheckInterval, capped at 32x")
+	require.Equal(t, 3*time.Second, gaps[0], "the first retry is at the next check")
+	for i, base := range secs(3, 6, 12, 24, 48, 96, 96, 96) {
+		assert.LessOrEqual(t, gaps[i], base, "retry %d: doubling from CheckInterval, capped at 32x", i+1)
+		assert.GreaterOrEqual(t, gaps[i], base*3/4, "retry %d: at most a quarter of jitter", i+1)
+	}
+	assert.NotEqual(t, secs(3, 6, 12, 24, 48, 96, 96, 96), gaps, "the backoff has jitter")
 	assert.Equal(t, []notify.Kind{notify.ScaleFailed}, rec.kinds(), "one alert for the whole run")
 
 	fs.fail = false
@@ -283,6 +288,35 @@ func TestStepCalmCheckEndsARunOfScaleFailures(t *testing.T) {
 	}
 	assert.Equal(t, []notify.Kind{notify.ScaleFailed, notify.ScaleFailed, notify.ScaleFailed}, rec.kinds(),
 		"each spike's failure is told")
+}
+
+func TestRetryDelayJitter(t *testing.T) {
+	p := autoscaler.DefaultPolicy()
+	services := []scaler.ServiceID{{Cluster: "c", Name: "a"}, {Cluster: "c", Name: "b"}, {Cluster: "d", Name: "a"}}
+	for n := 1; n <= 40; n++ {
+		seen := map[time.Duration]bool{}
+		for _, svc := range services {
+			d := p.RetryDelay(svc, n)
+			assert.Equal(t, d, p.RetryDelay(svc, n), "deterministic for %s at %d", svc, n)
+			assert.Positive(t, d, "never a retry in the past")
+			base := p.CheckInterval << min(n-1, 5)
+			assert.LessOrEqual(t, d, base)
+			assert.Equal(t, d, d.Truncate(time.Millisecond), "whole milliseconds")
+			if n == 1 {
+				assert.Equal(t, p.CheckInterval, d)
+			} else {
+				assert.GreaterOrEqual(t, d, base*3/4)
+			}
+			seen[d] = true
+		}
+		if n > 1 {
+			assert.Len(t, seen, len(services), "services failing together retry apart (failure %d)", n)
+		}
+	}
+	p.GracePeriod = 10 * time.Second
+	assert.Equal(t, 10*time.Second, p.RetryDelay(services[0], 6), "never beyond GracePeriod")
+	p.CheckInterval, p.GracePeriod = time.Nanosecond, time.Nanosecond
+	assert.Positive(t, p.RetryDelay(services[0], 3), "a delay is always > 0")
 }
 
 func TestStepBackoffNeverExceedsGracePeriod(t *testing.T) {

@@ -88,8 +88,14 @@ type ServiceConfig struct {
 	StatusAuthValue Secret
 	// StatusTLSVerify ("StatusTLSVerify") checks the status URL's TLS
 	// certificate. Default false: like the seed, verification is skipped so an
-	// ALB host name works.
+	// ALB host name works; true when StatusTLSServerName is given.
 	StatusTLSVerify bool
+	// StatusTLSServerName ("StatusTLSServerName", optional) is the name the
+	// status URL's certificate is verified against (and the SNI sent) while
+	// the connection goes to the URL's host: the site's name, with the URL
+	// naming its ALB. Needs an https StatusUrl and StatusTLSVerify (its
+	// default then). See stubstatus.TLSMode.
+	StatusTLSServerName string
 	// StatusMetric ("StatusMetric") is stubstatus.MetricActive ("active",
 	// the default) or stubstatus.MetricBusy ("busy").
 	StatusMetric stubstatus.Metric
@@ -118,6 +124,23 @@ type ServiceConfig struct {
 	Document string
 }
 
+// TLS returns the service's status-request TLS mode.
+func (s ServiceConfig) TLS() stubstatus.TLSMode {
+	return stubstatus.TLSMode{Verify: s.StatusTLSVerify, ServerName: s.StatusTLSServerName}
+}
+
+// Warnings returns what is valid but unsafe in the service's settings, one
+// sentence each: today, credentials sent over TLS that is not verified.
+func (s ServiceConfig) Warnings() []string {
+	if !stubstatus.ExposesCredentials(s.StatusURL, s.StatusAuthName != "", s.TLS()) {
+		return nil
+	}
+	return []string{"the status request's credentials (StatusAuthName's header, or the URL's user info) are sent " +
+		"over TLS that is not verified (StatusTLSVerify false), so anyone in the network path can read them; " +
+		"set StatusTLSServerName to the name the certificate carries (the URL may keep naming the ALB), " +
+		"or StatusTLSVerify when the URL's host matches the certificate"}
+}
+
 // ID returns the service's identity as the engine and scalers know it.
 func (s ServiceConfig) ID() scaler.ServiceID {
 	return scaler.ServiceID{Cluster: s.EcsClusterName, Name: s.EcsServiceName}
@@ -141,12 +164,13 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("StatusAuthName", s.StatusAuthName),
 		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
 		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
+		slog.String("StatusTLSServerName", cmp.Or(s.StatusTLSServerName, "none")),
 		slog.String("StatusMetric", string(s.StatusMetric)),
 		slog.String("StatusTimeout", s.StatusTimeout.String()),
 		slog.String("SlackWebhookUrl", s.SlackWebhookURL.String()),
 		slog.Float64("ScaleoutThreshold", p.ScaleoutThreshold),
 		slog.Int("MinDesiredCount", p.MinDesiredCount),
-		slog.Int("MaxDesiredCount", p.MaxDesiredCount),
+		maxDesired(p.MaxDesiredCount),
 		slog.String("CheckInterval", p.CheckInterval.String()),
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
@@ -171,15 +195,31 @@ func redactTemplate(t string) string {
 	return strings.Replace(u.Redacted(), "192.0.2.1", stubstatus.TaskIPPlaceholder, 1)
 }
 
+// maxDesired shows MaxDesiredCount, "none" for no cap (0 is not a value the
+// document accepts).
+func maxDesired(n int) slog.Attr {
+	if n == 0 {
+		return slog.String("MaxDesiredCount", "none")
+	}
+	return slog.Int("MaxDesiredCount", n)
+}
+
+// utf8BOM is the byte-order mark some editors put at the start of a UTF-8
+// file. Parse ignores it.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // Parse decodes and validates a configuration document. Every field left out
 // gets its default; a field given with an invalid value (0, negative, null,
 // empty string, wrong type) is an error, never a default. Durations
 // (CheckInterval, GracePeriod, StatusTimeout) are a number of seconds (0.5
 // allowed) or a Go duration string ("500ms", "3m").
 //
+// A UTF-8 byte-order mark at the start of the document is ignored.
+//
 // On failure the error is a *ValidationError listing every problem found.
 // Error messages never contain StatusAuthValue or SlackWebhookUrl.
 func Parse(data []byte) (*Config, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(data) > MaxDocumentSize {
 		return nil, docError(fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), MaxDocumentSize))
 	}

@@ -366,11 +366,86 @@ func TestServiceLogValue(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	assert.Equal(t, map[string]any{
 		"EcsClusterName": "app", "EcsServiceName": "web", "StatusUrl": "https://user:xxxxx@example-a.com/s",
-		"StatusAuthName": "", "StatusAuthValue": "", "StatusTLSVerify": false, "StatusMetric": "active",
+		"StatusAuthName": "", "StatusAuthValue": "", "StatusTLSVerify": false, "StatusTLSServerName": "none", "StatusMetric": "active",
 		"StatusTimeout": "3s", "SlackWebhookUrl": "", "ScaleoutThreshold": 150.0, "Paused": false,
 		"MinDesiredCount": 5.0, "MaxDesiredCount": 20.0, "CheckInterval": "3s",
 		"GracePeriod": "3m0s", "AlertAfterFailures": 5.0,
 	}, got.Service)
+}
+
+func TestLogValueShowsNoCapAsNone(t *testing.T) {
+	cfg, err := configsrc.Parse([]byte(doc(svc())))
+	require.NoError(t, err)
+	for _, a := range cfg.Services[0].LogValue().Group() {
+		if a.Key == "MaxDesiredCount" {
+			assert.Equal(t, "none", a.Value.String(), "0 would read as a cap the document rejects")
+			return
+		}
+	}
+	t.Fatal("no MaxDesiredCount in LogValue")
+}
+
+func TestParseAcceptsAByteOrderMark(t *testing.T) {
+	cfg, err := configsrc.Parse(append([]byte("\xef\xbb\xbf"), seedExample...))
+	require.NoError(t, err, "a UTF-8 BOM at the start is ignored")
+	assert.Len(t, cfg.Services, 2)
+	// Only at the start: elsewhere it is not JSON whitespace.
+	_, err = configsrc.Parse([]byte("{\"Services\":\xef\xbb\xbf[]}"))
+	assert.ErrorContains(t, err, "invalid JSON at line 1, column 13")
+}
+
+func TestStatusTLSServerName(t *testing.T) {
+	cfg, err := configsrc.Parse([]byte(doc(svc("StatusUrl", "https://lb-1.ap-northeast-1.elb.amazonaws.com/nginx-status",
+		"StatusTLSServerName", "shop.example.com", "StatusAuthName", "K", "StatusAuthValue", authSecret))))
+	require.NoError(t, err)
+	s := cfg.Services[0]
+	assert.Equal(t, "shop.example.com", s.StatusTLSServerName)
+	assert.True(t, s.StatusTLSVerify, "a server name turns verification on")
+	assert.Equal(t, stubstatus.TLSMode{Verify: true, ServerName: "shop.example.com"}, s.TLS())
+	assert.Empty(t, s.Warnings(), "the header goes over verified TLS")
+
+	for _, tc := range []struct {
+		svc  map[string]any
+		want string
+	}{
+		{svc("StatusTLSServerName", "shop.example.com:443"), "StatusTLSServerName: must be a DNS name"},
+		{svc("StatusTLSServerName", "https://shop.example.com"), "StatusTLSServerName: must be a DNS name"},
+		{svc("StatusTLSServerName", ""), "StatusTLSServerName: must not be empty"},
+		{svc("StatusTLSServerName", 1), "StatusTLSServerName: must be a string"},
+		{svc("StatusUrl", "http://lb/s", "StatusTLSServerName", "shop.example.com"), "StatusTLSServerName: needs an https status URL"},
+		{svc("StatusTLSVerify", false, "StatusTLSServerName", "shop.example.com"), "StatusTLSServerName: needs TLS verification"},
+		{svc("StatusTlsServerName", "shop.example.com"), `did you mean "StatusTLSServerName"?`},
+	} {
+		ve := problems(t, doc(tc.svc))
+		assert.Contains(t, ve.Error(), tc.want)
+		assert.Len(t, ve.Problems, 1, "%v", ve.Problems)
+	}
+}
+
+func TestWarningsOnCredentialsOverUnverifiedTLS(t *testing.T) {
+	for _, tc := range []struct {
+		svc  map[string]any
+		warn bool
+	}{
+		{svc("StatusAuthName", "K", "StatusAuthValue", authSecret), true},
+		{svc("StatusUrl", "https://u:p@example.com/s"), true},
+		{svc("StatusAuthName", "K", "StatusAuthValue", authSecret, "StatusTLSVerify", true), false},
+		{svc("StatusAuthName", "K", "StatusAuthValue", authSecret, "StatusTLSServerName", "example.com"), false},
+		{svc(), false},
+		{svc("StatusUrl", "http://10.0.0.1/s", "StatusAuthName", "K", "StatusAuthValue", authSecret), false},
+	} {
+		cfg, err := configsrc.Parse([]byte(doc(tc.svc)))
+		require.NoError(t, err)
+		w := cfg.Services[0].Warnings()
+		if !tc.warn {
+			assert.Empty(t, w, "%v", tc.svc)
+			continue
+		}
+		require.Len(t, w, 1, "%v", tc.svc)
+		assert.Contains(t, w[0], "not verified")
+		assert.Contains(t, w[0], "StatusTLSServerName")
+		assert.NotContains(t, w[0], authSecret)
+	}
 }
 
 func TestLoadFile(t *testing.T) {

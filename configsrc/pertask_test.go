@@ -85,3 +85,14 @@ func TestServiceLogValuePerTask(t *testing.T) {
 	assert.Equal(t, "", got.Service["StatusUrl"])
 	assert.NotContains(t, out.String(), "pw@")
 }
+
+func TestParsePerTaskTLSServerName(t *testing.T) {
+	cfg, err := configsrc.Parse([]byte(doc(svc("StatusUrl", omit, "TaskStatusUrl", "https://{ip}:8443/s", "StatusTLSServerName", "shop.example.com"))))
+	require.NoError(t, err, "the name suits the tasks' https URL")
+	assert.Equal(t, stubstatus.TLSMode{Verify: true, ServerName: "shop.example.com"}, cfg.Services[0].TLS())
+
+	ve := problems(t, doc(svc("StatusUrl", omit, "TaskStatusUrl", "http://{ip}:8080/s", "StatusTLSServerName", "shop.example.com")))
+	require.Len(t, ve.Problems, 1)
+	assert.Equal(t, "StatusTLSServerName", ve.Problems[0].Field)
+	assert.Contains(t, ve.Problems[0].Message, "needs an https status URL")
+}

@@ -38,6 +38,7 @@ func serviceFields() []field {
 		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, stubstatus.CheckHeaderName)},
 		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, stubstatus.CheckHeaderValue)},
 		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
+		{"StatusTLSServerName", false, text(func(c *ServiceConfig) *string { return &c.StatusTLSServerName }, stubstatus.CheckTLSServerName)},
 		{"StatusMetric", false, text(func(c *ServiceConfig) *stubstatus.Metric { return &c.StatusMetric }, checkMetric)},
 		{"StatusTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.StatusTimeout }, positive)},
 		{"EcsClusterName", true, text(func(c *ServiceConfig) *string { return &c.EcsClusterName }, nil)},
@@ -158,6 +159,28 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 			if _, ok := given[name]; ok {
 				problem(name, "applies only with TaskStatusUrl (per-task reading); give TaskStatusUrl or leave it out")
 			}
+		}
+	}
+	if _, ok := given["StatusTLSServerName"]; ok && !bad["StatusTLSServerName"] {
+		if _, ok := given["StatusTLSVerify"]; !ok {
+			sc.StatusTLSVerify = true // the name is what the certificate is verified against
+		}
+		// The name applies to every status request: it must suit one of them.
+		var targets []string
+		if sc.StatusURL != "" {
+			targets = append(targets, sc.StatusURL)
+		}
+		if sc.TaskStatusURL != "" {
+			targets = append(targets, strings.Replace(sc.TaskStatusURL, stubstatus.TaskIPPlaceholder, "192.0.2.1", 1))
+		}
+		var err error
+		for _, t := range targets {
+			if err = stubstatus.CheckTLS(t, sc.TLS()); err == nil {
+				break
+			}
+		}
+		if err != nil && !bad["StatusUrl"] && !bad["TaskStatusUrl"] && !bad["StatusTLSVerify"] {
+			problem("StatusTLSServerName", err.Error())
 		}
 	}
 	if _, ok := given["StatusTimeout"]; !ok {

@@ -27,7 +27,7 @@ func (l *Log) Notify(ctx context.Context, ev Event) error {
 		slog.String("service", ev.Service),
 	}
 	switch ev.Kind {
-	case ScaledOut, HeldAtMax, ScaleFailed:
+	case ScaledOut, HeldAtMax, ScaleFailed, DryRun:
 		attrs = append(attrs, slog.Float64("active", ev.Value), slog.Bool("overload", ev.Overload),
 			slog.Int("desired_cur", ev.DesiredCur), slog.Int("desired_new", ev.DesiredNew))
 		if ev.MaxDesired > 0 {

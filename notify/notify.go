@@ -38,6 +38,9 @@ const (
 	// one keeps running; Err lists every problem. Cluster and Service are
 	// empty: the event is about the whole process.
 	ConfigRejected
+	// DryRun: a scale-out from DesiredCur to DesiredNew was decided but not
+	// made, because the scaler is a dry run. Nothing changed.
+	DryRun
 )
 
 // String returns the kind's stable name, as used in logs and metrics.
@@ -55,6 +58,8 @@ func (k Kind) String() string {
 		return "metric_recovered"
 	case ConfigRejected:
 		return "config_rejected"
+	case DryRun:
+		return "dry_run"
 	}
 	return "unknown"
 }

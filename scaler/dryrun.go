@@ -2,19 +2,21 @@ package scaler
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 )
 
 // DryRun wraps a Scaler: State (and States) read through to it, SetDesired
-// only logs the update it would have made and changes nothing. It is not a
-// Recorder: a dry run records no scale-out on the service.
+// changes nothing and returns an error wrapping ErrDryRun, so a caller (the
+// engine) can tell a decision that was not carried out from a scale-out that
+// was. It is not a Recorder: a dry run records no scale-out on the service.
 type DryRun struct {
 	next Scaler
 	log  *slog.Logger
 }
 
-// NewDryRun returns a dry-run wrapper around next that logs to logger
-// (discarded when nil).
+// NewDryRun returns a dry-run wrapper around next that logs each refused
+// update at debug level to logger (discarded when nil).
 func NewDryRun(next Scaler, logger *slog.Logger) *DryRun {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -33,10 +35,13 @@ func (d *DryRun) States(ctx context.Context, svcs []ServiceID) ([]State, []error
 	return ReadStates(ctx, d.next, svcs, 0)
 }
 
-// SetDesired logs the update it would make and returns nil.
+// SetDesired changes nothing and returns an error wrapping ErrDryRun that
+// names the service and the count it would have set.
 func (d *DryRun) SetDesired(ctx context.Context, svc ServiceID, desired int) error {
-	d.log.LogAttrs(ctx, slog.LevelInfo, "dry-run: desired count not changed",
-		slog.String("cluster", svc.Cluster), slog.String("service", svc.Name),
-		slog.Int("desired_new", desired))
-	return nil
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.log.LogAttrs(ctx, slog.LevelDebug, "dry-run: desired count not changed",
+			slog.String("cluster", svc.Cluster), slog.String("service", svc.Name),
+			slog.Int("desired_new", desired))
+	}
+	return fmt.Errorf("%s: desired count %d: %w", svc, desired, ErrDryRun)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
@@ -37,25 +35,17 @@ func ExampleNewDryRun() {
 	web := scaler.ServiceID{Cluster: "prod", Name: "web"}
 	mem := scaler.NewMemory()
 	mem.Put(web, scaler.State{Desired: 3})
+	dry := scaler.NewDryRun(mem, nil)
 
-	// Log without timestamps so the output is reproducible.
-	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
-	dry := scaler.NewDryRun(mem, logger)
-
-	if err := dry.SetDesired(ctx, web, 10); err != nil {
-		fmt.Println(err)
-		return
-	}
+	// The update is refused with ErrDryRun, so the engine can count it as a
+	// dry run rather than a scale-out.
+	err := dry.SetDesired(ctx, web, 10)
+	fmt.Println(err)
+	fmt.Println("dry run:", errors.Is(err, scaler.ErrDryRun))
 	st, _ := dry.State(ctx, web)
 	fmt.Println("desired still", st.Desired)
 	// Output:
-	// level=INFO msg="dry-run: desired count not changed" cluster=prod service=web desired_new=10
+	// prod/web: desired count 10: dry run: desired count not changed
+	// dry run: true
 	// desired still 3
 }

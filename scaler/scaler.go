@@ -104,6 +104,10 @@ var (
 	ErrServiceNotFound = errors.New("service not found")
 	// ErrServiceNotActive means the service exists but is draining or inactive.
 	ErrServiceNotActive = errors.New("service not active")
+	// ErrDryRun is returned by a dry-run scaler's SetDesired (DryRun's): the
+	// update was accepted as a decision but not made. The engine counts and
+	// logs it as a dry run, never as a scale-out or a failure.
+	ErrDryRun = errors.New("dry run: desired count not changed")
 	// ErrAccessDenied means the orchestrator refused the call for lack of a
 	// permission.
 	ErrAccessDenied = errors.New("access denied")

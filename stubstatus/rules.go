@@ -3,6 +3,7 @@ package stubstatus
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -138,4 +139,61 @@ func ParseAggregate(s string) (Aggregate, error) {
 		return a, nil
 	}
 	return "", fmt.Errorf("must be %q or %q, got %q", AggregateAvg, AggregateMax, s)
+}
+
+// CheckTLSServerName accepts the name a status URL's certificate is
+// verified against (TLSMode.ServerName): a DNS host name of letters,
+// digits, hyphens and dots, such as status.example.com, with no scheme,
+// port, path or wildcard. It is also the name sent as SNI, so a load
+// balancer with several certificates presents the right one.
+func CheckTLSServerName(s string) error {
+	const want = "must be a DNS name such as status.example.com (no scheme, port or path)"
+	name := strings.TrimSuffix(s, ".")
+	if name == "" || len(name) > 253 {
+		return errors.New(want)
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%s, got %q", want, s)
+		}
+		for _, c := range []byte(label) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("%s, got %q", want, s)
+			}
+		}
+	}
+	if net.ParseIP(name) != nil || strings.Trim(name, "0123456789.") == "" {
+		return fmt.Errorf("%s, got an IP address", want)
+	}
+	return nil
+}
+
+// CheckTLS checks a TLS mode against the status URL it is used with: a
+// ServerName needs an https URL (it is checked by CheckTLSServerName) and
+// verification (Verify true), since it names what the certificate is
+// verified against. Its error names the problem, not the URL.
+func CheckTLS(rawURL string, m TLSMode) error {
+	if m.ServerName == "" {
+		return nil
+	}
+	if u, err := url.Parse(rawURL); err == nil && u.Scheme != "https" {
+		return errors.New("needs an https status URL: the name is what its certificate is verified against")
+	}
+	if !m.Verify {
+		return errors.New("needs TLS verification: the name is what the certificate is verified against")
+	}
+	return nil
+}
+
+// ExposesCredentials reports whether a status request to rawURL would send
+// credentials (an auth header, hasAuthHeader, or user info in the URL) over
+// TLS whose certificate is not verified: anyone who can sit in the path can
+// then read them. Verify, or a ServerName for a load balancer's DNS name,
+// protects them.
+func ExposesCredentials(rawURL string, hasAuthHeader bool, m TLSMode) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || m.Verify {
+		return false
+	}
+	return hasAuthHeader || u.User != nil
 }

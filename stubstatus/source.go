@@ -56,10 +56,15 @@ type Options struct {
 	// Timeout bounds one request, connecting included. Required (> 0); pass
 	// the service's check interval, as the seed does.
 	Timeout time.Duration
-	// Client makes the requests. Share one across Sources. nil means a new
-	// NewClient(false). A client given here is used as it is, its redirect
-	// policy included: prefer one from NewClient.
+	// Client makes the requests. Share one across Sources with the same TLS
+	// mode. nil means a new NewClientTLS(TLS). A client given here is used
+	// as it is, its redirect policy and TLS settings included: prefer one
+	// from NewClientTLS with the same TLS.
 	Client *http.Client
+	// TLS says how the server's certificate is checked (see TLSMode). The
+	// zero value skips verification, as the seed does. New checks it with
+	// CheckTLSServerName and CheckTLS.
+	TLS TLSMode
 	// MaxBody is the largest body read, in bytes; a larger one is an error.
 	// Default DefaultMaxBody (64 KiB); negative is an error.
 	MaxBody int64
@@ -108,6 +113,13 @@ func New(opts Options) (*Source, error) {
 		bad("URL", err.Error())
 	}
 	checkRequest(bad, opts.AuthHeader, opts.AuthValue, &opts.Metric, opts.Timeout, &opts.MaxBody)
+	if opts.TLS.ServerName != "" {
+		if err := CheckTLSServerName(opts.TLS.ServerName); err != nil {
+			bad("TLS", "ServerName: "+err.Error())
+		} else if err := CheckTLS(opts.URL, opts.TLS); err != nil && u != nil {
+			bad("TLS", "ServerName: "+err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -124,7 +136,7 @@ func New(opts Options) (*Source, error) {
 	safe.User = nil
 	client := opts.Client
 	if client == nil {
-		client = NewClient(false)
+		client = NewClientTLS(opts.TLS)
 	}
 	return &Source{
 		get:     getter{client: client, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody},
@@ -256,38 +268,65 @@ func (g *getter) value(st Status, who fmt.Stringer) (float64, error) {
 	return float64(v), nil
 }
 
-// NewClient returns an HTTP client for stub_status requests on a new
-// NewTransport(verifyTLS), meant to be shared by every Source. It does not
-// follow redirects: Go would forward the auth header to wherever a redirect
-// points, so a 3xx answer is reported as an error instead.
-func NewClient(verifyTLS bool) *http.Client {
+// TLSMode says how a status request checks the server's TLS certificate.
+// It is comparable: a program keeps one client per mode in use.
+type TLSMode struct {
+	// Verify checks the certificate against the system's roots and a name:
+	// ServerName when set, else the URL's host. false skips verification,
+	// as the seed does.
+	Verify bool
+	// ServerName, when set, is the name the certificate must carry, and the
+	// SNI sent, while the connection still goes to the URL's host. It lets a
+	// status URL name a load balancer (xxx.elb.amazonaws.com), whose
+	// certificate names the site, and still verify it. It needs Verify.
+	ServerName string
+}
+
+// NewClient returns NewClientTLS(TLSMode{Verify: verifyTLS}).
+func NewClient(verifyTLS bool) *http.Client { return NewClientTLS(TLSMode{Verify: verifyTLS}) }
+
+// NewClientTLS returns an HTTP client for stub_status requests on a new
+// NewTransportTLS(m), meant to be shared by every Source with that mode. It
+// does not follow redirects: Go would forward the auth header to wherever a
+// redirect points, so a 3xx answer is reported as an error instead.
+func NewClientTLS(m TLSMode) *http.Client {
 	return &http.Client{
-		Transport: NewTransport(verifyTLS),
+		Transport: NewTransportTLS(m),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 }
 
-// NewTransport returns an HTTP transport for stub_status requests, meant to
-// be shared by every Source (a program needs at most two: verifying TLS and
-// not). It keeps a bounded pool of keep-alive connections per host (at most
-// 16 idle and 64 in all, idle ones closed after 90 s), because many services
-// often sit behind one load balancer. It speaks HTTP/1.1 (HTTP/2 is not
-// forced) and asks for no compression, since the page is tiny.
-//
-// With verifyTLS false the server's certificate is not verified, as in the
-// seed: the status URL is often the load balancer's own DNS name
-// (xxx.elb.amazonaws.com), which its certificate does not name, and the page
-// holds no secret. The auth header is then sent to whoever answers, so
-// prefer true (the configuration's StatusTLSVerify) when the URL's name
-// matches its certificate.
+// NewTransport returns NewTransportTLS(TLSMode{Verify: verifyTLS}).
 func NewTransport(verifyTLS bool) *http.Transport {
+	return NewTransportTLS(TLSMode{Verify: verifyTLS})
+}
+
+// NewTransportTLS returns an HTTP transport for stub_status requests, meant
+// to be shared by every Source with TLS mode m. It keeps a bounded pool of
+// keep-alive connections per host (at most 16 idle and 64 in all, idle ones
+// closed after 90 s), because many services often sit behind one load
+// balancer. It speaks HTTP/1.1 (HTTP/2 is not forced) and asks for no
+// compression, since the page is tiny.
+//
+// With m.Verify false the server's certificate is not verified, as in the
+// seed: the status URL is often the load balancer's own DNS name
+// (xxx.elb.amazonaws.com), which its certificate does not name. The auth
+// header is then sent to whoever answers. m.ServerName keeps the load
+// balancer's name in the URL and verifies the certificate against the
+// site's name instead; prefer it, or Verify alone when the URL's name
+// matches its certificate.
+func NewTransportTLS(m TLSMode) *http.Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	tlsConfig := &tls.Config{InsecureSkipVerify: !m.Verify, MinVersion: tls.VersionTLS12}
+	if m.Verify && m.ServerName != "" {
+		tlsConfig.ServerName = m.ServerName // the transport keeps a name it is given
+	}
 	return &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         dialer.DialContext,
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: !verifyTLS, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     tlsConfig,
 		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 16,

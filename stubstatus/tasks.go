@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,8 +76,11 @@ type TaskOptions struct {
 	// Required (> 0); pass the service's StatusTimeout.
 	Timeout time.Duration
 	// Client makes the requests, as for Options. nil means a new
-	// NewClient(false).
+	// NewClientTLS(TLS).
 	Client *http.Client
+	// TLS says how each task's certificate is checked, as for Options; a
+	// ServerName needs an https URL template and Verify.
+	TLS TLSMode
 	// MaxBody is the largest body read from one task, in bytes. Default
 	// DefaultMaxBody.
 	MaxBody int64
@@ -200,6 +204,13 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 		bad("URL", err.Error())
 	}
 	checkRequest(bad, opts.AuthHeader, opts.AuthValue, &opts.Metric, opts.Timeout, &opts.MaxBody)
+	if opts.TLS.ServerName != "" {
+		if err := CheckTLSServerName(opts.TLS.ServerName); err != nil {
+			bad("TLS", "ServerName: "+err.Error())
+		} else if err := CheckTLS(tmpl.expand(netip.MustParseAddr("192.0.2.1")), opts.TLS); err != nil && tmpl != (taskURL{}) {
+			bad("TLS", "ServerName: "+err.Error())
+		}
+	}
 	if opts.Aggregate == "" {
 		opts.Aggregate = AggregateAvg
 	}
@@ -228,7 +239,7 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 	}
 	client := opts.Client
 	if client == nil {
-		client = NewClient(false)
+		client = NewClientTLS(opts.TLS)
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.New()

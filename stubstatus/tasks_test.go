@@ -558,3 +558,18 @@ func TestTaskSourceTaskStopsAnsweringButRuns(t *testing.T) {
 	assert.Equal(t, 2, f.lister.count(), "a task still failing lists nothing more")
 	assert.Len(t, logs.with("tasks did not answer"), 1, "named at most once a minute")
 }
+
+func TestNewTaskSourceTLSServerName(t *testing.T) {
+	opts := TaskOptions{Service: web, Lister: &fakeLister{}, URL: "http://{ip}:8080/s", Timeout: time.Second,
+		TLS: TLSMode{Verify: true, ServerName: "shop.example.com"}}
+	_, err := NewTaskSource(opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TLS: ServerName: needs an https status URL")
+
+	opts.URL = "https://{ip}:8443/s"
+	src, err := NewTaskSource(opts)
+	require.NoError(t, err)
+	tr, ok := src.get.client.Transport.(*http.Transport)
+	require.True(t, ok)
+	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify, "the default client follows TLS")
+}

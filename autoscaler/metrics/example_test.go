@@ -73,6 +73,7 @@ func Example() {
 	// fast_autoscaler_desired_count 10
 	// fast_autoscaler_in_grace_period 1
 	// fast_autoscaler_reading 420
+	// fast_autoscaler_scaleouts_total dry_run 0
 	// fast_autoscaler_scaleouts_total held_at_max 0
 	// fast_autoscaler_scaleouts_total in_grace 0
 	// fast_autoscaler_scaleouts_total paused 0

@@ -1,10 +1,13 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
-// reading, the tasks a per-task reading read (by state), checks by result,
-// check latency, scale-outs by result, the desired count, the last requested
-// desired count, the grace period and whether it is paused; and for the
-// process AWS call latency and errors by operation, notifications by result,
-// config reloads by result and build info.
+// reading (absent while reads fail), the tasks a per-task reading read (by
+// state), consecutive failed reads, the time of the last good reading,
+// checks by result, check latency, scale-outs by result (dry runs apart), the
+// desired count, the last requested desired count, the grace period and
+// whether it is paused; and for the process AWS call latency and errors by
+// operation, notifications by result, config reloads by result and build
+// info. EMF writes the per-service metrics as CloudWatch Embedded Metric
+// Format lines.
 //
 // A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
 // Call APICall for each AWS operation (the binary does it from an SDK
@@ -54,7 +57,8 @@ type Options struct {
 // use. Create it with New.
 type Metrics struct {
 	reading, desired, requested, grace *prometheus.GaugeVec
-	paused, tasks                      *prometheus.GaugeVec
+	readFailures, lastGood, paused     *prometheus.GaugeVec
+	tasks                              *prometheus.GaugeVec
 	checks, scaleouts                  *prometheus.CounterVec
 	duration                           *prometheus.HistogramVec
 	awsDuration                        *prometheus.HistogramVec
@@ -67,12 +71,15 @@ type Metrics struct {
 
 // series holds one service's children, so a check looks them up once.
 type series struct {
-	cluster, name                      string // label values
-	reading, grace, paused             prometheus.Gauge
+	cluster, name                      string           // label values
+	reading                            prometheus.Gauge // nil while absent: before the first reading, or the last read failed
+	grace, readFailures, paused        prometheus.Gauge
+	lastGood                           prometheus.Gauge // nil before the first good read
+	failures                           int              // consecutive failed reads
 	checkOK, checkError, checkOverload prometheus.Counter
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
-	skipPaused, inGrace                prometheus.Counter
+	skipPaused, inGrace, dryRun        prometheus.Counter
 	// tasks are the per-task reading's task counts, created at the
 	// service's first per-task reading (set only on its own goroutine).
 	tasks *taskGauges
@@ -105,9 +112,13 @@ func New(opts Options) (*Metrics, error) {
 		}, labels)
 	}
 	m := &Metrics{
-		reading:   gauge("reading", "Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first."),
+		reading: gauge("reading", "Value of the service's last successful metric reading (e.g. nginx active connections); "+
+			"absent before the first and while the last read failed."),
+		readFailures: gauge("read_failures", "Failed metric reads in a row; 0 when the last read succeeded."),
+		lastGood: gauge("last_good_reading_timestamp_seconds",
+			"Unix time of the service's last successful metric read (a 503 overload answer included); absent before the first."),
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
-		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out."),
+		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out (never by a dry run)."),
 		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
 		paused:    gauge("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0."),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "tasks",
@@ -115,7 +126,8 @@ func New(opts Options) (*Metrics, error) {
 			[]string{"cluster", "service", "state"}),
 		checks: counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
-			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period).", svcResult),
+			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
+			"dry_run (decided, not made).", svcResult),
 		duration: histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
@@ -134,7 +146,7 @@ func New(opts Options) (*Metrics, error) {
 	})
 	build.Set(1)
 
-	all := []prometheus.Collector{m.reading, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts,
+	all := []prometheus.Collector{m.reading, m.readFailures, m.lastGood, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts,
 		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -148,19 +160,38 @@ func New(opts Options) (*Metrics, error) {
 }
 
 // Observe records one check of svc that took took; it implements
-// autoscaler.Observer. It does not allocate once svc has been seen.
+// autoscaler.Observer. It does not allocate once svc has been seen, except
+// when a reading comes back after failed reads (its series is created
+// again).
 func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
 	s := m.series(svc)
 	s.duration.Observe(took.Seconds())
-	switch {
-	case c.Outcome == autoscaler.ReadFailed:
+	if c.Outcome == autoscaler.ReadFailed {
 		s.checkError.Inc()
-	case c.Reading.Overload:
-		s.checkOverload.Inc()
-	default:
-		s.checkOK.Inc()
-		s.reading.Set(c.Reading.Value)
+		s.failures++
+		if s.reading != nil { // a failed read leaves no reading standing
+			m.reading.DeleteLabelValues(s.cluster, s.name)
+			s.reading = nil
+		}
+	} else {
+		s.failures = 0
+		if s.lastGood == nil {
+			s.lastGood = m.lastGood.WithLabelValues(s.cluster, s.name)
+		}
+		if !c.Time.IsZero() {
+			s.lastGood.Set(float64(c.Time.UnixNano()) / 1e9)
+		}
+		if c.Reading.Overload {
+			s.checkOverload.Inc()
+		} else {
+			s.checkOK.Inc()
+			if s.reading == nil {
+				s.reading = m.reading.WithLabelValues(s.cluster, s.name)
+			}
+			s.reading.Set(c.Reading.Value)
+		}
 	}
+	s.readFailures.Set(float64(s.failures))
 	m.observeTasks(s, c)
 	grace := 0.0
 	switch c.Outcome {
@@ -168,6 +199,10 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		s.scaledOut.Inc()
 		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
 		m.requested.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredNew))
+		grace = 1
+	case autoscaler.DryRun: // nothing was requested: the desired count is as found
+		s.dryRun.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		grace = 1
 	case autoscaler.HeldAtMax:
 		s.heldAtMax.Inc()
@@ -234,8 +269,8 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 	c, n := label(svc.Cluster), label(svc.Name)
 	s = &series{
 		cluster: c, name: n,
-		reading:       m.reading.WithLabelValues(c, n),
 		grace:         m.grace.WithLabelValues(c, n),
+		readFailures:  m.readFailures.WithLabelValues(c, n),
 		paused:        m.paused.WithLabelValues(c, n),
 		checkOK:       m.checks.WithLabelValues(c, n, "ok"),
 		checkError:    m.checks.WithLabelValues(c, n, "error"),
@@ -246,6 +281,7 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		scaleFailed:   m.scaleouts.WithLabelValues(c, n, autoscaler.ScaleFailed.String()),
 		skipPaused:    m.scaleouts.WithLabelValues(c, n, autoscaler.Paused.String()),
 		inGrace:       m.scaleouts.WithLabelValues(c, n, autoscaler.InGrace.String()),
+		dryRun:        m.scaleouts.WithLabelValues(c, n, autoscaler.DryRun.String()),
 	}
 	m.services[svc] = s
 	return s
@@ -260,7 +296,7 @@ func (m *Metrics) Forget(svc scaler.ServiceID) {
 	delete(m.services, svc)
 	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.reading, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts, m.duration,
+		m.reading, m.readFailures, m.lastGood, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts, m.duration,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -53,31 +53,40 @@ func TestObserveScriptedSequence(t *testing.T) {
 		// want holds web's values after the step; a nil entry must be absent.
 		want map[string]*float64
 	}{
-		{"ok", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 42}},
-			map[string]*float64{"reading": f(42), "in_grace_period": f(0), "desired_count": nil, "requested_desired_count": nil}},
-		{"read failed keeps the reading", autoscaler.Check{Outcome: autoscaler.ReadFailed, Err: errors.New("refused")},
-			map[string]*float64{"reading": f(42), "in_grace_period": f(0)}},
-		{"overload scales out, keeps the reading", autoscaler.Check{Outcome: autoscaler.ScaledOut,
+		{"ok", autoscaler.Check{Time: at(0), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 42}},
+			map[string]*float64{"reading": f(42), "in_grace_period": f(0), "desired_count": nil, "requested_desired_count": nil,
+				"read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(0))}},
+		{"read failed drops the reading", autoscaler.Check{Time: at(3), Outcome: autoscaler.ReadFailed, Err: errors.New("refused")},
+			map[string]*float64{"reading": nil, "in_grace_period": f(0), "read_failures": f(1),
+				"last_good_reading_timestamp_seconds": f(ts(0))}},
+		{"read failed again", autoscaler.Check{Time: at(6), Outcome: autoscaler.ReadFailed, Err: errors.New("refused")},
+			map[string]*float64{"reading": nil, "read_failures": f(2), "last_good_reading_timestamp_seconds": f(ts(0))}},
+		{"overload scales out: a good read, with no value", autoscaler.Check{Time: at(9), Outcome: autoscaler.ScaledOut,
 			Reading: autoscaler.Reading{Overload: true}, DesiredCur: 3, DesiredNew: 10},
-			map[string]*float64{"reading": f(42), "in_grace_period": f(1), "desired_count": f(10), "requested_desired_count": f(10)}},
-		{"capped", autoscaler.Check{Outcome: autoscaler.HeldAtMax, Reading: autoscaler.Reading{Value: 300},
+			map[string]*float64{"reading": nil, "in_grace_period": f(1), "desired_count": f(10), "requested_desired_count": f(10),
+				"read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(9))}},
+		{"capped", autoscaler.Check{Time: at(200), Outcome: autoscaler.HeldAtMax, Reading: autoscaler.Reading{Value: 300},
 			DesiredCur: 11, DesiredNew: 11},
 			map[string]*float64{"reading": f(300), "in_grace_period": f(1), "desired_count": f(11), "requested_desired_count": f(10)}},
-		{"update failed", autoscaler.Check{Outcome: autoscaler.ScaleFailed, Reading: autoscaler.Reading{Value: 250},
+		{"dry run: nothing requested", autoscaler.Check{Time: at(400), Outcome: autoscaler.DryRun, Reading: autoscaler.Reading{Value: 320},
+			DesiredCur: 12, DesiredNew: 24},
+			map[string]*float64{"reading": f(320), "in_grace_period": f(1), "desired_count": f(12), "requested_desired_count": f(10)}},
+		{"update failed", autoscaler.Check{Time: at(600), Outcome: autoscaler.ScaleFailed, Reading: autoscaler.Reading{Value: 250},
 			DesiredCur: 12, DesiredNew: 24, Err: errors.New("denied")},
 			map[string]*float64{"reading": f(250), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
-		{"state read failed: desired unknown", autoscaler.Check{Outcome: autoscaler.ScaleFailed,
+		{"state read failed: desired unknown", autoscaler.Check{Time: at(603), Outcome: autoscaler.ScaleFailed,
 			Reading: autoscaler.Reading{Value: 280}, Err: errors.New("throttled")},
 			map[string]*float64{"reading": f(280), "in_grace_period": f(0), "desired_count": f(12)}},
-		{"held by a recorded scale-out", autoscaler.Check{Outcome: autoscaler.InGrace, Reading: autoscaler.Reading{Value: 260},
+		{"held by a recorded scale-out", autoscaler.Check{Time: at(609), Outcome: autoscaler.InGrace, Reading: autoscaler.Reading{Value: 260},
 			DesiredCur: 24},
 			map[string]*float64{"reading": f(260), "in_grace_period": f(1), "desired_count": f(24), "requested_desired_count": f(10), "paused": f(0)}},
-		{"paused: read, not scaled", autoscaler.Check{Outcome: autoscaler.Paused, Reading: autoscaler.Reading{Value: 270}, Paused: true},
+		{"paused: read, not scaled", autoscaler.Check{Time: at(612), Outcome: autoscaler.Paused, Reading: autoscaler.Reading{Value: 270}, Paused: true},
 			map[string]*float64{"reading": f(270), "in_grace_period": f(0), "desired_count": f(24), "paused": f(1)}},
-		{"paused and calm", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}, Paused: true},
+		{"paused and calm", autoscaler.Check{Time: at(615), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}, Paused: true},
 			map[string]*float64{"reading": f(12), "paused": f(1)}},
-		{"ok again", autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
-			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10), "paused": f(0)}},
+		{"ok again", autoscaler.Check{Time: at(618), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
+			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10),
+				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(618))}},
 	}
 	for _, s := range steps {
 		m.Observe(web, s.check, 20*time.Millisecond)
@@ -99,13 +108,15 @@ func TestObserveScriptedSequence(t *testing.T) {
 # HELP fast_autoscaler_checks_total Checks by result: ok, error (the metric read failed), overload (the source reported overload).
 # TYPE fast_autoscaler_checks_total counter
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
-fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 1
+fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 2
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 8
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 9
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period).
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made).
 # TYPE fast_autoscaler_scaleouts_total counter
+fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="api"} 0
@@ -116,14 +127,14 @@ fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="api
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="web"} 2
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="web"} 1
-# HELP fast_autoscaler_reading Value of the service's last successful metric reading (e.g. nginx active connections); 0 before the first.
+# HELP fast_autoscaler_reading Value of the service's last successful metric reading (e.g. nginx active connections); absent before the first and while the last read failed.
 # TYPE fast_autoscaler_reading gauge
 fast_autoscaler_reading{cluster="app",service="api"} 7
 fast_autoscaler_reading{cluster="app",service="web"} 5
 # HELP fast_autoscaler_desired_count Desired task count found or set by the service's last scale-out attempt.
 # TYPE fast_autoscaler_desired_count gauge
 fast_autoscaler_desired_count{cluster="app",service="web"} 24
-# HELP fast_autoscaler_requested_desired_count Desired task count set by the service's last scale-out.
+# HELP fast_autoscaler_requested_desired_count Desired task count set by the service's last scale-out (never by a dry run).
 # TYPE fast_autoscaler_requested_desired_count gauge
 fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 `
@@ -132,7 +143,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 10.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 12.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -143,7 +154,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 10*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 12*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -153,6 +164,12 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 }
 
 func f(v float64) *float64 { return &v }
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// at is t0 plus secs seconds; ts is the same as a Unix timestamp.
+func at(secs int) time.Time { return t0.Add(time.Duration(secs) * time.Second) }
+func ts(secs int) float64   { return float64(at(secs).Unix()) }
 
 func TestForget(t *testing.T) {
 	m, reg := newMetrics(t)
@@ -171,7 +188,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 14, "api keeps all its series: %v", left)
+	assert.Len(t, left, 17, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

@@ -93,23 +93,34 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		o        app.Options
 		logLevel slog.Level
 	)
-	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n\n"+
+	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n"+
+		"                           [-metrics-format prometheus|emf] [-emf-interval D]\n\n"+
 		"Watches every configured service and scales it out when its load crosses the threshold.\n"+
 		"Logs are JSON lines on stdout. SIGHUP reloads the config; SIGTERM or SIGINT stops it (exit 0).", stderr)
 	check := common(fs, &o, env)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "read real state from ECS but make no update; log the update that would be made")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.StringVar(&o.Listen, "listen", ":9100", "serve /metrics, /healthz and /readyz on this `address`; empty turns it off")
+	fs.StringVar(&o.Listen, "listen", ":9100", "serve /metrics, /healthz, /readyz and /v1/services on this `address`; empty turns it off")
 	fs.DurationVar(&o.ReloadInterval, "reload-interval", time.Minute, "read the config again this often; 0 turns it off (SIGHUP still reloads)")
+	fs.StringVar(&o.MetricsFormat, "metrics-format", app.MetricsPrometheus,
+		"`format` of the metrics besides /metrics: prometheus (none besides), or emf (also CloudWatch Embedded Metric Format lines on stdout)")
+	fs.DurationVar(&o.EMFInterval, "emf-interval", time.Minute, "with -metrics-format emf, write the EMF lines this often")
 	if code := parseFlags(fs, args, stderr, check, func() error {
 		if o.ReloadInterval < 0 {
 			return fmt.Errorf("-reload-interval must be >= 0, got %v", o.ReloadInterval)
+		}
+		if o.MetricsFormat != app.MetricsPrometheus && o.MetricsFormat != app.MetricsEMF {
+			return fmt.Errorf("-metrics-format must be %s or %s, got %q", app.MetricsPrometheus, app.MetricsEMF, o.MetricsFormat)
+		}
+		if o.EMFInterval < time.Second {
+			return fmt.Errorf("-emf-interval must be at least 1s, got %v", o.EMFInterval)
 		}
 		return nil
 	}); code >= 0 {
 		return code
 	}
 	o.Logger = slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel}))
+	o.EMFOutput = stdout // the log stream: awslogs ships it, CloudWatch Logs extracts the metrics
 	o.Stderr = stderr
 	o.Version = buildVersion()
 

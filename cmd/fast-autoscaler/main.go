@@ -4,9 +4,10 @@
 //
 // Usage:
 //
-//	fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]
+//	fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-reload-interval D] [-log-level LEVEL] [-max-attempts N] [-metrics-format prometheus|emf] [-emf-interval D]
 //	fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N]
 //	fast-autoscaler health [-url URL]
+//	fast-autoscaler status [-url URL] [-o table|json]
 //	fast-autoscaler simulate -config FILE -trace FILE [flags]
 //	fast-autoscaler version
 //
@@ -53,6 +54,7 @@ Commands:
   run        watch the configured services and scale them out
   validate   check a config document and print the effective settings
   health     exit 0 when a running fast-autoscaler answers healthy (a container health check)
+  status     show what a running fast-autoscaler is doing with each service
   simulate   replay a traffic trace through the policy in virtual time
   version    print the version
 
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdValidate(ctx, rest, stdout, stderr, env)
 	case "health":
 		return cmdHealth(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
 	case "simulate":
 		return cmdSimulate(ctx, rest, stdout, stderr)
 	case "version":

@@ -429,17 +429,33 @@ func TestRunDryRunMakesNoUpdate(t *testing.T) {
 	  "StatusAuthValue": "auth-s3cret", "ScaleoutThreshold": 100, "EcsClusterName": "shop", "EcsServiceName": "web",
 	  "SlackWebhookUrl": %q}]}`, status.URL+"/nginx-status", slack.URL+"/services/T/B/x"))
 
-	p := start(t, srv.Env(), "run", "-dry-run", "-config", cfgFile, "-listen", "")
+	p := start(t, srv.Env(), "run", "-dry-run", "-config", cfgFile, "-listen", "127.0.0.1:0")
+	base := "http://" + p.waitLog(t, "listening")["addr"].(string)
 	p.waitLog(t, "dry run: no desired count is changed and Slack is not told")
-	would := p.waitLog(t, "dry-run: desired count not changed")
+	would := p.waitLog(t, "dry run: scale-out not made")
+	assert.EqualValues(t, 3, would["desired_cur"], "real state read from ECS")
 	assert.EqualValues(t, 10, would["desired_new"])
-	scaled := p.waitLog(t, "scaled out")
-	assert.EqualValues(t, 3, scaled["desired_cur"], "real state read from ECS")
-	assert.EqualValues(t, 161, scaled["active"])
+	assert.EqualValues(t, 161, would["active"])
+	assert.Equal(t, "dry_run", would["event"])
+
+	// Counted as a dry run, never as a scale-out; nothing requested.
+	var m map[string]float64
+	eventually(t, "the dry run in /metrics", func() bool {
+		m = scrape(t, base)
+		return m[series("scaleouts_total", "web", "dry_run")] == 1
+	})
+	assert.Equal(t, 0.0, m[series("scaleouts_total", "web", "scaled_out")])
+	assert.NotContains(t, m, series("requested_desired_count", "web"), "a dry run requests nothing")
+	assert.Equal(t, 3.0, m[series("desired_count", "web")], "the count as found")
+	st := statusOf(t, base)["web"]
+	assert.Equal(t, "grace", st.State, "it waits as it would have")
+	assert.Equal(t, "dry_run", st.LastOutcome)
+	assert.Equal(t, 3, st.Seen.Desired, "unchanged")
 
 	code, took := p.stop(t)
 	assert.Equal(t, exitOK, code)
 	assert.Less(t, took, 5*time.Second)
+	assert.Empty(t, logsWithMsg(t, p, "scaled out", ""), "never logged as a scale-out")
 	assert.Empty(t, srv.Calls("UpdateService"), "dry run sends no UpdateService")
 	assert.NotEmpty(t, srv.Calls("DescribeServices"))
 	assert.Empty(t, srv.Calls("GetParameter"), "-config reads the file, not SSM")
@@ -466,10 +482,13 @@ func TestRunNeverFollowsStatusRedirects(t *testing.T) {
 	  "StatusAuthValue": "auth-s3cret", "EcsClusterName": "shop", "EcsServiceName": "web", "CheckInterval": 0.1}]}`,
 		redirect.URL+"/nginx-status"))
 
-	p := start(t, srv.Env(), "run", "-config", cfgFile, "-listen", "")
+	// At debug level every failed read is logged (at info only the first).
+	p := start(t, srv.Env(), "run", "-config", cfgFile, "-listen", "", "-log-level", "debug")
 	failed := p.waitLog(t, "metric read failed")
 	assert.Contains(t, failed["error"], "302")
-	p.waitLog(t, "metric read failed")
+	assert.Equal(t, "WARN", failed["level"])
+	again := p.waitLog(t, "metric read failed")
+	assert.Equal(t, "DEBUG", again["level"])
 	code, _ := p.stop(t)
 	assert.Equal(t, exitOK, code)
 	assert.Zero(t, leaked.Load(), "the auth header never went to the redirect's target")

@@ -1,12 +1,14 @@
 // Package app is the fast-autoscaler application: it builds the engine from
 // a configuration document (the ECS scaler, nginx sources, Slack notifiers,
 // Prometheus metrics), runs it, reloads the document on a timer and on
-// demand, serves health and metrics, and shuts down within ECS's stop
-// timeout. The binary in cmd/fast-autoscaler only parses flags and the
+// demand, serves health, metrics and the services' status (/v1/services),
+// writes CloudWatch EMF metric lines when asked, and shuts down within ECS's
+// stop timeout. The binary in cmd/fast-autoscaler only parses flags and the
 // environment into Options and maps Run's error to an exit status.
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +44,12 @@ const (
 	flushBudget   = 2 * time.Second // queued notifications may go out within this
 )
 
+// The values of Options.MetricsFormat.
+const (
+	MetricsPrometheus = "prometheus" // /metrics on Listen only
+	MetricsEMF        = "emf"        // also CloudWatch EMF lines on EMFOutput
+)
+
 // ErrInvalidConfig marks an error caused by the configuration document
 // itself (the binary exits 2 on it); other errors are runtime failures.
 var ErrInvalidConfig = errors.New("invalid configuration")
@@ -73,9 +81,19 @@ type Options struct {
 	// DryRun reads real state from ECS but makes no update and tells Slack
 	// nothing.
 	DryRun bool
-	// Listen is the address to serve /metrics, /healthz and /readyz on;
-	// empty serves nothing.
+	// Listen is the address to serve /metrics, /healthz, /readyz and
+	// /v1/services on; empty serves nothing.
 	Listen string
+	// MetricsFormat adds a way to publish the metrics besides /metrics:
+	// MetricsPrometheus (or empty) adds none, MetricsEMF writes CloudWatch
+	// Embedded Metric Format lines to EMFOutput every EMFInterval.
+	MetricsFormat string
+	// EMFInterval is how often EMF lines are written. Default
+	// metrics.DefaultEMFInterval (1 minute).
+	EMFInterval time.Duration
+	// EMFOutput receives the EMF lines: the log stream (stdout) in the
+	// binary. Required with MetricsEMF.
+	EMFOutput io.Writer
 	// ReloadInterval is how often the document is read again; 0 never
 	// (Reload still works).
 	ReloadInterval time.Duration
@@ -205,6 +223,9 @@ func Validate(ctx context.Context, opts Options, w io.Writer) error {
 		for _, a := range s.LogValue().Group() {
 			fmt.Fprintf(w, "  %-19s %s\n", a.Key, a.Value)
 		}
+		for _, warning := range s.Warnings() {
+			fmt.Fprintf(w, "  warning: %s\n", warning)
+		}
 	}
 	return nil
 }
@@ -233,7 +254,28 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		defer stopServer()
 		addr = a.String()
-		log.Info("listening", "addr", addr, "paths", "/metrics /healthz /readyz")
+		log.Info("listening", "addr", addr, "paths", "/metrics /healthz /readyz "+StatusPath)
+	}
+	finishEMF := func() {}
+	defer func() { finishEMF() }()
+	switch opts.MetricsFormat {
+	case "", MetricsPrometheus:
+	case MetricsEMF:
+		emf, err := metrics.NewEMF(metrics.EMFOptions{Gatherer: reg, Writer: opts.EMFOutput})
+		if err != nil {
+			return err
+		}
+		emfCtx, stopEMF := context.WithCancel(context.WithoutCancel(ctx))
+		emfDone := make(chan struct{})
+		go func() {
+			defer close(emfDone)
+			emf.Run(emfCtx, opts.EMFInterval, func(err error) { log.Warn("EMF metrics not written", "error", err.Error()) })
+		}()
+		finishEMF = func() { stopEMF(); <-emfDone } // a last line with the final counts
+		log.Info("writing CloudWatch EMF metrics", "namespace", metrics.DefaultEMFNamespace,
+			"interval", cmp.Or(opts.EMFInterval, metrics.DefaultEMFInterval).String())
+	default:
+		return fmt.Errorf("metrics format %q: must be %q or %q", opts.MetricsFormat, MetricsPrometheus, MetricsEMF)
 	}
 
 	// AWS is needed for ECS always, and for the config unless a file is given.
@@ -285,6 +327,7 @@ func Run(ctx context.Context, opts Options) error {
 	for _, s := range cfg.Services {
 		log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
 	}
+	warnAll(log, cfg.Services)
 	states := &stateReader{sc: sc, eng: eng, log: log}
 	preflight := make(chan struct{})
 	go func() { defer close(preflight); states.read(ctx, cfg.Services, nil) }()
@@ -294,7 +337,9 @@ func Run(ctx context.Context, opts Options) error {
 	reloaded := make(chan struct{})
 	go func() { defer close(reloaded); r.loop(ctx, opts.ReloadInterval, opts.Reload) }()
 	stuck := func() []scaler.ServiceID { return eng.Stuck(time.Now()) }
+	status := eng.Status
 	probes.stuck.Store(&stuck)
+	probes.status.Store(&status)
 	log.Info("ready", "services", len(cfg.Services), "identity", opts.Identity)
 	if opts.Ready != nil {
 		opts.Ready(addr)
@@ -309,6 +354,22 @@ func Run(ctx context.Context, opts Options) error {
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushBudget)
 	defer cancel()
 	wr.close(flushCtx)
+	finishEMF()
+	finishEMF = func() {}
 	log.Info("stopped")
 	return nil
+}
+
+// warnAll logs, once, what is valid but unsafe in services' settings.
+func warnAll(log *slog.Logger, services []configsrc.ServiceConfig) {
+	for _, s := range services {
+		warn(log, s)
+	}
+}
+
+// warn logs what is valid but unsafe in s's settings, a line a warning.
+func warn(log *slog.Logger, s configsrc.ServiceConfig) {
+	for _, w := range s.Warnings() {
+		log.Warn("insecure setting", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "warning", w)
+	}
 }

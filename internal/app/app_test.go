@@ -117,4 +117,18 @@ func TestValidate(t *testing.T) {
 	assert.Contains(t, out.String(), "Services[0] (shop/web)")
 	assert.NotContains(t, out.String(), "s3cret-token")
 	assert.NotContains(t, out.String(), "pw@")
+	assert.Regexp(t, `\n  MaxDesiredCount +none\n`, out.String(), "no cap reads as none, not 0")
+	assert.Regexp(t, `\n  StatusTLSServerName +none\n`, out.String())
+	assert.Contains(t, out.String(), "  warning: the status request's credentials", "an auth header over unverified TLS")
+	assert.Equal(t, 1, strings.Count(out.String(), "warning:"), "said once")
+
+	out.Reset()
+	file = writeConfig(t, `{"Services":[{"StatusUrl":"https://lb.elb.amazonaws.com/status","StatusAuthName":"K",
+		"StatusAuthValue":"s3cret-token","StatusTLSServerName":"shop.example.com","MaxDesiredCount":40,
+		"EcsClusterName":"shop","EcsServiceName":"web"}]}`)
+	require.NoError(t, Validate(t.Context(), Options{ConfigFile: file}, &out))
+	assert.Regexp(t, `\n  MaxDesiredCount +40\n`, out.String())
+	assert.Regexp(t, `\n  StatusTLSVerify +true\n`, out.String())
+	assert.Regexp(t, `\n  StatusTLSServerName +shop.example.com\n`, out.String())
+	assert.NotContains(t, out.String(), "warning:", "verified against the server name")
 }

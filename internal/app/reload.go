@@ -105,6 +105,7 @@ func (r *reloader) apply(ctx context.Context, reason string) map[scaler.ServiceI
 	for _, s := range cfg.Services {
 		if old, ok := before[s.ID()]; !ok || old.cfg != s {
 			r.log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
+			warn(r.log, s)
 			fresh[s.ID()] = true
 		}
 	}

@@ -15,13 +15,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
-// probes answers /healthz and /readyz. Until the engine runs, stuck is nil:
-// the process is starting, alive but not ready.
+// probes answers /healthz, /readyz and /v1/services. Until the engine runs,
+// stuck and status are nil: the process is starting, alive but not ready.
 type probes struct {
-	stuck atomic.Pointer[func() []scaler.ServiceID]
+	stuck  atomic.Pointer[func() []scaler.ServiceID]
+	status atomic.Pointer[func() []autoscaler.ServiceStatus]
 }
 
 // healthz answers 200 while every watcher's loop is alive, 503 naming the
@@ -40,16 +42,30 @@ func (p *probes) healthz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// readyz answers 200 once a valid config is loaded and the engine runs.
+// readyz answers 200 once a valid config is loaded and the engine runs,
+// listing the blind services (whose last read failed) after "ok", and 503
+// when every service is blind: the process then sees nothing it could act
+// on. One blind service among others does not make it unready, since it
+// still watches the rest (and a restart would not make a status URL answer).
 func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
-	if p.stuck.Load() == nil {
+	f := p.status.Load()
+	if f == nil {
 		http.Error(w, "not ready: config not loaded yet", http.StatusServiceUnavailable)
 		return
 	}
+	lines, all := blindLines((*f)(), time.Now())
+	if all {
+		http.Error(w, "not ready: every service is blind\n"+strings.Join(lines, "\n"), http.StatusServiceUnavailable)
+		return
+	}
 	io.WriteString(w, "ok\n")
+	for _, l := range lines {
+		io.WriteString(w, l+"\n")
+	}
 }
 
-// serve listens on addr and serves /metrics, /healthz and /readyz. It
+// serve listens on addr and serves /metrics, /healthz, /readyz and
+// /v1/services. It
 // returns once listening, with the address it listens on and a function that
 // shuts the server down and waits for it.
 func serve(addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (net.Addr, func(), error) {
@@ -61,6 +77,7 @@ func serve(addr string, reg *prometheus.Registry, p *probes, log *slog.Logger) (
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.HandleFunc("GET /readyz", p.readyz)
+	mux.HandleFunc("GET "+StatusPath, p.services)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -18,15 +18,16 @@ import (
 )
 
 // wirer turns configs into engine services, across reloads: it keeps one
-// HTTP client per TLS mode, one Slack notifier per webhook URL, and the
-// services of the config in force, so a reload reuses what did not change.
+// HTTP client per TLS mode (verification and server name), one Slack
+// notifier per webhook URL, and the services of the config in force, so a
+// reload reuses what did not change.
 type wirer struct {
 	log     *slog.Logger
-	dryRun  bool                          // no Slack: its messages would announce changes never made
-	metrics *metrics.Metrics              // nil when metrics are off
-	clients map[bool]*http.Client         // by StatusTLSVerify
-	slacks  map[string]*slack.Notifier    // by webhook URL, in use now
-	current map[scaler.ServiceID]wiredSvc // the config in force
+	dryRun  bool                                // no Slack: its messages would announce changes never made
+	metrics *metrics.Metrics                    // nil when metrics are off
+	clients map[stubstatus.TLSMode]*http.Client // by StatusTLSVerify and StatusTLSServerName
+	slacks  map[string]*slack.Notifier          // by webhook URL, in use now
+	current map[scaler.ServiceID]wiredSvc       // the config in force
 	// tasks lists the tasks of services read task by task (TaskStatusUrl);
 	// one for every service, so they share its ECS call budget.
 	tasks stubstatus.TaskLister
@@ -50,7 +51,7 @@ type plan struct {
 }
 
 func newWirer(log *slog.Logger, m *metrics.Metrics, dryRun bool) *wirer {
-	return &wirer{log: log, dryRun: dryRun, metrics: m, clients: map[bool]*http.Client{}, slacks: map[string]*slack.Notifier{}}
+	return &wirer{log: log, dryRun: dryRun, metrics: m, clients: map[stubstatus.TLSMode]*http.Client{}, slacks: map[string]*slack.Notifier{}}
 }
 
 // wire builds the engine services for cfg. A service whose settings are
@@ -84,12 +85,13 @@ func (p *plan) keep(id scaler.ServiceID, ws wiredSvc, sl *slack.Notifier) {
 
 // service builds one service's source and notifier.
 func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service, error) {
-	client, ok := w.clients[s.StatusTLSVerify]
+	mode := s.TLS()
+	client, ok := w.clients[mode]
 	if !ok {
-		client = stubstatus.NewClient(s.StatusTLSVerify)
-		w.clients[s.StatusTLSVerify] = client
+		client = stubstatus.NewClientTLS(mode)
+		w.clients[mode] = client
 	}
-	src, err := w.source(s, client)
+	src, err := w.source(s, client, mode)
 	if err != nil {
 		return autoscaler.Service{}, err
 	}
@@ -118,7 +120,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 
 // source builds a service's metric source: its StatusUrl, or with
 // TaskStatusUrl every task, with StatusUrl (when given) as the fallback.
-func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client) (autoscaler.MetricSource, error) {
+func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client, mode stubstatus.TLSMode) (autoscaler.MetricSource, error) {
 	var lb *stubstatus.Source
 	if s.StatusURL != "" {
 		var err error
@@ -129,6 +131,7 @@ func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client) (autoscal
 			Metric:     s.StatusMetric,
 			Timeout:    s.StatusTimeout,
 			Client:     client,
+			TLS:        mode,
 		})
 		if err != nil {
 			return nil, err
@@ -150,6 +153,7 @@ func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client) (autoscal
 		Aggregate:  s.TaskAggregate,
 		Timeout:    s.StatusTimeout,
 		Client:     client,
+		TLS:        mode,
 		Refresh:    s.TaskRefreshInterval,
 		Logger:     w.log.With("service", s.EcsServiceName, "cluster", s.EcsClusterName),
 	}

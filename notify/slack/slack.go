@@ -553,6 +553,10 @@ func Format(ev notify.Event) string {
 			svc, cluster, ev.Failures, errorText(ev.Err))
 	case notify.MetricRecovered:
 		fmt.Fprintf(&b, "metric source of %s service (cluster %s) recovered after %d failed checks", svc, cluster, ev.Failures)
+	case notify.DryRun:
+		fmt.Fprintf(&b, "dry run: scaleout %s service (cluster %s) decided, not made\n```\n", svc, cluster)
+		writeReading(&b, ev)
+		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(would be): %d\n```", ev.DesiredCur, ev.DesiredNew)
 	case notify.ConfigRejected:
 		fmt.Fprintf(&b, "config reload rejected; the last good config keeps running\n```\n%s\n```", errorText(ev.Err))
 	default:
