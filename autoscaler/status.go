@@ -35,12 +35,21 @@ const (
 	// ServiceStatus.ScaleFailures in a row; the next try is at
 	// ServiceStatus.Until.
 	StateScaleFailing State = "scale-failing"
+	// StateStarting: a scale-out was called for but the tasks asked for by
+	// the last one have not all started; none is made until they have. The
+	// next look is at ServiceStatus.Until.
+	StateStarting State = "starting"
+	// StateSuspended: a scale-out was called for but scale-out is suspended
+	// on the service's scalable target. The next look is at
+	// ServiceStatus.Until.
+	StateSuspended State = "suspended"
 )
 
 // Cap sources, the values of ServiceStatus.CapSource.
 const (
 	CapNone            = "none"            // no cap: Cap is 0
 	CapMaxDesiredCount = "MaxDesiredCount" // Policy.MaxDesiredCount
+	CapMaxCapacity     = "MaxCapacity"     // the scalable target's, lower than MaxDesiredCount or the only cap
 )
 
 // ServiceStatus is what the engine last knew of one service: the outcome of
@@ -68,11 +77,12 @@ type ServiceStatus struct {
 	ReadFailures int
 	// Threshold is the policy's ScaleoutThreshold.
 	Threshold float64
-	// Mode names how a scale-out sets the new desired count: "double" (2 ×
-	// max(current, MinDesiredCount), the seed's rule).
+	// Mode names how a scale-out sets the new desired count: the policy's
+	// ScaleoutMode ("double", the seed's rule, "capacity" or "steps").
 	Mode string
 	// Cap is the most a scale-out may set, 0 for none; CapSource says where
-	// it comes from (CapMaxDesiredCount or CapNone).
+	// it comes from (CapMaxDesiredCount, CapMaxCapacity as the scalable
+	// target last read said, or CapNone).
 	Cap       int
 	CapSource string
 
@@ -105,32 +115,42 @@ type statusTrack struct {
 // saw records the scaler state read by the check in progress.
 func (t *statusTrack) saw(st scaler.State) { t.scale, t.scaleNew = st, true }
 
-// stateOf is the state word for the outcome of a check.
-func stateOf(o Outcome, paused bool) State {
-	switch {
-	case paused:
+// stateOf is the state word for check c.
+func stateOf(c Check) State {
+	switch o := c.Outcome; {
+	case c.Paused:
 		return StatePaused
 	case o == ReadFailed:
 		return StateBlind
-	case o == ScaledOut || o == DryRun || o == InGrace:
+	case o == ScaledOut || o == DryRun || o == InGrace || o == Idle && c.Grace:
 		return StateGrace
 	case o == HeldAtMax:
 		return StateHeldAtMax
 	case o == ScaleFailed:
 		return StateScaleFailing
+	case o == HeldStarting:
+		return StateStarting
+	case o == HeldSuspended:
+		return StateSuspended
 	}
 	return StateWatching
 }
 
 // modeOf names how p sets the new desired count.
-func modeOf(Policy) string { return "double" }
+func modeOf(p Policy) string { return string(p.EffectiveMode()) }
 
-// capOf returns p's cap on the desired count and where it comes from.
-func capOf(p Policy) (int, string) {
-	if p.MaxDesiredCount > 0 {
-		return p.MaxDesiredCount, CapMaxDesiredCount
+// capOf returns the cap on the desired count and where it comes from: the
+// lower of p's MaxDesiredCount and the scalable target's MaxCapacity in
+// st, the service's state last read.
+func capOf(p Policy, st scaler.State) (int, string) {
+	limit, by, ok := p.cap(st)
+	switch {
+	case !ok:
+		return 0, CapNone
+	case by == boundMaxCapacity:
+		return limit, CapMaxCapacity
 	}
-	return 0, CapNone
+	return limit, CapMaxDesiredCount
 }
 
 // observe updates s, the service's status, with check c just made (on the
@@ -143,14 +163,19 @@ func (w *Watcher) observe(s *ServiceStatus, c Check) {
 			s.Scale.Desired = c.DesiredNew
 		}
 	}
-	state := stateOf(c.Outcome, c.Paused)
+	state := stateOf(c)
 	if state != t.state || t.since.IsZero() {
 		t.state, t.since = state, c.Time
 	}
 	w.describe(s)
 	s.State, s.Since = t.state, t.since
 	switch state {
-	case StateGrace, StateHeldAtMax, StateScaleFailing:
+	case StateGrace:
+		s.Until = c.Next
+		if w.mem.graceUntil.After(s.Until) { // checked during it: it ends later than the next check
+			s.Until = w.mem.graceUntil
+		}
+	case StateHeldAtMax, StateScaleFailing, StateStarting, StateSuspended:
 		s.Until = c.Next
 	default:
 		s.Until = time.Time{}
@@ -171,7 +196,7 @@ func (w *Watcher) describe(s *ServiceStatus) {
 		s.State = StateWatching
 	}
 	s.Threshold, s.Mode = p.ScaleoutThreshold, modeOf(p)
-	s.Cap, s.CapSource = capOf(p)
+	s.Cap, s.CapSource = capOf(p, s.Scale)
 }
 
 // Status returns what the engine last knew of each service, sorted by

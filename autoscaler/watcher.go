@@ -65,14 +65,17 @@ type Outcome int
 
 // The outcomes of a check.
 const (
-	// Idle: the reading did not call for a scale-out.
+	// Idle: the reading did not call for a scale-out, or nothing needed
+	// raising.
 	Idle Outcome = iota
 	// ReadFailed: the metric source failed; nothing else was done.
 	ReadFailed
-	// ScaledOut: the desired count was raised.
+	// ScaledOut: the desired count was raised (or an update whose call
+	// failed was found in force: Check.Landed).
 	ScaledOut
 	// HeldAtMax: a scale-out was called for, but the desired count already
-	// stood at MaxDesiredCount; no update was made.
+	// stood at its cap (MaxDesiredCount, or the scalable target's
+	// MaxCapacity); no update was made.
 	HeldAtMax
 	// ScaleFailed: a scale-out was called for and the scaler failed.
 	ScaleFailed
@@ -89,6 +92,12 @@ const (
 	// changed. The service then waits out its grace period, as it would
 	// have after the scale-out.
 	DryRun
+	// HeldStarting: a scale-out was called for, but the tasks asked for by
+	// the last one have not all started; no update was made.
+	HeldStarting
+	// HeldSuspended: a scale-out was called for, but scale-out is suspended
+	// on the service's scalable target; no update was made.
+	HeldSuspended
 )
 
 // String returns the outcome's stable name, as used in logs and metrics.
@@ -110,6 +119,10 @@ func (o Outcome) String() string {
 		return "in_grace"
 	case DryRun:
 		return "dry_run"
+	case HeldStarting:
+		return "held_starting"
+	case HeldSuspended:
+		return "held_suspended"
 	}
 	return "unknown"
 }
@@ -120,7 +133,7 @@ type Check struct {
 	Outcome    Outcome
 	Reading    Reading // zero when the read failed
 	DesiredCur int     // desired count found (scale-out attempts only)
-	DesiredNew int     // desired count set or asked for (scale-out attempts only)
+	DesiredNew int     // desired count set, asked for, or the cap held at (scale-out attempts only)
 	Err        error   // the read or scaler failure
 	// Paused reports that the service was paused at this check, by its
 	// config or as its state last read said.
@@ -128,10 +141,17 @@ type Check struct {
 	// Recorded is the scale-out recorded on the service that held this one
 	// (InGrace only).
 	Recorded scaler.ScaleOut
+	// Landed reports a ScaledOut that made no update: the update of an
+	// earlier attempt, whose call failed, was found in force.
+	Landed bool
+	// Grace reports that the service is in a grace period after this check.
+	Grace bool
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut, DryRun or HeldAtMax; the end of the
-	// recorded scale-out's grace period after InGrace; later after
-	// ScaleFailed runs (see the retry backoff on Step).
+	// GracePeriod after ScaledOut, DryRun or HeldAtMax (unless the grace
+	// period is checked: ScaleoutMode capacity, EscalateWhenReady); the end
+	// of the recorded scale-out's grace period after InGrace; later after
+	// ScaleFailed, HeldStarting and HeldSuspended runs (see the backoff on
+	// Step).
 	Next time.Time
 }
 
@@ -146,6 +166,7 @@ type Watcher struct {
 	log        *slog.Logger    // carries the service and cluster attributes
 	failures   int             // consecutive failed reads
 	scaleFails int             // consecutive failed scale-outs
+	mem        memory          // what the decisions remember
 	stop       <-chan struct{} // closed when the engine stops: start no scale-out
 
 	readFails readFailures // the run of failed reads, for the log
@@ -183,8 +204,8 @@ func NewWatcher(svc Service, sc scaler.Scaler, logger *slog.Logger) (*Watcher, e
 }
 
 // reconfigure gives the watcher new settings for its service (same cluster
-// and name), keeping its state: failure counts and the schedule the caller
-// keeps.
+// and name), keeping its state: failure counts, what it asked for last, and
+// the schedule the caller keeps.
 func (w *Watcher) reconfigure(svc Service) {
 	w.svc = svc
 	w.cfgPaused.Store(svc.Paused)
@@ -218,11 +239,24 @@ func (w *Watcher) notePaused(ctx context.Context) bool {
 func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
-// returns what happened and when the next check is due. A failed read is
-// skipped: the first of a run is logged at warn level, then a summary at
-// most once a minute while the run lasts, and a line when reads recover. A
-// failed scale-out is logged, notified (the first of a run), and retried at
-// the next check, backing off (with jitter) while it keeps failing.
+// returns what happened and when the next check is due.
+//
+// A failed read is skipped: the first of a run is logged at warn level,
+// then a summary at most once a minute while the run lasts, and a line when
+// reads recover. A reading above the threshold (ScaleoutAfterChecks of them
+// in a row; an overload at once) reads the service's state and raises the
+// desired count by the policy's ScaleoutMode, within the bounds: never
+// above MaxDesiredCount or the scalable target's MaxCapacity, never while
+// the scalable target's scale-out is suspended or the service is paused,
+// never within the grace period of a scale-out recorded on the service by
+// another process, and never again while the tasks asked for by the last
+// scale-out have not all started (in ModeCapacity, only as far as the load
+// on the tasks already serving needs). A failed scale-out is logged,
+// notified (the first of a run), and retried at the next check, backing off
+// (with jitter) while it keeps failing; the retry first reads the state,
+// and if the failed update is in force after all, it is done and reported
+// as ScaledOut. After a scale-out whose tasks have not started within
+// StartupTimeout, one TasksNotStarting event is sent.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
 	c := Check{Time: now, Next: now.Add(p.CheckInterval), Paused: w.notePaused(ctx)}
@@ -230,6 +264,7 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	r, err := w.svc.Source.Read(ctx)
 	if err != nil {
 		c.Outcome, c.Err = ReadFailed, err
+		c.Grace = now.Before(w.mem.graceUntil)
 		w.readFailed(ctx, now, err)
 		return c
 	}
@@ -238,8 +273,14 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	}
 	c.Reading = r
 
+	p.observe(r, &w.mem)
+	p.remember(now, r, &w.mem)
 	if !p.Triggered(r) {
 		w.scaleFails = 0 // the load fell back: a later spike's failures are a new run
+	}
+	if !p.needsState(now, r, &w.mem) {
+		d := p.skip(now, &w.mem)
+		c.Next, c.Grace = d.next, now.Before(w.mem.graceUntil)
 		if w.log.Enabled(ctx, slog.LevelDebug) {
 			attrs := []slog.Attr{slog.Float64("active", r.Value), slog.Bool("overload", r.Overload)}
 			w.log.LogAttrs(ctx, slog.LevelDebug, "check", append(attrs, taskAttrs(r)...)...)
@@ -252,10 +293,10 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		return c
 	default:
 	}
-	if w.svc.Paused { // no need to ask the scaler
+	if w.svc.Paused && p.acts(r, &w.mem) && w.mem.unsure.to == 0 { // no need to ask the scaler
 		return w.held(ctx, c, scaler.State{}, Paused, c.Next)
 	}
-	c = w.scaleOut(ctx, c)
+	c = w.act(ctx, c)
 	if l, ok := w.svc.Source.(ScaleOutListener); ok && c.Outcome == ScaledOut {
 		l.ScaledOut(c.Time)
 	}
@@ -298,6 +339,12 @@ func hold(now time.Time, grace time.Duration, st scaler.State) (Outcome, time.Ti
 	return Idle, time.Time{}
 }
 
+// ownRecord reports whether rec is one of this watcher's own scale-outs,
+// which its memory already accounts for (its grace period included).
+func (w *Watcher) ownRecord(rec scaler.ScaleOut) bool {
+	return rec.By == w.by && (rec.Time.Equal(w.mem.last.at) || rec.Time.Equal(w.mem.unsure.at))
+}
+
 // held ends a check whose scale-out must wait (Paused or InGrace until
 // until): no update, no notification (for InGrace, the process that scaled
 // told whoever it tells).
@@ -321,56 +368,144 @@ func (w *Watcher) held(ctx context.Context, c Check, st scaler.State, out Outcom
 	return c
 }
 
-// scaleOut reads the service's state and raises its desired count.
-func (w *Watcher) scaleOut(ctx context.Context, c Check) Check {
+// act reads the service's state, decides, and carries the decision out.
+func (w *Watcher) act(ctx context.Context, c Check) Check {
 	p := w.svc.Policy
 	ev := notify.Event{Time: c.Time, Value: c.Reading.Value, Overload: c.Reading.Overload}
 	attrs := []slog.Attr{slog.Float64("active", c.Reading.Value), slog.Bool("overload", c.Reading.Overload)}
+	acting := p.acts(c.Reading, &w.mem) || w.mem.unsure.to > 0
 
 	st, err := w.scaler.State(ctx, w.id)
 	if err != nil {
-		return w.failed(ctx, c, ev, attrs, fmt.Errorf("read service state: %w", err))
+		err = fmt.Errorf("read service state: %w", err)
+		if acting {
+			return w.failed(ctx, c, ev, attrs, err)
+		}
+		// Only following the last scale-out: try again at the next check.
+		c.Grace = c.Time.Before(w.mem.graceUntil)
+		w.log.LogAttrs(ctx, slog.LevelWarn, "service state not read", append(attrs, slog.String("error", err.Error()))...)
+		return c
 	}
 	w.status.saw(st)
 	w.tagPaused.Store(st.Paused)
 	c.Paused = w.notePaused(ctx)
-	if out, until := hold(c.Time, p.GracePeriod, st); out != Idle {
-		return w.held(ctx, c, st, out, until)
+	d := p.decide(c.Time, c.Reading, st, &w.mem)
+	c.DesiredCur, c.Next = d.from, d.next
+	if d.outcome == ScaledOut && !d.landed { // a raise: unless paused, or held by another process's scale-out
+		rec := st.LastScaleOut
+		if w.ownRecord(rec) {
+			st.LastScaleOut = scaler.ScaleOut{}
+		}
+		if w.svc.Paused {
+			st.Paused = true
+		}
+		if out, until := hold(c.Time, p.grace(), st); out != Idle {
+			st.LastScaleOut = rec
+			return w.held(ctx, c, st, out, until)
+		}
 	}
-	desired, capped := p.ScaleOutTo(st.Desired)
-	c.DesiredCur, c.DesiredNew = st.Desired, desired
-	ev.DesiredCur, ev.DesiredNew = st.Desired, desired
-	if capped {
-		ev.MaxDesired = p.MaxDesiredCount
+	attrs = append(attrs, slog.Int("desired_cur", d.from), slog.Int("running", st.Running), slog.Int("pending", st.Pending))
+	if d.load > 0 {
+		attrs = append(attrs, slog.Float64("load_total", d.load), slog.Int("serving", d.serving))
+		if d.headroom > 0 {
+			attrs = append(attrs, slog.Float64("load_headroom", d.headroom))
+		}
 	}
-	attrs = append(attrs, slog.Int("desired_cur", st.Desired), slog.Int("desired_new", desired),
-		slog.Int("running", st.Running), slog.Int("pending", st.Pending))
+	ev.DesiredCur, ev.Running, ev.Pending = d.from, st.Running, st.Pending
+	if d.maxBy != "" {
+		ev.MaxDesired, ev.MaxBy = d.maxBound, d.maxBy
+	}
+	w.tellStartup(ctx, c, d, st, ev)
 
-	if desired <= st.Desired {
+	switch d.outcome {
+	case Idle:
+		c.Grace = c.Time.Before(w.mem.graceUntil)
+		if w.log.Enabled(ctx, slog.LevelDebug) {
+			if d.reason != "" {
+				attrs = append(attrs, slog.String("reason", d.reason))
+			}
+			w.log.LogAttrs(ctx, slog.LevelDebug, "check", attrs...)
+		}
+		return c
+	case HeldStarting, HeldSuspended:
 		w.scaleFails = 0
-		c.Outcome, c.Next = HeldAtMax, c.Time.Add(p.GracePeriod)
-		ev.Kind = notify.HeldAtMax
-		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out held: desired count at MaxDesiredCount",
-			append(attrs, slog.Int("desired_max", p.MaxDesiredCount), slog.String("grace", p.GracePeriod.String()))...)
+		c.Outcome, c.DesiredNew = d.outcome, d.to
+		c.Grace = c.Time.Before(w.mem.graceUntil)
+		msg := "scale-out held: tasks asked for have not started"
+		if d.outcome == HeldSuspended {
+			msg = "scale-out held: suspended on the scalable target"
+		}
+		w.log.LogAttrs(ctx, slog.LevelWarn, msg, append(attrs, slog.Int("desired_new", d.to),
+			slog.String("reason", d.reason), slog.Time("retry_at", c.Next))...)
+		if d.suspended {
+			ev.Kind, ev.DesiredNew = notify.ScaleOutSuspended, d.to
+			w.notify(ctx, ev)
+		}
+		return c
+	case HeldAtMax:
+		w.scaleFails = 0
+		c.Outcome, c.DesiredNew, c.Grace = HeldAtMax, d.to, true
+		ev.Kind, ev.DesiredNew = notify.HeldAtMax, d.to
+		w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out held: desired count at "+d.maxBy,
+			append(attrs, slog.Int("desired_max", d.maxBound), slog.String("bound", d.maxBy),
+				slog.String("grace", p.grace().String()))...)
 		w.notify(ctx, ev)
 		return c
 	}
-	w.record(ctx, scaler.ScaleOut{Time: c.Time, Desired: desired, By: w.by})
-	if err := w.scaler.SetDesired(ctx, w.id, desired); err != nil {
-		if errors.Is(err, scaler.ErrDryRun) {
-			return w.dryRun(ctx, c, ev, attrs, capped)
+
+	// ScaledOut.
+	c.DesiredNew, ev.DesiredNew, ev.Escalation = d.to, d.to, d.escalation
+	attrs = append(attrs, slog.Int("desired_new", d.to))
+	if d.maxBy != "" {
+		attrs = append(attrs, slog.Int("desired_max", d.maxBound), slog.String("bound", d.maxBy))
+	}
+	if d.landed {
+		c.Landed, ev.Landed = true, true
+		w.log.LogAttrs(ctx, slog.LevelInfo, "scaled out: the update whose call failed is in force, so it is not made again",
+			append(attrs, slog.String("grace", p.grace().String()))...)
+	} else {
+		w.record(ctx, scaler.ScaleOut{Time: c.Time, Desired: d.to, By: w.by})
+		if err := w.scaler.SetDesired(ctx, w.id, d.to); err != nil {
+			if errors.Is(err, scaler.ErrDryRun) { // remembered as asked for: the count is not asked for again
+				p.record(c.Time, d, &w.mem, true)
+				c = w.dryRun(ctx, c, ev, attrs, false)
+				c.Next, c.Grace = p.afterScaleOut(c.Time, &w.mem), true
+				return c
+			}
+			p.record(c.Time, d, &w.mem, false)
+			return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", d.to, err))
 		}
-		return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", desired, err))
+		p.record(c.Time, d, &w.mem, true)
+		c.Next = p.afterScaleOut(c.Time, &w.mem)
+		msg := "scaled out"
+		if d.escalation {
+			msg = "scaled out again: the load needs more than the desired count asked for"
+		}
+		w.log.LogAttrs(ctx, slog.LevelInfo, msg, append(attrs, slog.String("grace", p.grace().String()))...)
 	}
 	w.scaleFails = 0
-	c.Outcome, c.Next = ScaledOut, c.Time.Add(p.GracePeriod)
+	c.Outcome, c.Grace = ScaledOut, true
 	ev.Kind = notify.ScaledOut
-	if capped {
-		attrs = append(attrs, slog.Int("desired_max", p.MaxDesiredCount))
-	}
-	w.log.LogAttrs(ctx, slog.LevelInfo, "scaled out", append(attrs, slog.String("grace", p.GracePeriod.String()))...)
 	w.notify(ctx, ev)
 	return c
+}
+
+// tellStartup logs and notifies what the decision learnt about the tasks
+// asked for by the last scale-out.
+func (w *Watcher) tellStartup(ctx context.Context, c Check, d decision, st scaler.State, ev notify.Event) {
+	last := w.mem.last
+	switch {
+	case d.notStarting:
+		waited := c.Time.Sub(last.since)
+		w.log.LogAttrs(ctx, slog.LevelWarn, "tasks not starting: the running count has not reached the desired count asked for",
+			slog.Int("desired_cur", st.Desired), slog.Int("desired_asked", last.to), slog.Int("running", st.Running),
+			slog.Int("pending", st.Pending), slog.String("waited", waited.String()), slog.String("ecs_event", st.LastEvent))
+		ev.Kind, ev.DesiredNew, ev.Waited, ev.Message = notify.TasksNotStarting, last.to, waited, st.LastEvent
+		w.notify(ctx, ev)
+	case d.started && last.told:
+		w.log.LogAttrs(ctx, slog.LevelInfo, "tasks started at last", slog.Int("desired_cur", st.Desired),
+			slog.Int("running", st.Running), slog.String("waited", c.Time.Sub(last.since).String()))
+	}
 }
 
 // record records the scale-out on the service before it is made, when the

@@ -49,8 +49,10 @@ func newService(name string, src autoscaler.MetricSource, n notify.Notifier) aut
 	return autoscaler.Service{Cluster: "c", Name: name, Source: src, Policy: autoscaler.DefaultPolicy(), Notifier: n}
 }
 
+// memWith returns a Memory scaler holding the named services at desired,
+// all running; the tasks of a scale-out start at once.
 func memWith(desired int, names ...string) *scaler.Memory {
-	m := scaler.NewMemory()
+	m := &scaler.Memory{StartAtOnce: true}
 	for _, n := range names {
 		m.Put(scaler.ServiceID{Cluster: "c", Name: n}, scaler.State{Desired: desired, Running: desired, Status: "ACTIVE"})
 	}
@@ -82,7 +84,7 @@ func TestStepScalesOutLikeTheSeed(t *testing.T) {
 	assert.Equal(t, []scaler.Update{{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 3, To: 10}}, mem.Updates())
 	require.Len(t, rec.events, 1)
 	ev := rec.events[0]
-	assert.Equal(t, notify.Event{Kind: notify.ScaledOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10}, ev)
+	assert.Equal(t, notify.Event{Kind: notify.ScaledOut, Time: t0, Cluster: "c", Service: "a", Value: 161, DesiredCur: 3, DesiredNew: 10, Running: 3}, ev)
 }
 
 func TestStepOverloadScalesOut(t *testing.T) {
@@ -343,4 +345,39 @@ func (f *flakyScaler) SetDesired(ctx context.Context, svc scaler.ServiceID, n in
 		return errors.New("AccessDeniedException")
 	}
 	return f.Memory.SetDesired(ctx, svc, n)
+}
+
+// TestStepCapacityEscalates: in ScaleoutMode capacity the grace period is
+// checked, and a load that keeps rising while the first tasks start is
+// answered with a second scale-out, flagged as an escalation.
+func TestStepCapacityEscalates(t *testing.T) {
+	mem := scaler.NewMemory() // tasks do not start: the readings stay the old tasks'
+	mem.Put(scaler.ServiceID{Cluster: "c", Name: "a"}, scaler.State{Desired: 5, Running: 5, Status: "ACTIVE"})
+	load := autoscaler.Reading{Value: 150}
+	src := autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) { return load, nil })
+	rec := &recorder{}
+	svc := newService("a", src, rec)
+	svc.Policy.ScaleoutThreshold, svc.Policy.ScaleoutMode = 100, autoscaler.ModeCapacity
+	w, err := autoscaler.NewWatcher(svc, mem, nil)
+	require.NoError(t, err)
+
+	c := w.Step(t.Context(), t0)
+	require.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.Equal(t, 9, c.DesiredNew, "ceil(150 × 5 / 90)")
+	assert.Equal(t, t0.Add(3*time.Second), c.Next, "the grace period is checked")
+	assert.True(t, c.Grace)
+
+	load.Value = 300
+	c = w.Step(t.Context(), c.Next)
+	require.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.Equal(t, 17, c.DesiredNew)
+	c = w.Step(t.Context(), c.Next)
+	assert.Equal(t, autoscaler.Idle, c.Outcome, "the same load: nothing more")
+	assert.True(t, c.Grace)
+
+	require.Len(t, rec.events, 2)
+	assert.False(t, rec.events[0].Escalation)
+	assert.True(t, rec.events[1].Escalation)
+	assert.Equal(t, []scaler.Update{{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 5, To: 9},
+		{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 9, To: 17}}, mem.Updates())
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -112,8 +113,10 @@ type ServiceConfig struct {
 	// (http only for a loopback host, as in tests).
 	SlackWebhookURL Secret
 	// Policy holds ScaleoutThreshold, MinDesiredCount, MaxDesiredCount,
-	// CheckInterval, GracePeriod and AlertAfterFailures (document names);
-	// defaults are autoscaler.DefaultPolicy's.
+	// CheckInterval, GracePeriod, AlertAfterFailures, ScaleoutMode,
+	// TargetPerTask, StepScalingPolicyConfiguration (Policy.Steps),
+	// EscalateWhenReady, ScaleoutAfterChecks and StartupTimeout (document
+	// names); defaults are autoscaler.DefaultPolicy's.
 	Policy autoscaler.Policy
 	// Paused ("Paused") keeps the service from being scaled out: it is read
 	// as usual, and a reading over the threshold is logged and counted but
@@ -130,8 +133,20 @@ func (s ServiceConfig) TLS() stubstatus.TLSMode {
 }
 
 // Warnings returns what is valid but unsafe in the service's settings, one
-// sentence each: today, credentials sent over TLS that is not verified.
+// sentence each: Insecure's, and no MaxDesiredCount (only a scalable
+// target's MaxCapacity can then bound a scale-out).
 func (s ServiceConfig) Warnings() []string {
+	out := s.Insecure()
+	if s.Policy.MaxDesiredCount == 0 {
+		out = append(out, "no MaxDesiredCount: scale-outs are bounded only by the service's Application Auto Scaling "+
+			"scalable target (its MaxCapacity), if it has one; without one they have no cap at all")
+	}
+	return out
+}
+
+// Insecure returns what is valid but insecure in the service's settings,
+// one sentence each: today, credentials sent over TLS that is not verified.
+func (s ServiceConfig) Insecure() []string {
 	if !stubstatus.ExposesCredentials(s.StatusURL, s.StatusAuthName != "", s.TLS()) {
 		return nil
 	}
@@ -140,6 +155,10 @@ func (s ServiceConfig) Warnings() []string {
 		"set StatusTLSServerName to the name the certificate carries (the URL may keep naming the ALB), " +
 		"or StatusTLSVerify when the URL's host matches the certificate"}
 }
+
+// Equal reports whether s and o hold the same settings (the step scaling
+// configuration compared by value).
+func (s ServiceConfig) Equal(o ServiceConfig) bool { return reflect.DeepEqual(s, o) }
 
 // ID returns the service's identity as the engine and scalers know it.
 func (s ServiceConfig) ID() scaler.ServiceID {
@@ -175,7 +194,21 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.String("GracePeriod", p.GracePeriod.String()),
 		slog.Int("AlertAfterFailures", p.AlertAfterFailures),
 		slog.Bool("Paused", s.Paused),
+		slog.String("ScaleoutMode", string(p.EffectiveMode())),
 	}
+	switch p.EffectiveMode() {
+	case autoscaler.ModeCapacity:
+		attrs = append(attrs, slog.Float64("TargetPerTask", p.EffectiveTargetPerTask()))
+	case autoscaler.ModeSteps:
+		attrs = append(attrs, slog.String(autoscaler.StepsField, p.Steps.String()))
+	}
+	if p.EffectiveMode() != autoscaler.ModeCapacity {
+		attrs = append(attrs, slog.Bool("EscalateWhenReady", p.EscalateWhenReady))
+	}
+	attrs = append(attrs,
+		slog.Int("ScaleoutAfterChecks", max(p.ScaleoutAfterChecks, 1)),
+		slog.String("StartupTimeout", p.EffectiveStartupTimeout().String()),
+	)
 	if s.TaskStatusURL != "" { // the per-task fields, only where they apply
 		attrs = append(attrs,
 			slog.String("TaskStatusUrl", redactTemplate(s.TaskStatusURL)),

@@ -70,6 +70,7 @@ func TestParseSeedExample(t *testing.T) {
 	assert.Equal(t, autoscaler.Policy{
 		ScaleoutThreshold: 100, MinDesiredCount: 5, CheckInterval: 3 * time.Second,
 		GracePeriod: 180 * time.Second, AlertAfterFailures: 5,
+		ScaleoutMode: autoscaler.ModeDouble, ScaleoutAfterChecks: 1, StartupTimeout: 5 * time.Minute,
 	}, cfg.Services[0].Policy, "seed defaults")
 	assert.False(t, cfg.Services[0].StatusTLSVerify, "the seed skips TLS verification")
 
@@ -370,6 +371,7 @@ func TestServiceLogValue(t *testing.T) {
 		"StatusTimeout": "3s", "SlackWebhookUrl": "", "ScaleoutThreshold": 150.0, "Paused": false,
 		"MinDesiredCount": 5.0, "MaxDesiredCount": 20.0, "CheckInterval": "3s",
 		"GracePeriod": "3m0s", "AlertAfterFailures": 5.0,
+		"ScaleoutMode": "double", "EscalateWhenReady": false, "ScaleoutAfterChecks": 1.0, "StartupTimeout": "5m0s",
 	}, got.Service)
 }
 
@@ -402,7 +404,7 @@ func TestStatusTLSServerName(t *testing.T) {
 	assert.Equal(t, "shop.example.com", s.StatusTLSServerName)
 	assert.True(t, s.StatusTLSVerify, "a server name turns verification on")
 	assert.Equal(t, stubstatus.TLSMode{Verify: true, ServerName: "shop.example.com"}, s.TLS())
-	assert.Empty(t, s.Warnings(), "the header goes over verified TLS")
+	assert.Empty(t, s.Insecure(), "the header goes over verified TLS")
 
 	for _, tc := range []struct {
 		svc  map[string]any
@@ -436,7 +438,7 @@ func TestWarningsOnCredentialsOverUnverifiedTLS(t *testing.T) {
 	} {
 		cfg, err := configsrc.Parse([]byte(doc(tc.svc)))
 		require.NoError(t, err)
-		w := cfg.Services[0].Warnings()
+		w := cfg.Services[0].Insecure()
 		if !tc.warn {
 			assert.Empty(t, w, "%v", tc.svc)
 			continue

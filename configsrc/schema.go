@@ -50,6 +50,12 @@ func serviceFields() []field {
 		{"CheckInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.CheckInterval }, nil)},
 		{"GracePeriod", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.GracePeriod }, nil)},
 		{"AlertAfterFailures", false, count(func(c *ServiceConfig) *int { return &c.Policy.AlertAfterFailures }, nil)},
+		{"ScaleoutMode", false, text(func(c *ServiceConfig) *autoscaler.ScaleoutMode { return &c.Policy.ScaleoutMode }, nil)},
+		{"TargetPerTask", false, positiveNumber(func(c *ServiceConfig) *float64 { return &c.Policy.TargetPerTask })},
+		{autoscaler.StepsField, false, steps},
+		{"EscalateWhenReady", false, boolean(func(c *ServiceConfig) *bool { return &c.Policy.EscalateWhenReady })},
+		{"ScaleoutAfterChecks", false, count(func(c *ServiceConfig) *int { return &c.Policy.ScaleoutAfterChecks }, atLeastOne)},
+		{"StartupTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.StartupTimeout }, positive)},
 		{"Paused", false, boolean(func(c *ServiceConfig) *bool { return &c.Paused })},
 		{"TaskStatusUrl", false, text(func(c *ServiceConfig) *string { return &c.TaskStatusURL }, stubstatus.CheckTaskURL)},
 		{"TaskAggregate", false, text(func(c *ServiceConfig) *stubstatus.Aggregate { return &c.TaskAggregate }, checkAggregate)},
@@ -135,8 +141,20 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 			problem(f.name, "must not be null; leave the field out to use its default")
 		default:
 			if err := f.decode(&sc, raw); err != nil {
-				problem(f.name, err.Error())
+				bad[f.name] = true
+				for _, e := range unjoin(err) {
+					if fe, ok := errors.AsType[*autoscaler.FieldError](e); ok { // a nested field
+						c.add(i, fe.Field, fe.Problem)
+					} else {
+						c.add(i, f.name, e.Error())
+					}
+				}
 			}
+		}
+	}
+	if _, ok := given[autoscaler.StepsField]; ok && !bad[autoscaler.StepsField] && sc.Policy.Steps.Cooldown > 0 {
+		if _, ok := given["GracePeriod"]; ok {
+			problem(autoscaler.StepsField+".Cooldown", "give GracePeriod or "+autoscaler.StepsField+".Cooldown, not both")
 		}
 	}
 	_, hasName := given["StatusAuthName"]
@@ -285,6 +303,22 @@ func number(dst func(*ServiceConfig) *float64) func(*ServiceConfig, json.RawMess
 	}
 }
 
+// positiveNumber decodes a number > 0 (0, which Policy reads as "the
+// default", is refused).
+func positiveNumber(dst func(*ServiceConfig) *float64) func(*ServiceConfig, json.RawMessage) error {
+	return func(sc *ServiceConfig, raw json.RawMessage) error {
+		f, err := float(raw)
+		switch {
+		case err != nil:
+			return err
+		case !(f > 0):
+			return fmt.Errorf("must be a number > 0, got %s", raw)
+		}
+		*dst(sc) = f
+		return nil
+	}
+}
+
 // count decodes a whole number of tasks (or failures) and checks it with
 // check (when not nil). The range is ECS's int32.
 func count(dst func(*ServiceConfig) *int, check func(int) error) func(*ServiceConfig, json.RawMessage) error {
@@ -344,6 +378,14 @@ func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration)
 func positive(d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("must be > 0, got %v", d)
+	}
+	return nil
+}
+
+// atLeastOne rejects 0, which Policy reads as "the default".
+func atLeastOne(n int) error {
+	if n < 1 {
+		return fmt.Errorf("must be >= 1, got %d", n)
 	}
 	return nil
 }

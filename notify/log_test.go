@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,6 +31,19 @@ func TestLogWritesOneLinePerEvent(t *testing.T) {
 		{"metric failing",
 			notify.Event{Kind: notify.MetricFailing, Cluster: "prod", Service: "web", Failures: 5, Err: errors.New("timeout")},
 			`level=WARN msg=notify event=metric_failing cluster=prod service=web failures=5 error=timeout`},
+		{"capped by the scalable target, raised again",
+			notify.Event{Kind: notify.ScaledOut, Cluster: "prod", Service: "web", Value: 161, DesiredCur: 5, DesiredNew: 8, MaxDesired: 8, MaxBy: "MaxCapacity", Escalation: true},
+			`level=INFO msg=notify event=scaled_out cluster=prod service=web active=161 overload=false desired_cur=5 desired_new=8 desired_max=8 bound=MaxCapacity escalation=true`},
+		{"found in force",
+			notify.Event{Kind: notify.ScaledOut, Cluster: "prod", Service: "web", Value: 161, DesiredCur: 3, DesiredNew: 10, Landed: true},
+			`level=INFO msg=notify event=scaled_out cluster=prod service=web active=161 overload=false desired_cur=3 desired_new=10 landed=true`},
+		{"suspended",
+			notify.Event{Kind: notify.ScaleOutSuspended, Cluster: "prod", Service: "web", Value: 161, DesiredCur: 5, DesiredNew: 10},
+			`level=WARN msg=notify event=held_suspended cluster=prod service=web active=161 overload=false desired_cur=5 desired_new=10`},
+		{"tasks not starting",
+			notify.Event{Kind: notify.TasksNotStarting, Cluster: "prod", Service: "web", DesiredCur: 10, DesiredNew: 10, Running: 2, Pending: 8,
+				Waited: 5 * time.Minute, Message: "unable to place a task"},
+			`level=WARN msg=notify event=tasks_not_starting cluster=prod service=web desired_cur=10 desired_new=10 running=2 pending=8 waited=5m0s ecs_event="unable to place a task"`},
 		{"metric recovered",
 			notify.Event{Kind: notify.MetricRecovered, Cluster: "prod", Service: "web", Failures: 6},
 			`level=INFO msg=notify event=metric_recovered cluster=prod service=web failures=6`},

@@ -41,6 +41,18 @@ const (
 	// DryRun: a scale-out from DesiredCur to DesiredNew was decided but not
 	// made, because the scaler is a dry run. Nothing changed.
 	DryRun
+	// TasksNotStarting: the tasks asked for by a scale-out (DesiredNew) have
+	// not started within the policy's StartupTimeout (Waited so far):
+	// Running is still below it, Pending are starting, and Message is the
+	// orchestrator's latest word on the service (on ECS, e.g. "unable to
+	// place a task"). Sent once per scale-out; no further scale-out is made
+	// until they start.
+	TasksNotStarting
+	// ScaleOutSuspended: a scale-out to DesiredNew was called for, but
+	// scale-out is suspended on the service's scalable target
+	// (DynamicScalingOutSuspended); no update was made. Sent once per
+	// suspension.
+	ScaleOutSuspended
 )
 
 // String returns the kind's stable name, as used in logs and metrics.
@@ -60,6 +72,10 @@ func (k Kind) String() string {
 		return "config_rejected"
 	case DryRun:
 		return "dry_run"
+	case TasksNotStarting:
+		return "tasks_not_starting"
+	case ScaleOutSuspended:
+		return "held_suspended" // the outcome's name, as for the other scale-out attempts
 	}
 	return "unknown"
 }
@@ -80,10 +96,28 @@ type Event struct {
 
 	DesiredCur int // desired count before the scale-out
 	DesiredNew int // desired count after it (or that was asked for, on failure)
-	MaxDesired int // MaxDesiredCount, when it capped DesiredNew (0: not capped)
+	// MaxDesired is the cap that limited DesiredNew, when one did, and MaxBy
+	// names it: "MaxDesiredCount", or "MaxCapacity" (the scalable target's).
+	// 0 and "" when DesiredNew was not capped.
+	MaxDesired int
+	MaxBy      string
+	// Running and Pending are the service's task counts when the state was
+	// read (scale-out attempts, TasksNotStarting).
+	Running, Pending int
+	// Escalation reports a ScaledOut during the grace period of an earlier
+	// one: the load needs more than the desired count asked for.
+	Escalation bool
+	// Landed reports a ScaledOut found in force after its update call
+	// failed (its outcome was unknown): no second update was made.
+	Landed bool
+	// Waited is how long the tasks have been starting (TasksNotStarting).
+	Waited time.Duration
+	// Message is the orchestrator's latest event message about the service
+	// (TasksNotStarting); empty when it has none.
+	Message string
 
 	Failures int   // consecutive failed reads (MetricFailing, MetricRecovered)
-	Err      error // the failure (ScaleOutFailed, MetricFailing)
+	Err      error // the failure (ScaleFailed, MetricFailing, ConfigRejected)
 }
 
 // Notifier is told about events. See the package doc for the contract.

@@ -17,6 +17,11 @@ type Update struct {
 // for concurrent use. A service must be added with Put before it can be read.
 // The zero value is ready to use.
 type Memory struct {
+	// StartAtOnce makes SetDesired start the tasks at once: Running becomes
+	// the new desired count and Pending 0. Otherwise the counts are left as
+	// they are and the caller models task start-up. Set it before use.
+	StartAtOnce bool
+
 	mu      sync.Mutex
 	states  map[ServiceID]State
 	updates []Update
@@ -47,7 +52,8 @@ func (m *Memory) State(_ context.Context, svc ServiceID) (State, error) {
 }
 
 // SetDesired sets the service's desired count and records the update. Running
-// and pending counts are left as they are: the caller models task start-up.
+// and pending counts are left as they are (the caller models task start-up)
+// unless StartAtOnce is set.
 func (m *Memory) SetDesired(_ context.Context, svc ServiceID, desired int) error {
 	if desired < 0 {
 		return fmt.Errorf("memory scaler: %s: desired count %d is negative", svc, desired)
@@ -60,6 +66,9 @@ func (m *Memory) SetDesired(_ context.Context, svc ServiceID, desired int) error
 	}
 	m.updates = append(m.updates, Update{Service: svc, From: st.Desired, To: desired})
 	st.Desired = desired
+	if m.StartAtOnce {
+		st.Running, st.Pending = desired, 0
+	}
 	m.states[svc] = st
 	return nil
 }

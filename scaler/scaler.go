@@ -34,6 +34,13 @@ type State struct {
 	// Deploying reports a deployment in progress (more than one deployment,
 	// or the primary one not yet completed).
 	Deploying bool
+	// LastEvent is the orchestrator's latest message about the service (on
+	// ECS, the newest service event, such as "unable to place a task");
+	// empty when there is none.
+	LastEvent string
+	// Target is the service's scalable target (Application Auto Scaling on
+	// ECS), when the scaler reads one.
+	Target ScalableTarget
 	// LastScaleOut is the last scale-out recorded on the service (by this
 	// process or any other, see Recorder); its Time is zero when none is
 	// recorded or the scaler records none.
@@ -42,6 +49,23 @@ type State struct {
 	// (on ECS, the tag fast-autoscaler:paused=true): it is read as usual and
 	// never scaled out until the mark is removed.
 	Paused bool
+}
+
+// ScalableTarget is what a managed autoscaler registered for a service: the
+// bounds it keeps the desired count within and whether its scale-out is
+// suspended. Counts are tasks.
+type ScalableTarget struct {
+	// Known reports that the scaler read it: false when the scaler reads no
+	// scalable targets, or the read failed.
+	Known bool
+	// Registered reports that the service has a scalable target; Min, Max
+	// and ScaleOutSuspended are its settings. False when Known and the
+	// service has none.
+	Registered bool
+	Min, Max   int // MinCapacity, MaxCapacity
+	// ScaleOutSuspended mirrors DynamicScalingOutSuspended: an operator has
+	// suspended scale-out (during an incident or a migration, say).
+	ScaleOutSuspended bool
 }
 
 // ScaleOut is one scale-out as recorded on the service.

@@ -573,3 +573,32 @@ func TestNewTaskSourceTLSServerName(t *testing.T) {
 	require.True(t, ok)
 	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify, "the default client follows TLS")
 }
+
+// Capacity mode sizes a scale-out from the exact total a per-task reading
+// carries (plus the average answering task for each that did not answer),
+// not from the figure compared with the threshold times the tasks running.
+func TestCapacityModeUsesTheExactTotal(t *testing.T) {
+	f := newFarm(t)
+	f.serve("10.0.0.1", active(900))
+	f.serve("10.0.0.2", active(90))
+	f.serve("10.0.0.3", active(90))
+	f.serve("10.0.0.4", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "oops", http.StatusInternalServerError) })
+	f.lister.set(nil, running("a", "10.0.0.1"), running("b", "10.0.0.2"), running("c", "10.0.0.3"), running("d", "10.0.0.4"))
+	src := f.source(clock.NewMock(), &logLines{}, func(o *TaskOptions) { o.Aggregate = AggregateMax })
+
+	p := autoscaler.DefaultPolicy()
+	p.ScaleoutMode, p.ScaleoutThreshold, p.TargetPerTask, p.MinDesiredCount = autoscaler.ModeCapacity, 100, 90, 1
+	mem := scaler.NewMemory()
+	mem.Put(web, scaler.State{Desired: 4, Running: 4, Status: "ACTIVE"})
+	w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Source: src, Policy: p}, mem, nil)
+	require.NoError(t, err)
+
+	c := w.Step(t.Context(), time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+	assert.Equal(t, autoscaler.Reading{Value: 900, Total: 1080, Tasks: 3, Unanswered: 1}, c.Reading,
+		"the busiest task is compared; the total is the sum")
+	require.Equal(t, autoscaler.ScaledOut, c.Outcome, c.Err)
+	assert.Equal(t, 16, c.DesiredNew, "(1080 + 1080/3 for the task that did not answer) / 90; 900 × 4 running would ask for 40")
+	st, err := mem.State(t.Context(), web)
+	require.NoError(t, err)
+	assert.Equal(t, 16, st.Desired)
+}

@@ -75,6 +75,8 @@ func Example() {
 	// fast_autoscaler_reading 420
 	// fast_autoscaler_scaleouts_total dry_run 0
 	// fast_autoscaler_scaleouts_total held_at_max 0
+	// fast_autoscaler_scaleouts_total held_starting 0
+	// fast_autoscaler_scaleouts_total held_suspended 0
 	// fast_autoscaler_scaleouts_total in_grace 0
 	// fast_autoscaler_scaleouts_total paused 0
 	// fast_autoscaler_scaleouts_total scale_failed 0

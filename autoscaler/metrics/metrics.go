@@ -80,6 +80,7 @@ type series struct {
 	duration                           prometheus.Observer
 	scaledOut, heldAtMax, scaleFailed  prometheus.Counter
 	skipPaused, inGrace, dryRun        prometheus.Counter
+	heldStarting, heldSuspended        prometheus.Counter
 	// tasks are the per-task reading's task counts, created at the
 	// service's first per-task reading (set only on its own goroutine).
 	tasks *taskGauges
@@ -119,7 +120,7 @@ func New(opts Options) (*Metrics, error) {
 			"Unix time of the service's last successful metric read (a 503 overload answer included); absent before the first."),
 		desired:   gauge("desired_count", "Desired task count found or set by the service's last scale-out attempt."),
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out (never by a dry run)."),
-		grace:     gauge("in_grace_period", "1 while the service is in the grace period after a scale-out (checks paused), else 0."),
+		grace:     gauge("in_grace_period", "1 while the service is in a grace period after a scale-out (or at its cap), else 0."),
 		paused:    gauge("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0."),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "tasks",
 			Help: "Per-task reading only: tasks at the last check that answered, did not answer (unanswered), or were still starting (not read)."},
@@ -127,7 +128,8 @@ func New(opts Options) (*Metrics, error) {
 		checks: counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
 			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
-			"dry_run (decided, not made).", svcResult),
+			"dry_run (decided, not made), held_starting (the tasks asked for last have not started), "+
+			"held_suspended (scale-out suspended on the scalable target).", svcResult),
 		duration: histogram("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		awsDuration: histogram("aws_request_duration_seconds",
 			"AWS API operation latency in seconds, retries included.", []string{"aws_service", "operation"}),
@@ -194,6 +196,9 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 	s.readFailures.Set(float64(s.failures))
 	m.observeTasks(s, c)
 	grace := 0.0
+	if c.Grace {
+		grace = 1
+	}
 	switch c.Outcome {
 	case autoscaler.ScaledOut:
 		s.scaledOut.Inc()
@@ -208,6 +213,12 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		s.heldAtMax.Inc()
 		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 		grace = 1
+	case autoscaler.HeldStarting:
+		s.heldStarting.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
+	case autoscaler.HeldSuspended:
+		s.heldSuspended.Inc()
+		m.desired.WithLabelValues(s.cluster, s.name).Set(float64(c.DesiredCur))
 	case autoscaler.ScaleFailed:
 		s.scaleFailed.Inc()
 		if c.DesiredNew > 0 { // the state was read: DesiredCur is known
@@ -282,6 +293,8 @@ func (m *Metrics) series(svc scaler.ServiceID) *series {
 		skipPaused:    m.scaleouts.WithLabelValues(c, n, autoscaler.Paused.String()),
 		inGrace:       m.scaleouts.WithLabelValues(c, n, autoscaler.InGrace.String()),
 		dryRun:        m.scaleouts.WithLabelValues(c, n, autoscaler.DryRun.String()),
+		heldStarting:  m.scaleouts.WithLabelValues(c, n, autoscaler.HeldStarting.String()),
+		heldSuspended: m.scaleouts.WithLabelValues(c, n, autoscaler.HeldSuspended.String()),
 	}
 	m.services[svc] = s
 	return s

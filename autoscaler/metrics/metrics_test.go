@@ -84,9 +84,14 @@ func TestObserveScriptedSequence(t *testing.T) {
 			map[string]*float64{"reading": f(270), "in_grace_period": f(0), "desired_count": f(24), "paused": f(1)}},
 		{"paused and calm", autoscaler.Check{Time: at(615), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 12}, Paused: true},
 			map[string]*float64{"reading": f(12), "paused": f(1)}},
-		{"ok again", autoscaler.Check{Time: at(618), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
+		{"held: tasks not started", autoscaler.Check{Time: at(621), Outcome: autoscaler.HeldStarting, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 24, DesiredNew: 48},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10)}},
+		{"checked in a grace period", autoscaler.Check{Time: at(624), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 90}, Grace: true},
+			map[string]*float64{"reading": f(90), "in_grace_period": f(1)}},
+		{"ok again", autoscaler.Check{Time: at(627), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
 			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10),
-				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(618))}},
+				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(627))}},
 	}
 	for _, s := range steps {
 		m.Observe(web, s.check, 20*time.Millisecond)
@@ -110,15 +115,19 @@ func TestObserveScriptedSequence(t *testing.T) {
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 2
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 9
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 11
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made).
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made), held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target).
 # TYPE fast_autoscaler_scaleouts_total counter
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="held_at_max",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="held_starting",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_starting",service="web"} 1
+fast_autoscaler_scaleouts_total{cluster="app",result="held_suspended",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="held_suspended",service="web"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="in_grace",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="api"} 0
@@ -143,7 +152,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 12.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 14.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -154,7 +163,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 12*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 14*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -188,7 +197,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 17, "api keeps all its series: %v", left)
+	assert.Len(t, left, 19, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

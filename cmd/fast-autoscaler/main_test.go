@@ -387,6 +387,7 @@ func TestRunEndToEnd(t *testing.T) {
 	first := p.waitLog(t, "scaled out")
 	assert.EqualValues(t, 2, first["desired_cur"])
 	assert.EqualValues(t, 10, first["desired_new"])
+	srv.PutService("shop", "web", awstest.Service{Desired: 10, Running: 10}) // they start within the grace period (1 s)
 	second, between := p.waitLogAfter(t, "scaled out")
 	assert.EqualValues(t, 10, second["desired_cur"])
 	assert.EqualValues(t, 20, second["desired_new"])

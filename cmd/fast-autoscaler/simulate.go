@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/simulate"
@@ -22,10 +23,11 @@ policy "run" uses) and a model of managed target tracking beside it, once with
 the target-tracking model alone. Prints each run's scale events and a summary
 table; -out also writes a plot (PNG and SVG).
 
--reading per-task models TaskStatusUrl: every ready task reports its own share
-and the reading carries their total; -reading balancer models StatusUrl, one
-task's share sampled through the load balancer. By default a service with
-TaskStatusUrl is read per task, any other through the balancer.
+-reading per-task models TaskStatusUrl: every running task reports its own
+load (a task not yet serving none) and the reading carries their total;
+-reading balancer models StatusUrl, one serving task's share sampled through
+the load balancer. By default a service with TaskStatusUrl is read per task,
+any other through the balancer.
 
 The trace is CSV with a header: seconds from the start (or RFC 3339 times),
 total concurrent connections at the load balancer; a value holds until the
@@ -42,12 +44,14 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		tracePath  = fs.String("trace", "", "traffic trace CSV `file`; required")
 		service    = fs.String("service", "", "simulate only this `service` (EcsServiceName, or cluster/service); default every one")
 		initial    = fs.Int("initial", 0, "`tasks` running at the start; default the service's MinDesiredCount")
-		startup    = fs.Duration("startup", simulate.DefaultStartup, "time from a task's request to it serving traffic")
+		startup    = fs.Duration("startup", simulate.DefaultStartup, "time from a task's request to it running (PENDING to RUNNING)")
+		register   = fs.Duration("register-delay", 20*time.Second, "time from a task running to it serving traffic (registered and healthy in the target group)")
+		resolution = fs.Duration("tt-resolution", simulate.StandardResolution, "target tracking's datapoint: 1m (standard) or 20s (high-resolution CPU/memory)")
 		capacity   = fs.Float64("task-capacity", 0, "per-task `connections` beyond which the status URL answers 503; 0: no limit")
 		target     = fs.Float64("target", 0, "target tracking's target, `connections` per task; default the service's ScaleoutThreshold")
 		out        = fs.String("out", "", "write the plot to `PATH`.png and PATH.svg (PATH-<service>.png/.svg for several services)")
 		asJSON     = fs.Bool("json", false, "print the summaries and scale events as JSON instead")
-		readingArg = fs.String("reading", "", "how the load is read: `per-task` (every ready task) or balancer (one task's share); default per-task for a service with TaskStatusUrl, else balancer")
+		readingArg = fs.String("reading", "", "how the load is read: `per-task` (every running task) or balancer (one serving task's share); default per-task for a service with TaskStatusUrl, else balancer")
 	)
 	code := parseFlags(fs, args, stderr, func() error {
 		switch {
@@ -57,6 +61,10 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return fmt.Errorf("-initial must be >= 1 (0, the default, means the MinDesiredCount), got %d", *initial)
 		case *startup <= 0:
 			return fmt.Errorf("-startup must be > 0, got %v", *startup)
+		case *register < 0:
+			return fmt.Errorf("-register-delay must be >= 0, got %v", *register)
+		case *resolution != simulate.StandardResolution && *resolution != simulate.HighResolution:
+			return fmt.Errorf("-tt-resolution must be 1m or 20s, got %v", *resolution)
 		case !(*capacity >= 0) || math.IsInf(*capacity, 0):
 			return fmt.Errorf("-task-capacity must be a number >= 0, got %v", *capacity)
 		case !(*target >= 0) || math.IsInf(*target, 0):
@@ -95,7 +103,8 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		res, err := simulate.Simulate(ctx, tr, simulate.Options{
 			Cluster: s.EcsClusterName, Name: s.EcsServiceName, Policy: s.Policy,
-			Initial: *initial, Startup: *startup, TaskCapacity: *capacity, Target: *target, Reading: reading,
+			Initial: *initial, Startup: *startup, RegisterDelay: *register, TaskCapacity: *capacity, Target: *target,
+			TTResolution: *resolution, Reading: reading, TaskAggregate: s.TaskAggregate,
 		})
 		if err != nil {
 			return usageErr(err)

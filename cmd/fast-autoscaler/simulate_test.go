@@ -76,6 +76,35 @@ func TestSimulateEveryServiceJSON(t *testing.T) {
 	}
 }
 
+// TestSimulateHardCase: the README's side-by-side comparison, the default
+// policy and ScaleoutMode capacity through a tenfold spike.
+func TestSimulateHardCase(t *testing.T) {
+	code, out, errOut := simulateCmd(t, "-config", "../../examples/hard-cases.json", "-trace", "../../examples/traces/spike-10x.csv")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "shop/double on ")
+	assert.Contains(t, out, "shop/capacity on ")
+	assert.Contains(t, out, "capacity mode (target 90/task)")
+	assert.Contains(t, out, "a new task running 1m00s after it is requested and serving 20s later")
+	assert.Contains(t, out, "1-minute datapoints")
+
+	code, out, errOut = simulateCmd(t, "-config", "../../examples/hard-cases.json", "-trace", "../../examples/traces/spike-10x.csv",
+		"-service", "capacity", "-register-delay", "0s", "-tt-resolution", "20s", "-json")
+	require.Equal(t, exitOK, code, errOut)
+	var doc struct {
+		Services []struct {
+			Settings map[string]any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	require.Len(t, doc.Services, 1)
+	set := doc.Services[0].Settings
+	assert.Equal(t, "capacity", set["scaleout_mode"])
+	assert.Equal(t, 90.0, set["target_per_task"])
+	assert.Equal(t, 0.0, set["register_delay_s"])
+	assert.Equal(t, 20.0, set["tt_resolution_s"])
+	assert.Equal(t, 60.0, set["startup_s"], "the keys of before are kept")
+}
+
 func TestSimulateBadInput(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -94,6 +123,8 @@ func TestSimulateBadInput(t *testing.T) {
 		{name: "no trace flag", args: []string{"-trace", ""}, want: "-config and -trace are required"},
 		{name: "negative startup", args: []string{"-startup", "-1s"}, want: "-startup must be > 0"},
 		{name: "negative capacity", args: []string{"-task-capacity", "-5"}, want: "-task-capacity must be"},
+		{name: "negative register delay", args: []string{"-register-delay", "-1s"}, want: "-register-delay must be >= 0"},
+		{name: "30 s datapoints", args: []string{"-tt-resolution", "30s"}, want: "-tt-resolution must be 1m or 20s"},
 		{name: "unknown flag", args: []string{"-nope"}, want: "flag provided but not defined: -nope"},
 		{name: "stray argument", args: []string{"extra"}, want: "unexpected arguments"},
 	}

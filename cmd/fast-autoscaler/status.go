@@ -95,7 +95,7 @@ func printStatus(w io.Writer, resp *app.StatusResponse) {
 func note(s app.ServiceStatus, now time.Time) string {
 	var parts []string
 	switch s.State {
-	case "grace", "held-at-max":
+	case "grace", "held-at-max", "starting", "suspended":
 		if s.Until != nil {
 			parts = append(parts, "until "+s.Until.Format(time.TimeOnly)+" (in "+age(s.Until.Sub(now))+")")
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
@@ -304,7 +305,10 @@ func Run(ctx context.Context, opts Options) error {
 		"documents", len(cfg.Documents), "dry_run", opts.DryRun)
 
 	ecsClient := awsecs.NewFromConfig(awsCfg)
-	var sc scaler.Scaler = ecs.New(ecsClient)
+	var sc scaler.Scaler = ecs.NewWithOptions(ecsClient, ecs.Options{
+		ScalableTargets: applicationautoscaling.NewFromConfig(awsCfg), // the bounds managed scaling keeps
+		Logger:          log,
+	})
 	if opts.DryRun {
 		sc = scaler.NewDryRun(sc, log)
 		log.Info("dry run: no desired count is changed and Slack is not told")
@@ -367,9 +371,10 @@ func warnAll(log *slog.Logger, services []configsrc.ServiceConfig) {
 	}
 }
 
-// warn logs what is valid but unsafe in s's settings, a line a warning.
+// warn logs what is valid but insecure in s's settings, a line a warning.
+// (A service with no cap is named once its state is read: see stateReader.)
 func warn(log *slog.Logger, s configsrc.ServiceConfig) {
-	for _, w := range s.Warnings() {
+	for _, w := range s.Insecure() {
 		log.Warn("insecure setting", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "warning", w)
 	}
 }

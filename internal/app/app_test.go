@@ -120,7 +120,8 @@ func TestValidate(t *testing.T) {
 	assert.Regexp(t, `\n  MaxDesiredCount +none\n`, out.String(), "no cap reads as none, not 0")
 	assert.Regexp(t, `\n  StatusTLSServerName +none\n`, out.String())
 	assert.Contains(t, out.String(), "  warning: the status request's credentials", "an auth header over unverified TLS")
-	assert.Equal(t, 1, strings.Count(out.String(), "warning:"), "said once")
+	assert.Equal(t, 1, strings.Count(out.String(), "warning: the status request's credentials"), "said once")
+	assert.Contains(t, out.String(), "  warning: no MaxDesiredCount", "and no cap")
 
 	out.Reset()
 	file = writeConfig(t, `{"Services":[{"StatusUrl":"https://lb.elb.amazonaws.com/status","StatusAuthName":"K",
@@ -131,4 +132,51 @@ func TestValidate(t *testing.T) {
 	assert.Regexp(t, `\n  StatusTLSVerify +true\n`, out.String())
 	assert.Regexp(t, `\n  StatusTLSServerName +shop.example.com\n`, out.String())
 	assert.NotContains(t, out.String(), "warning:", "verified against the server name")
+}
+
+// TestNoCapIsWarned: a service with no MaxDesiredCount is named by validate,
+// and, once start-up finds it has no scalable target either, by run.
+func TestNoCapIsWarned(t *testing.T) {
+	var out strings.Builder
+	file := writeConfig(t, `{"Services":[
+		{"StatusUrl":"https://example.com/a","EcsClusterName":"shop","EcsServiceName":"capped","MaxDesiredCount":20},
+		{"StatusUrl":"https://example.com/b","EcsClusterName":"shop","EcsServiceName":"bounded"},
+		{"StatusUrl":"https://example.com/c","EcsClusterName":"shop","EcsServiceName":"open"}]}`)
+	require.NoError(t, Validate(t.Context(), Options{ConfigFile: file}, &out))
+	parts := strings.Split(out.String(), "Services[")
+	require.Len(t, parts, 4)
+	assert.NotContains(t, parts[1], "warning:")
+	assert.Contains(t, parts[2], "warning: no MaxDesiredCount")
+	assert.Contains(t, parts[3], "warning: no MaxDesiredCount")
+
+	aws := awstest.New(t)
+	for _, name := range []string{"capped", "bounded", "open"} {
+		aws.PutService("shop", name, awstest.Service{Desired: 2, Running: 2})
+	}
+	aws.PutScalableTarget("shop", "bounded", awstest.ScalableTarget{Min: 2, Max: 30})
+	cfg := aws.Config()
+	logs := newSyncBuffer()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ConfigFile: file, AWS: &cfg, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+			Ready: func(addr string) { ready <- addr }})
+	}()
+	<-ready
+	require.Eventually(t, func() bool {
+		out := logs.String()
+		return strings.Count(out, `"msg":"service state"`) == 3 && strings.Contains(out, `"msg":"no cap on scale-outs`)
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	var noCap []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"no cap on scale-outs`) {
+			noCap = append(noCap, line)
+		}
+	}
+	require.Len(t, noCap, 1, logs.String())
+	assert.Contains(t, noCap[0], `"service":"open"`)
+	assert.Contains(t, logs.String(), `"max_capacity":30`)
 }

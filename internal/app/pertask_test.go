@@ -33,12 +33,18 @@ func TestRunPerTaskFallsBackToStatusURL(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Options{ConfigFile: file, AWS: &cfg, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	}()
-	require.Eventually(t, func() bool { s, _ := aws.Service("shop", "web"); return s.Desired >= 20 }, 10*time.Second, 5*time.Millisecond,
-		"two scale-outs on the fallback reading")
+	require.Eventually(t, func() bool { s, _ := aws.Service("shop", "web"); return s.Desired == 10 }, 10*time.Second, 5*time.Millisecond,
+		"a scale-out on the fallback reading")
+	// The scale-out has the next check list the tasks again.
+	require.Eventually(t, func() bool { return len(aws.Calls("ListTasks")) >= 2 }, 10*time.Second, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
+	var ops []string
+	for _, c := range aws.Calls("ListTasks", "UpdateService") {
+		ops = append(ops, c.Operation)
+	}
+	assert.Equal(t, []string{"ListTasks", "UpdateService", "ListTasks"}, ops[:3])
 	out := logs.String()
 	assert.Equal(t, 1, strings.Count(out, `"msg":"tasks not listed: reading the fallback status URL through the load balancer until they are"`), out)
 	assert.Contains(t, out, "grant the IAM action ecs:ListTasks")
-	assert.Len(t, aws.Calls("ListTasks"), 2, "listed at the first check and again right after the first scale-out")
 }

@@ -103,7 +103,7 @@ func (r *reloader) apply(ctx context.Context, reason string) map[scaler.ServiceI
 		"added", added, "changed", changed, "removed", removed)
 	fresh := map[scaler.ServiceID]bool{}
 	for _, s := range cfg.Services {
-		if old, ok := before[s.ID()]; !ok || old.cfg != s {
+		if old, ok := before[s.ID()]; !ok || !old.cfg.Equal(s) {
 			r.log.Info("watching", "service", s.EcsServiceName, "cluster", s.EcsClusterName, "settings", s)
 			warn(r.log, s)
 			fresh[s.ID()] = true

@@ -85,8 +85,15 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 		if rec := st.LastScaleOut; !rec.IsZero() {
 			attrs = append(attrs, "recorded_at", rec.Time, "recorded_desired", rec.Desired, "recorded_by", rec.By)
 		}
+		if t := st.Target; t.Registered {
+			attrs = append(attrs, "min_capacity", t.Min, "max_capacity", t.Max, "scale_out_suspended", t.ScaleOutSuspended)
+		}
 		logged++
 		r.log.Info("service state", attrs...)
+		if s.Policy.MaxDesiredCount == 0 && st.Target.Known && !st.Target.Registered {
+			r.log.Warn("no cap on scale-outs: no MaxDesiredCount and no scalable target; set MaxDesiredCount",
+				"service", s.EcsServiceName, "cluster", s.EcsClusterName)
+		}
 	}
 	for id := range r.unreadable { // forget services no longer watched
 		if !slices.Contains(ids, id) {

@@ -28,8 +28,8 @@ type StatusResponse struct {
 type ServiceStatus struct {
 	Cluster string `json:"cluster"`
 	Service string `json:"service"`
-	// State is one word: watching, grace, blind, paused, held-at-max or
-	// scale-failing (see autoscaler.State).
+	// State is one word: watching, grace, blind, paused, held-at-max,
+	// scale-failing, starting or suspended (see autoscaler.State).
 	State string `json:"state"`
 	// Since is when State began (null before the first check); Until, when
 	// State ends by itself (grace, held-at-max: the end of the grace
@@ -41,10 +41,12 @@ type ServiceStatus struct {
 	Reading      *StatusReading `json:"reading"`
 	ReadFailures int            `json:"read_failures"`
 	Threshold    float64        `json:"threshold"`
-	// Mode is how a scale-out sets the desired count ("double").
+	// Mode is how a scale-out sets the desired count: "double", "capacity"
+	// or "steps" (ScaleoutMode).
 	Mode string `json:"mode"`
 	// Cap is the most a scale-out may set (null: no cap); CapSource says
-	// where it comes from: "MaxDesiredCount" or "none".
+	// where it comes from: "MaxDesiredCount", "MaxCapacity" (the scalable
+	// target's, as last read) or "none".
 	Cap       *int   `json:"cap"`
 	CapSource string `json:"cap_source"`
 	// Seen is the service's scale as last read from ECS (null: not read

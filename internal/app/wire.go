@@ -61,7 +61,7 @@ func (w *wirer) wire(cfg *configsrc.Config) (*plan, error) {
 	p := &plan{wired: map[scaler.ServiceID]wiredSvc{}, slacks: map[string]*slack.Notifier{}}
 	for i, s := range cfg.Services {
 		id := scaler.ServiceID{Cluster: s.EcsClusterName, Name: s.EcsServiceName}
-		if old, ok := w.current[id]; ok && old.cfg == s {
+		if old, ok := w.current[id]; ok && old.cfg.Equal(s) {
 			p.keep(id, old, w.slacks[s.SlackWebhookURL.Reveal()])
 			continue
 		}
@@ -172,7 +172,7 @@ func (w *wirer) apply(ctx context.Context, p *plan) (added, changed, removed int
 		switch {
 		case !ok:
 			added++
-		case old.cfg != ws.cfg:
+		case !old.cfg.Equal(ws.cfg):
 			changed++
 		}
 	}

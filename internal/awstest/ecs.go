@@ -15,6 +15,10 @@ type Service struct {
 	// Deployments as DescribeServices reports them; nil means one PRIMARY
 	// deployment, rollout COMPLETED, with the service's counts.
 	Deployments []Deployment
+	// Events are the service's event messages, newest first, as
+	// DescribeServices reports them ("(service web) was unable to place a
+	// task because no container instance met all of its requirements.").
+	Events []string
 	// Tags are the service's resource tags, key to value. DescribeServices
 	// reports them when asked with include ["TAGS"]; TagResource adds and
 	// replaces them.
@@ -202,6 +206,10 @@ func wireService(clusterName, name string, svc Service, withTags bool) map[strin
 			wd[i]["rolloutState"] = d.RolloutState
 		}
 	}
+	events := make([]any, len(svc.Events))
+	for i, msg := range svc.Events {
+		events[i] = map[string]any{"id": "ev-" + strconv.Itoa(len(svc.Events)-i), "createdAt": createdAt - i, "message": msg}
+	}
 	out := map[string]any{
 		"serviceArn":   arn("service/" + clusterName + "/" + name),
 		"serviceName":  name,
@@ -211,7 +219,7 @@ func wireService(clusterName, name string, svc Service, withTags bool) map[strin
 		"launchType":  "FARGATE",
 		"createdAt":   createdAt,
 		"deployments": wd,
-		"events":      []any{},
+		"events":      events,
 	}
 	if withTags {
 		keys := slices.Sorted(maps.Keys(svc.Tags))

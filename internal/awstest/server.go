@@ -1,13 +1,14 @@
 // Package awstest runs an in-process HTTP server that speaks the AWS JSON 1.1
-// wire protocol for the few ECS and SSM operations this module uses, so tests
-// can drive the real aws-sdk-go-v2 clients (signing, retries, endpoint
-// resolution, error decoding) without AWS.
+// wire protocol for the few ECS, SSM and Application Auto Scaling operations
+// this module uses, so tests can drive the real aws-sdk-go-v2 clients
+// (signing, retries, endpoint resolution, error decoding) without AWS.
 //
-// One server answers both services on one URL, routing by X-Amz-Target:
+// One server answers every service on one URL, routing by X-Amz-Target:
 //
 //	AmazonEC2ContainerServiceV20141113.DescribeServices (include TAGS), .UpdateService, .TagResource,
 //	                                   .ListTasks, .DescribeTasks
 //	AmazonSSM.GetParameter, .GetParametersByPath
+//	AnyScaleFrontendService.DescribeScalableTargets   (signing name application-autoscaling)
 //
 // It checks each request the way AWS does in outline: POST, a known target,
 // a SigV4 Authorization header scoped to the right service, Content-Type
@@ -19,7 +20,8 @@
 // end-to-end test of the binary) gets the same server through the variables
 // [Server.Env] returns, appended to its environment:
 //
-//	AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_SSM=<Server.URL>
+//	AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_SSM,
+//	AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=<Server.URL>
 //	AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   static test credentials
 //	AWS_REGION=ap-northeast-1
 //	AWS_EC2_METADATA_DISABLED=true             skip the instance-metadata probe
@@ -72,6 +74,7 @@ const (
 const (
 	ecsTarget = "AmazonEC2ContainerServiceV20141113."
 	ssmTarget = "AmazonSSM."
+	aasTarget = "AnyScaleFrontendService."
 	jsonType  = "application/x-amz-json-1.1"
 	maxBody   = 1 << 20 // bytes of request body read
 )
@@ -102,7 +105,8 @@ type Server struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster
 	params   map[string]Parameter
-	versions map[string]int // parameter name -> version
+	versions map[string]int            // parameter name -> version
+	targets  map[string]ScalableTarget // by resource ID, service/<cluster>/<service>
 	calls    []Call
 	faults   []*fault
 	denied   map[string]bool
@@ -191,6 +195,7 @@ func (s *Server) Env() []string {
 		"AWS_ENDPOINT_URL=" + s.URL,
 		"AWS_ENDPOINT_URL_ECS=" + s.URL,
 		"AWS_ENDPOINT_URL_SSM=" + s.URL,
+		"AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=" + s.URL,
 		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
 		"AWS_SESSION_TOKEN=",
@@ -223,12 +228,14 @@ func (s *Server) ResetCalls() {
 	s.calls = nil
 }
 
-// fault answers the next n calls of op ("" for any) with a canned response.
+// fault answers the next n calls of op ("" for any) with a canned response;
+// with commit, after applying the call's effect.
 type fault struct {
 	op     string
 	n      int
 	status int
 	body   []byte
+	commit bool
 }
 
 // FailNext answers the next n calls of operation op ("" for any operation)
@@ -259,6 +266,24 @@ func (s *Server) RespondNext(op string, n int, status int, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{op: op, n: n, status: status, body: body})
+}
+
+// CommitThenFail applies the next n calls of op (an UpdateService changes
+// the desired count) and then answers them with the AWS error code, as
+// FailNext does: the response of a call that landed is lost, as with a 5xx
+// after commit or a reset connection. The client cannot tell it landed.
+func (s *Server) CommitThenFail(op string, n int, code string) {
+	status := http.StatusBadRequest
+	switch code {
+	case "ServerException", "InternalServerError", "InternalFailure":
+		status = http.StatusInternalServerError
+	}
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{op: op, n: n, status: status, body: errorBody(code, "awstest: injected "+code+" after commit"), commit: true})
 }
 
 // Deny answers every later call of op with AccessDeniedException, as AWS
@@ -341,6 +366,8 @@ func (s *Server) route(target string) (route, bool) {
 		return route{"GetParameter", "ssm", s.getParameter}, true
 	case ssmTarget + "GetParametersByPath":
 		return route{"GetParametersByPath", "ssm", s.getParametersByPath}, true
+	case aasTarget + "DescribeScalableTargets":
+		return route{"DescribeScalableTargets", "application-autoscaling", s.describeScalableTargets}, true
 	}
 	return route{}, false
 }
@@ -383,7 +410,10 @@ func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (int
 		return e.status, errorBody(e.code, e.message)
 	}
 	s.wait(r, rt.op)
-	if status, resp, ok := s.injected(rt); ok {
+	if status, resp, commit, ok := s.injected(rt); ok {
+		if commit {
+			_, _ = rt.handle(body)
+		}
 		return status, resp
 	}
 	out, e := rt.handle(body)
@@ -440,15 +470,16 @@ func (s *Server) wait(r *http.Request, op string) {
 	}
 }
 
-// injected returns the response of a Deny or a queued fault matching rt.
-func (s *Server) injected(rt route) (int, []byte, bool) {
+// injected returns the response of a Deny or a queued fault matching rt,
+// and whether the call is to be applied first.
+func (s *Server) injected(rt route) (status int, body []byte, commit, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.denied[rt.op] {
 		action := rt.scope + ":" + rt.op
 		return http.StatusBadRequest, errorBody("AccessDeniedException", fmt.Sprintf(
 			"User: arn:aws:iam::%s:user/awstest is not authorized to perform: %s because no identity-based policy allows the %s action",
-			AccountID, action, action)), true
+			AccountID, action, action)), false, true
 	}
 	for i, f := range s.faults {
 		if f.op != "" && f.op != rt.op {
@@ -458,9 +489,9 @@ func (s *Server) injected(rt route) (int, []byte, bool) {
 		if f.n <= 0 {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
 		}
-		return f.status, f.body, true
+		return f.status, f.body, f.commit, true
 	}
-	return 0, nil, false
+	return 0, nil, false, false
 }
 
 // decode unmarshals a request body into in; a wrong JSON type is AWS's

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -278,6 +280,63 @@ func TestEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out.Services, 1)
 	assert.Equal(t, int32(3), out.Services[0].DesiredCount)
+}
+
+func TestScalableTargetsThroughSDK(t *testing.T) {
+	s := awstest.New(t)
+	s.PutScalableTarget("c", "web", awstest.ScalableTarget{Min: 2, Max: 8, DynamicScalingOutSuspended: true})
+	s.PutScalableTarget("c", "api", awstest.ScalableTarget{Min: 1, Max: 4})
+	for _, kv := range s.Env() { // through the environment, as the binary finds it
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	require.NoError(t, err)
+	aas := applicationautoscaling.NewFromConfig(cfg)
+	out, err := aas.DescribeScalableTargets(context.Background(), &applicationautoscaling.DescribeScalableTargetsInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{"service/c/web"},
+		ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
+	})
+	require.NoError(t, err)
+	require.Len(t, out.ScalableTargets, 1)
+	got := out.ScalableTargets[0]
+	assert.Equal(t, "service/c/web", aws.ToString(got.ResourceId))
+	assert.Equal(t, int32(2), aws.ToInt32(got.MinCapacity))
+	assert.Equal(t, int32(8), aws.ToInt32(got.MaxCapacity))
+	require.NotNil(t, got.SuspendedState)
+	assert.True(t, aws.ToBool(got.SuspendedState.DynamicScalingOutSuspended))
+	assert.False(t, aws.ToBool(got.SuspendedState.DynamicScalingInSuspended))
+	require.NotNil(t, got.CreationTime)
+
+	out, err = aas.DescribeScalableTargets(context.Background(), &applicationautoscaling.DescribeScalableTargetsInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{"service/c/none"}})
+	require.NoError(t, err)
+	assert.Empty(t, out.ScalableTargets, "no target registered: an empty list, not an error")
+
+	calls := s.Calls("DescribeScalableTargets")
+	require.NotEmpty(t, calls)
+	assert.Equal(t, "AnyScaleFrontendService.DescribeScalableTargets", calls[0].Target)
+	assert.Contains(t, calls[0].Header.Get("Authorization"), "/application-autoscaling/aws4_request", "signed for application-autoscaling")
+
+	s.Deny("DescribeScalableTargets")
+	_, err = aas.DescribeScalableTargets(context.Background(), &applicationautoscaling.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})
+	var api smithy.APIError
+	require.ErrorAs(t, err, &api)
+	assert.Equal(t, "AccessDeniedException", api.ErrorCode())
+	assert.Contains(t, api.ErrorMessage(), "application-autoscaling:DescribeScalableTargets")
+}
+
+// TestCommitThenFail: the update lands, the caller sees only the error.
+func TestCommitThenFail(t *testing.T) {
+	s := awstest.New(t)
+	s.PutService("c", "web", awstest.Service{Desired: 3, Running: 3})
+	s.CommitThenFail("UpdateService", 3, "ServerException")
+	client := ecs.NewFromConfig(s.Config())
+	_, err := client.UpdateService(context.Background(), &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("web"), DesiredCount: aws.Int32(10)})
+	require.Error(t, err)
+	assert.Len(t, s.Calls("UpdateService"), awstest.MaxAttempts, "the SDK retried the 500s")
+	got, _ := s.Service("c", "web")
+	assert.Equal(t, int32(10), got.Desired, "yet it landed")
 }
 
 func TestTagsThroughSDK(t *testing.T) {

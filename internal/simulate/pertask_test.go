@@ -3,32 +3,44 @@ package simulate
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 func TestPerTaskReading(t *testing.T) {
-	r, err := perTaskReading(600, 4, 2, 0)
+	// 4 serving, 2 more running but not serving yet, 1 more asked for.
+	r, err := perTaskReading(600, 4, 6, 7, 0, stubstatus.AggregateAvg)
 	require.NoError(t, err)
-	assert.Equal(t, autoscaler.Reading{Value: 150, Total: 600, Tasks: 4, Starting: 2}, r)
-
-	r, err = perTaskReading(600, 4, 0, 100)
+	assert.Equal(t, autoscaler.Reading{Value: 100, Total: 600, Tasks: 6, Starting: 1}, r,
+		"the average over the running tasks, the exact total")
+	r, err = perTaskReading(600, 4, 6, 7, 0, stubstatus.AggregateMax)
 	require.NoError(t, err)
-	assert.Equal(t, autoscaler.Reading{Overload: true, Tasks: 4}, r, "every task answers 503: no figure")
+	assert.Equal(t, 150.0, r.Value, "max: a serving task's share, as the balancer samples")
 
-	_, err = perTaskReading(600, 0, 3, 0)
+	r, err = perTaskReading(600, 4, 4, 4, 100, stubstatus.AggregateAvg)
+	require.NoError(t, err)
+	assert.Equal(t, autoscaler.Reading{Overload: true, Tasks: 4}, r, "every serving task answers 503: no figure")
+
+	r, err = perTaskReading(600, 0, 2, 2, 0, stubstatus.AggregateAvg)
+	require.NoError(t, err)
+	assert.Equal(t, autoscaler.Reading{Tasks: 2}, r, "running, none serving: no load on any")
+
+	_, err = perTaskReading(600, 0, 0, 3, 0, stubstatus.AggregateAvg)
 	require.Error(t, err, "nothing to read, unlike the balancer's sample")
 	assert.Contains(t, err.Error(), "no task running to read (3 starting)")
 	assert.Equal(t, autoscaler.Reading{Value: 600}, reading(600, 0, 0), "the balancer puts it all on one task")
 }
 
-// Every task reporting an even share, the average per-task reading is the
-// balancer's sample: the same decisions, now with the exact total.
+// With every task serving as soon as it runs, the running tasks' average
+// is the balancer's sample: the same decisions, now with the exact total.
 func TestSimulatePerTask(t *testing.T) {
 	lb, err := Simulate(t.Context(), flashSale(t), Options{Policy: exampleApp(t)})
 	require.NoError(t, err)
@@ -44,7 +56,7 @@ func TestSimulatePerTask(t *testing.T) {
 
 	var text bytes.Buffer
 	require.NoError(t, WriteText(&text, pt))
-	assert.Contains(t, text.String(), "reading: per task")
+	assert.Contains(t, text.String(), "reading: per task (every running task's status page, their average compared")
 	assert.Contains(t, text.String(), "112.0/task (560 in all)")
 	var js bytes.Buffer
 	require.NoError(t, WriteJSON(&js, []*Result{pt}))
@@ -56,6 +68,7 @@ func TestSimulatePerTask(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(js.Bytes(), &doc))
 	assert.Equal(t, "per-task", doc.Services[0].Settings["reading"])
+	assert.Equal(t, "avg", doc.Services[0].Settings["task_aggregate"])
 	assert.EqualValues(t, 560, doc.Services[0].FastAutoscaler.Events[0]["total"])
 
 	text.Reset()
@@ -65,5 +78,34 @@ func TestSimulatePerTask(t *testing.T) {
 
 	_, err = Simulate(t.Context(), flashSale(t), Options{Policy: exampleApp(t), Reading: "sampled"})
 	require.Error(t, err)
-	assert.True(t, strings.Contains(err.Error(), `reading must be "balancer" or "per-task", got "sampled"`), err.Error())
+	assert.Contains(t, err.Error(), `reading must be "balancer" or "per-task", got "sampled"`)
+}
+
+// Where tasks run a while before the load balancer sends them traffic,
+// capacity mode through the balancer must tell from the readings when new
+// tasks serve, and a load flapping around the threshold fools that fit
+// (see the README); reading every task, it knows the total: half the
+// scale-outs and fewer task-hours.
+func TestSimulatePerTaskCapacityOnAFlappingLoad(t *testing.T) {
+	cfg, err := configsrc.Load(t.Context(), configsrc.File{Path: filepath.Join("..", "..", "examples", "hard-cases.json")})
+	require.NoError(t, err)
+	p := cfg.Services[1].Policy
+	require.Equal(t, autoscaler.ModeCapacity, p.ScaleoutMode)
+	tr, err := LoadTrace(filepath.Join("..", "..", "examples", "traces", "flapping.csv"))
+	require.NoError(t, err)
+	opts := Options{Policy: p, Startup: 90 * time.Second, RegisterDelay: 60 * time.Second}
+	lb, err := Simulate(t.Context(), tr, opts)
+	require.NoError(t, err)
+	opts.Reading = PerTask
+	pt, err := Simulate(t.Context(), tr, opts)
+	require.NoError(t, err)
+	assert.Equal(t, 4, lb.Fast.Summary.ScaleOuts, "through the balancer")
+	assert.Equal(t, 2, pt.Fast.Summary.ScaleOuts, "per task")
+	assert.Less(t, pt.Fast.Summary.TaskHours, lb.Fast.Summary.TaskHours)
+	assert.Equal(t, lb.Fast.Summary.TimeToCapacity, pt.Fast.Summary.TimeToCapacity)
+	for _, ev := range pt.Fast.Events {
+		if ev.By == FastAutoscaler {
+			assert.Positive(t, ev.Tasks, "each event of the per-task run carries its task count")
+		}
+	}
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // WriteText writes a report of res for a person: the settings, each run's
@@ -17,13 +20,23 @@ func WriteText(w io.Writer, res *Result) error {
 	thr := conns(p.ScaleoutThreshold)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s/%s on %s (%s)\n", o.Cluster, o.Name, res.Trace.Name, Duration(res.Trace.Duration()))
-	fmt.Fprintf(&b, "  fast-autoscaler: threshold %s/task, check every %s, grace %s, floor %d, cap %s\n",
-		thr, Duration(p.CheckInterval), Duration(p.GracePeriod), p.MinDesiredCount, orNone(p.MaxDesiredCount))
-	fmt.Fprintf(&b, "  service model: %d tasks at start, a new task ready %s after it is requested, task capacity %s\n",
-		o.Initial, Duration(o.Startup), capacity(o.TaskCapacity))
-	fmt.Fprintf(&b, "  target tracking (model): target %s/task, min %d, max %s\n", conns(o.Target), o.Initial, orNone(p.MaxDesiredCount))
+	fmt.Fprintf(&b, "  fast-autoscaler: threshold %s/task, check every %s, grace %s, floor %d, cap %s, %s\n",
+		thr, Duration(p.CheckInterval), Duration(p.GracePeriod), p.MinDesiredCount, orNone(p.MaxDesiredCount), mode(p))
+	serving := "serving as soon as it runs"
+	if o.RegisterDelay > 0 {
+		serving = "serving " + Duration(o.RegisterDelay) + " later"
+	}
+	fmt.Fprintf(&b, "  service model: %d tasks at start, a new task running %s after it is requested and %s, task capacity %s\n",
+		o.Initial, Duration(o.Startup), serving, capacity(o.TaskCapacity))
+	points := "1-minute"
+	if o.TTResolution != time.Minute {
+		points = Duration(o.TTResolution)
+	}
+	fmt.Fprintf(&b, "  target tracking (model): target %s/task, min %d, max %s, %s datapoints\n", conns(o.Target), o.Initial,
+		orNone(p.MaxDesiredCount), points)
 	if o.Reading == PerTask {
-		fmt.Fprintf(&b, "  reading: per task (every ready task's status page, their average compared and their total known)\n")
+		fmt.Fprintf(&b, "  reading: per task (every running task's status page, their %s compared and their total known)\n",
+			map[stubstatus.Aggregate]string{stubstatus.AggregateAvg: "average", stubstatus.AggregateMax: "maximum"}[o.TaskAggregate])
 	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -130,6 +143,26 @@ func perTaskLoad(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
+// mode describes how the policy sizes a scale-out.
+func mode(p autoscaler.Policy) string {
+	var b strings.Builder
+	switch p.EffectiveMode() {
+	case autoscaler.ModeCapacity:
+		fmt.Fprintf(&b, "capacity mode (target %s/task)", conns(p.EffectiveTargetPerTask()))
+	case autoscaler.ModeSteps:
+		b.WriteString("steps mode")
+	default:
+		b.WriteString("doubling")
+	}
+	if p.EscalateWhenReady {
+		b.WriteString(", escalating when ready")
+	}
+	if n := p.ScaleoutAfterChecks; n > 1 {
+		fmt.Fprintf(&b, ", after %d checks over", n)
+	}
+	return b.String()
+}
+
 func capacity(v float64) string {
 	if v == 0 {
 		return "unlimited"
@@ -169,7 +202,16 @@ type (
 		StartupS          float64 `json:"startup_s"`
 		TaskCapacity      float64 `json:"task_capacity"`
 		Target            float64 `json:"target"`
-		Reading           string  `json:"reading,omitempty"` // "per-task"; left out for the balancer
+		// Added with the capacity-aware scale-outs.
+		ScaleoutMode        string  `json:"scaleout_mode"`
+		TargetPerTask       float64 `json:"target_per_task,omitempty"` // capacity mode only
+		ScaleoutAfterChecks int     `json:"scaleout_after_checks"`
+		EscalateWhenReady   bool    `json:"escalate_when_ready"`
+		RegisterDelayS      float64 `json:"register_delay_s"`
+		TTResolutionS       float64 `json:"tt_resolution_s"`
+		// Added with per-task reading: "per-task"; left out for the balancer.
+		Reading       string `json:"reading,omitempty"`
+		TaskAggregate string `json:"task_aggregate,omitempty"`
 	}
 	jsonRun struct {
 		Label   string      `json:"label"`
@@ -207,9 +249,13 @@ func WriteJSON(w io.Writer, results []*Result) error {
 	doc := jsonReport{Services: make([]jsonService, 0, len(results))}
 	for _, res := range results {
 		o, p := res.Options, res.Options.Policy
-		settingsReading := ""
+		target := 0.0
+		if p.EffectiveMode() == autoscaler.ModeCapacity {
+			target = p.EffectiveTargetPerTask()
+		}
+		settingsReading, settingsAgg := "", ""
 		if o.Reading == PerTask {
-			settingsReading = string(PerTask)
+			settingsReading, settingsAgg = string(PerTask), string(o.TaskAggregate)
 		}
 		doc.Services = append(doc.Services, jsonService{
 			Cluster: o.Cluster, Service: o.Name, Trace: res.Trace.Name,
@@ -218,7 +264,10 @@ func WriteJSON(w io.Writer, results []*Result) error {
 				ScaleoutThreshold: p.ScaleoutThreshold, CheckIntervalS: p.CheckInterval.Seconds(),
 				GracePeriodS: p.GracePeriod.Seconds(), MinDesiredCount: p.MinDesiredCount,
 				MaxDesiredCount: p.MaxDesiredCount, Initial: o.Initial, StartupS: o.Startup.Seconds(),
-				TaskCapacity: o.TaskCapacity, Target: o.Target, Reading: settingsReading,
+				TaskCapacity: o.TaskCapacity, Target: o.Target,
+				ScaleoutMode: string(p.EffectiveMode()), ScaleoutAfterChecks: max(p.ScaleoutAfterChecks, 1),
+				TargetPerTask: target, EscalateWhenReady: p.EscalateWhenReady, RegisterDelayS: o.RegisterDelay.Seconds(),
+				TTResolutionS: o.TTResolution.Seconds(), Reading: settingsReading, TaskAggregate: settingsAgg,
 			},
 			FastAutoscaler: jsonRunOf(&res.Fast),
 			TargetTracking: jsonRunOf(&res.Managed),

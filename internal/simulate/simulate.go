@@ -8,10 +8,11 @@
 // requested by a scale-out becomes ready Options.Startup later; connections
 // spread evenly over ready tasks; the status URL, reached through the load
 // balancer, reports one task's share, or answers 503 when that share exceeds
-// Options.TaskCapacity. With Options.Reading PerTask, every ready task
-// reports its share instead (as TaskStatusUrl reads a real service): the
-// reading carries their sum and count, and tasks not ready yet count as
-// starting.
+// Options.TaskCapacity. With Options.Reading PerTask, every running task
+// reports its own load instead (as TaskStatusUrl reads a real service): a
+// serving task its share, a task the load balancer does not send traffic to
+// yet none; the reading carries their sum and count, and tasks not running
+// yet count as starting.
 package simulate
 
 import (
@@ -24,11 +25,19 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
-// DefaultStartup is how long a requested task takes to become ready unless
+// DefaultStartup is how long a requested task takes to run unless
 // Options.Startup says otherwise: 60 s, typical for Fargate.
 const DefaultStartup = 60 * time.Second
+
+// Target tracking's datapoint resolutions: CloudWatch's standard minute, and
+// the 20-second high-resolution CPU and memory metrics ECS can publish.
+const (
+	StandardResolution = time.Minute
+	HighResolution     = 20 * time.Second
+)
 
 // Options describe one simulated service. Policy is required; the rest have
 // defaults.
@@ -42,9 +51,13 @@ type Options struct {
 	// Initial is the number of tasks running at the start; it is also target
 	// tracking's minimum capacity. Tasks; default Policy.MinDesiredCount.
 	Initial int
-	// Startup is how long a requested task takes to become ready (serve
-	// traffic). Default DefaultStartup.
+	// Startup is how long a requested task takes to run (PENDING to
+	// RUNNING in ECS). Default DefaultStartup.
 	Startup time.Duration
+	// RegisterDelay is how long a RUNNING task takes to serve traffic: to be
+	// registered and healthy in the load balancer's target group. Default 0
+	// (it serves as soon as it runs).
+	RegisterDelay time.Duration
 	// TaskCapacity is the per-task connection count beyond which the status
 	// URL answers 503 (an overloaded task). Connections; 0 (default): none.
 	TaskCapacity float64
@@ -52,10 +65,18 @@ type Options struct {
 	// default Policy.ScaleoutThreshold. Its maximum capacity is
 	// Policy.MaxDesiredCount (0: none).
 	Target float64
+	// TTResolution is target tracking's datapoint: StandardResolution (the
+	// default) or HighResolution. It scales out after 3 datapoints above its
+	// target and scales in after 15 minutes below it.
+	TTResolution time.Duration
 	// Reading is how fast-autoscaler reads the load: Balancer (the
 	// default, one sample through the load balancer) or PerTask (every
-	// ready task).
+	// running task).
 	Reading ReadingMode
+	// TaskAggregate is what a per-task reading compares with the
+	// threshold: the running tasks' average (stubstatus.AggregateAvg, the
+	// default) or the busiest task's load (AggregateMax).
+	TaskAggregate stubstatus.Aggregate
 }
 
 // ReadingMode is how the simulated fast-autoscaler reads the service's load.
@@ -63,10 +84,10 @@ type ReadingMode string
 
 // The reading modes.
 const (
-	// Balancer: the status URL through the load balancer reports one ready
+	// Balancer: the status URL through the load balancer reports one serving
 	// task's share (StatusUrl). The default.
 	Balancer ReadingMode = "balancer"
-	// PerTask: every ready task reports its own share, and the reading
+	// PerTask: every running task reports its own load, and the reading
 	// carries their exact total (TaskStatusUrl).
 	PerTask ReadingMode = "per-task"
 )
@@ -88,8 +109,14 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Target == 0 {
 		o.Target = o.Policy.ScaleoutThreshold
 	}
+	if o.TTResolution == 0 {
+		o.TTResolution = StandardResolution
+	}
 	if o.Reading == "" {
 		o.Reading = Balancer
+	}
+	if o.TaskAggregate == "" {
+		o.TaskAggregate = stubstatus.AggregateAvg
 	}
 	errs := []error{o.Policy.Validate()}
 	if o.Initial < 1 {
@@ -97,6 +124,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Startup < 0 {
 		errs = append(errs, fmt.Errorf("task startup must not be negative, got %v", o.Startup))
+	}
+	if o.RegisterDelay < 0 {
+		errs = append(errs, fmt.Errorf("register delay must not be negative, got %v", o.RegisterDelay))
+	}
+	if o.TTResolution != StandardResolution && o.TTResolution != HighResolution {
+		errs = append(errs, fmt.Errorf("target tracking resolution must be %v or %v, got %v", HighResolution, StandardResolution, o.TTResolution))
 	}
 	if !(o.TaskCapacity >= 0) || math.IsInf(o.TaskCapacity, 0) {
 		errs = append(errs, fmt.Errorf("task capacity must be a finite number >= 0, got %v", o.TaskCapacity))
@@ -106,6 +139,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Reading != Balancer && o.Reading != PerTask {
 		errs = append(errs, fmt.Errorf("reading must be %q or %q, got %q", Balancer, PerTask, o.Reading))
+	}
+	if _, err := stubstatus.ParseAggregate(string(o.TaskAggregate)); err != nil {
+		errs = append(errs, fmt.Errorf("task aggregate %w", err))
 	}
 	return o, errors.Join(errs...)
 }
@@ -120,7 +156,8 @@ const (
 )
 
 // action names a fast-autoscaler event in the words the simulation uses for
-// both actors: "scale_out" and "at_max" (other kinds keep their own name).
+// both actors: "scale_out" and "at_max" (other kinds keep their own name,
+// such as "held_suspended").
 func action(k notify.Kind) string {
 	switch k {
 	case notify.ScaledOut:
@@ -215,11 +252,13 @@ func Simulate(ctx context.Context, tr *Trace, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("simulate %s/%s: %w", opts.Cluster, opts.Name, err)
 	}
 	res := &Result{Trace: tr, Options: opts}
-	res.Fast, err = simulate(ctx, tr, opts, true)
+	res.Fast, err = simulate(ctx, tr, opts, "fast-autoscaler + target tracking", func(w *world) (controller, error) {
+		return newFast(opts, tr.Start, w)
+	})
 	if err != nil {
 		return nil, err
 	}
-	res.Managed, err = simulate(ctx, tr, opts, false)
+	res.Managed, err = simulate(ctx, tr, opts, "target tracking alone (model)", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -228,66 +267,110 @@ func Simulate(ctx context.Context, tr *Trace, opts Options) (*Result, error) {
 
 // world is one run's simulated service.
 type world struct {
+	opts  Options
 	conns float64 // connections arriving now
 	tasks tasks
 	now   time.Duration
 	run   Run
 }
 
-// simulate runs the trace once, with fast-autoscaler when fast is set and
-// target tracking always. Events at the same instant apply in a fixed order:
-// the trace row, tasks becoming ready, target tracking's datapoint, the
-// fast-autoscaler check.
-func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, error) {
-	w := &world{}
-	w.run.Label = "target tracking alone (model)"
-	w.tasks.resize(0, 0, opts.Initial)
-	w.tasks.advance(0)
+// resize sets the desired count to n at time t.
+func (w *world) resize(t time.Duration, n int) {
+	w.tasks.resize(t, w.opts.Startup, w.opts.RegisterDelay, n)
+}
 
-	var (
-		watcher *autoscaler.Watcher
-		mem     *scaler.Memory
-		id      = scaler.ServiceID{Cluster: opts.Cluster, Name: opts.Name}
-		last    autoscaler.Reading // the reading the check now running saw
-	)
-	if fast {
-		w.run.Label = "fast-autoscaler + target tracking"
-		mem = scaler.NewMemory()
-		svc := autoscaler.Service{
-			Cluster: opts.Cluster,
-			Name:    opts.Name,
-			Policy:  opts.Policy,
-			Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
-				if opts.Reading == PerTask {
-					r, err := perTaskReading(w.conns, w.tasks.ready, w.tasks.desired-w.tasks.ready, opts.TaskCapacity)
-					last = r
-					return r, err
-				}
-				return reading(w.conns, w.tasks.ready, opts.TaskCapacity), nil
-			}),
-			Notifier: notify.NotifierFunc(func(_ context.Context, ev notify.Event) error {
-				w.run.Events = append(w.run.Events, Event{
-					At: ev.Time.Sub(tr.Start), By: FastAutoscaler, Action: action(ev.Kind),
-					Reading: ev.Value, Overload: ev.Overload, Tasks: last.Tasks, Total: last.Total,
-					DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: w.tasks.ready,
-				})
-				return nil
-			}),
+// controller is what acts on the service beside target tracking in a run:
+// fast-autoscaler's watcher, or a reference a test compares it with.
+type controller interface {
+	// step runs at t: it may resize the world's tasks and record events.
+	// It returns when it runs next.
+	step(ctx context.Context, t time.Duration, w *world) (time.Duration, error)
+}
+
+// fast is fast-autoscaler's watcher acting through scaler.Memory, which
+// holds the modelled service's state at each check.
+type fast struct {
+	watcher *autoscaler.Watcher
+	mem     *scaler.Memory
+	id      scaler.ServiceID
+	start   time.Time
+	last    autoscaler.Reading // the per-task reading of the check running
+}
+
+// newFast returns fast-autoscaler's controller for w, recording its events
+// into w's run.
+func newFast(opts Options, start time.Time, w *world) (*fast, error) {
+	f := &fast{mem: scaler.NewMemory(), id: scaler.ServiceID{Cluster: opts.Cluster, Name: opts.Name}, start: start}
+	svc := autoscaler.Service{
+		Cluster: opts.Cluster,
+		Name:    opts.Name,
+		Policy:  opts.Policy,
+		Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+			if opts.Reading == PerTask {
+				r, err := perTaskReading(w.conns, w.tasks.ready, w.tasks.running, w.tasks.desired, opts.TaskCapacity, opts.TaskAggregate)
+				f.last = r
+				return r, err
+			}
+			return reading(w.conns, w.tasks.ready, opts.TaskCapacity), nil
+		}),
+		Notifier: notify.NotifierFunc(func(_ context.Context, ev notify.Event) error {
+			w.run.Events = append(w.run.Events, Event{
+				At: ev.Time.Sub(start), By: FastAutoscaler, Action: action(ev.Kind),
+				Reading: ev.Value, Overload: ev.Overload, Tasks: f.last.Tasks, Total: f.last.Total,
+				DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: w.tasks.ready,
+			})
+			return nil
+		}),
+	}
+	var err error
+	if f.watcher, err = autoscaler.NewWatcher(svc, f.mem, nil); err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	return f, nil
+}
+
+func (f *fast) step(ctx context.Context, t time.Duration, w *world) (time.Duration, error) {
+	f.mem.Put(f.id, scaler.State{Desired: w.tasks.desired, Running: w.tasks.running,
+		Pending: w.tasks.desired - w.tasks.running, Status: "ACTIVE"})
+	c := f.watcher.Step(ctx, f.start.Add(t))
+	if c.Outcome == autoscaler.ScaledOut {
+		st, err := f.mem.State(ctx, f.id)
+		if err != nil {
+			return 0, fmt.Errorf("simulate: %w", err)
 		}
+		w.resize(t, st.Desired)
+	}
+	return c.Next.Sub(f.start), nil
+}
+
+// simulate runs the trace once, with ctl acting beside target tracking (none
+// when nil). Events at the same instant apply in a fixed order: the trace
+// row, tasks running or serving, target tracking's datapoint, the
+// controller's check.
+func simulate(ctx context.Context, tr *Trace, opts Options, label string, ctl func(*world) (controller, error)) (Run, error) {
+	w := &world{opts: opts}
+	w.run.Label = label
+	w.tasks = tasks{desired: opts.Initial, running: opts.Initial, ready: opts.Initial} // serving from the start
+
+	var c controller
+	if ctl != nil {
 		var err error
-		if watcher, err = autoscaler.NewWatcher(svc, mem, nil); err != nil {
-			return Run{}, fmt.Errorf("simulate: %w", err)
+		if c, err = ctl(w); err != nil {
+			return Run{}, err
 		}
 	}
 
-	tt := targetTracking{target: opts.Target, min: opts.Initial, max: opts.Policy.MaxDesiredCount}
+	res := opts.TTResolution
+	tt := targetTracking{target: opts.Target, min: opts.Initial, max: opts.Policy.MaxDesiredCount,
+		scaleInPoints: int(scaleInAfter / res)}
 	var (
-		sum      float64 // ∫ per-task load dt over the current datapoint, in connection-seconds
+		sum      float64 // ∫ load per running task dt over the current datapoint, in connection-seconds
+		peak     float64 // the highest total load within the current datapoint
 		s        = &w.run.Summary
 		row      = 0
 		start    = tr.Points[0].At
 		end      = tr.Points[len(tr.Points)-1].At
-		minute   = start + datapoint
+		minute   = start + res // end of the current datapoint
 		check    = start
 		thr      = opts.Policy.ScaleoutThreshold
 		taskSecs float64
@@ -300,32 +383,27 @@ func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, err
 			row++
 		}
 		w.conns = tr.Points[row].Conns
+		peak = max(peak, w.conns)
 		w.tasks.advance(t)
 		if t == minute {
-			avg := sum / datapoint.Seconds()
-			if n := tt.observe(avg, w.tasks.ready, w.tasks.desired); n != w.tasks.desired {
+			avg := sum / res.Seconds()
+			if n := tt.observe(avg, peak, w.tasks.running, w.tasks.desired); n != w.tasks.desired {
 				action := "scale_out"
 				if n < w.tasks.desired {
 					action = "scale_in"
 				}
 				w.run.Events = append(w.run.Events, Event{At: t, By: TargetTracking, Action: action,
 					Reading: avg, DesiredCur: w.tasks.desired, DesiredNew: n, Ready: w.tasks.ready})
-				w.tasks.resize(t, opts.Startup, n)
+				w.resize(t, n)
 			}
-			sum, minute = 0, minute+datapoint
+			sum, peak, minute = 0, w.conns, minute+res
 		}
-		if fast && t >= check {
-			mem.Put(id, scaler.State{Desired: w.tasks.desired, Running: w.tasks.ready,
-				Pending: w.tasks.desired - w.tasks.ready, Status: "ACTIVE"})
-			c := watcher.Step(ctx, tr.Start.Add(t))
-			check = c.Next.Sub(tr.Start)
-			if c.Outcome == autoscaler.ScaledOut {
-				st, err := mem.State(ctx, id)
-				if err != nil {
-					return Run{}, fmt.Errorf("simulate: %w", err)
-				}
-				w.tasks.resize(t, opts.Startup, st.Desired)
+		if c != nil && t >= check {
+			next, err := c.step(ctx, t, w)
+			if err != nil {
+				return Run{}, err
 			}
+			check = next
 		}
 		load := perTask(w.conns, w.tasks.ready)
 		w.sample(load)
@@ -340,11 +418,11 @@ func simulate(ctx context.Context, tr *Trace, opts Options, fast bool) (Run, err
 		if row+1 < len(tr.Points) {
 			next = min(next, tr.Points[row+1].At)
 		}
-		if fast {
+		if c != nil {
 			next = min(next, check)
 		}
 		dt := (next - t).Seconds()
-		sum += load * dt
+		sum += perTask(w.conns, w.tasks.running) * dt // the service's average: a task not serving yet carries nothing
 		taskSecs += float64(w.tasks.desired) * dt
 		s.PeakPerTask = max(s.PeakPerTask, load)
 		s.PeakDesired = max(s.PeakDesired, w.tasks.desired)

@@ -75,7 +75,9 @@ func TestSameDecisionsAsEngine(t *testing.T) {
 		tr.Points = append(tr.Points, Point{At: d, Conns: initial * perTask(d)})
 	}
 	res, err := Simulate(t.Context(), tr, Options{Cluster: "c", Name: "s", Policy: policy, Initial: initial,
-		Startup:      100 * time.Hour, // tasks never get ready, so the readings stay as scripted
+		// Tasks run at once (as in the engine's scaler) but never serve, so
+		// the readings stay as scripted.
+		Startup: time.Nanosecond, RegisterDelay: 100 * time.Hour,
 		TaskCapacity: capacity, Target: math.MaxFloat64})
 	require.NoError(t, err)
 	var got []decision
@@ -109,7 +111,7 @@ func engineDecisions(t *testing.T, policy autoscaler.Policy, initial int, capaci
 		mock := clock.NewMock()
 		start := mock.Now()
 		id := scaler.ServiceID{Cluster: "c", Name: "s"}
-		mem := scaler.NewMemory()
+		mem := &scaler.Memory{StartAtOnce: true}
 		mem.Put(id, scaler.State{Desired: initial, Running: initial, Status: "ACTIVE"})
 		var events []notify.Event
 		svc := autoscaler.Service{Cluster: id.Cluster, Name: id.Name, Policy: policy,
@@ -301,6 +303,8 @@ func TestOptionsErrors(t *testing.T) {
 		"negative startup":  {Policy: autoscaler.DefaultPolicy(), Startup: -time.Second},
 		"negative capacity": {Policy: autoscaler.DefaultPolicy(), TaskCapacity: -1},
 		"NaN target":        {Policy: autoscaler.DefaultPolicy(), Target: math.NaN()},
+		"negative delay":    {Policy: autoscaler.DefaultPolicy(), RegisterDelay: -time.Second},
+		"30 s datapoints":   {Policy: autoscaler.DefaultPolicy(), TTResolution: 30 * time.Second},
 	} {
 		_, err := Simulate(t.Context(), tr, opts)
 		assert.Error(t, err, name)
@@ -339,6 +343,45 @@ func TestWriteText(t *testing.T) {
 		"task-hours",
 	} {
 		assert.Contains(t, out, want)
+	}
+}
+
+// TestRegisterDelayModel: a task runs Startup after its request and serves
+// RegisterDelay after that; the reading is a serving task's share, and the
+// state the watcher reads counts it running from the first moment.
+func TestRegisterDelayModel(t *testing.T) {
+	tr := &Trace{Name: "step", Start: time.Unix(0, 0).UTC(), Points: []Point{{0, 200}, {10 * time.Second, 1600}, {5 * time.Minute, 1600}}}
+	policy := autoscaler.DefaultPolicy()
+	policy.ScaleoutThreshold, policy.MinDesiredCount, policy.CheckInterval = 100, 4, 5*time.Second
+	res, err := Simulate(t.Context(), tr, Options{Policy: policy, Startup: 30 * time.Second, RegisterDelay: 20 * time.Second})
+	require.NoError(t, err)
+	assert.Equal(t, Event{At: 10 * time.Second, By: FastAutoscaler, Action: "scale_out", Reading: 400,
+		DesiredCur: 4, DesiredNew: 8, Ready: 4}, res.Fast.Events[0])
+	var serving Sample
+	for _, smp := range res.Fast.Samples {
+		if smp.Ready == 8 {
+			serving = smp
+			break
+		}
+	}
+	assert.Equal(t, Sample{At: 60 * time.Second, Conns: 1600, PerTask: 200, Desired: 8, Ready: 8}, serving,
+		"requested at 10 s, running at 40 s, serving at 60 s: 400 a task until then")
+}
+
+// TestHighResolutionTargetTracking: with 20-second datapoints target
+// tracking scales out after a minute above its target, on 20-second
+// boundaries.
+func TestHighResolutionTargetTracking(t *testing.T) {
+	tr := &Trace{Name: "step", Start: time.Unix(0, 0).UTC(), Points: []Point{{0, 200}, {10 * time.Second, 1600}, {10 * time.Minute, 1600}}}
+	policy := autoscaler.DefaultPolicy()
+	policy.ScaleoutThreshold, policy.MinDesiredCount = 100, 4
+	// The first 20-second datapoint (0 to 20 s) averages 225 a task: above.
+	for res, at := range map[time.Duration]time.Duration{StandardResolution: 3 * time.Minute, HighResolution: time.Minute} {
+		r, err := Simulate(t.Context(), tr, Options{Policy: policy, TTResolution: res})
+		require.NoError(t, err)
+		require.NotEmpty(t, r.Managed.Events)
+		assert.Equal(t, at, r.Managed.Events[0].At, "%v datapoints", res)
+		assert.Equal(t, 16, r.Managed.Events[0].DesiredNew)
 	}
 }
 

@@ -533,14 +533,36 @@ func Format(ev notify.Event) string {
 		fmt.Fprintf(&b, "scaleout %s service\n```\n", svc)
 		writeReading(&b, ev)
 		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
-		if ev.MaxDesired > 0 {
-			fmt.Fprintf(&b, "capped at MaxDesiredCount: %d\n", ev.MaxDesired)
+		if ev.MaxDesired > 0 || ev.MaxBy != "" {
+			fmt.Fprintf(&b, "capped at %s: %d\n", boundName(ev.MaxBy), ev.MaxDesired)
+		}
+		if ev.Escalation {
+			b.WriteString("raised again: the load needs more than the count asked for while tasks start\n")
+		}
+		if ev.Landed {
+			b.WriteString("the update's call had failed, but the update is in force: not made again\n")
 		}
 		b.WriteString("```")
 	case notify.HeldAtMax:
-		fmt.Fprintf(&b, "scaleout %s service (cluster %s) held: DesiredCount already at MaxDesiredCount\n```\n", svc, cluster)
+		fmt.Fprintf(&b, "scaleout %s service (cluster %s) held: DesiredCount already at %s\n```\n", svc, cluster, boundName(ev.MaxBy))
 		writeReading(&b, ev)
-		fmt.Fprintf(&b, "DesiredCount(cur): %d\nMaxDesiredCount: %d\n```", ev.DesiredCur, ev.MaxDesired)
+		label := "MaxDesiredCount"
+		if ev.MaxBy == "MaxCapacity" {
+			label = "MaxCapacity"
+		}
+		fmt.Fprintf(&b, "DesiredCount(cur): %d\n%s: %d\n```", ev.DesiredCur, label, ev.MaxDesired)
+	case notify.TasksNotStarting:
+		fmt.Fprintf(&b, "tasks of %s service (cluster %s) not starting: no further scaleout until they do\n```\n", svc, cluster)
+		fmt.Fprintf(&b, "DesiredCount: %d (asked for %d, %s ago)\nRunning: %d\nPending: %d\n",
+			ev.DesiredCur, ev.DesiredNew, ev.Waited.Round(time.Second), ev.Running, ev.Pending)
+		if ev.Message != "" {
+			fmt.Fprintf(&b, "Latest ECS event: %s\n", slackEscape(truncate(ev.Message, slackMaxError)))
+		}
+		b.WriteString("```")
+	case notify.ScaleOutSuspended:
+		fmt.Fprintf(&b, "scaleout %s service (cluster %s) held: scale-out is suspended on its scalable target\n```\n", svc, cluster)
+		writeReading(&b, ev)
+		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(wanted): %d\n```", ev.DesiredCur, ev.DesiredNew)
 	case notify.ScaleFailed:
 		fmt.Fprintf(&b, "scaleout %s service (cluster %s) FAILED\n```\n", svc, cluster)
 		writeReading(&b, ev)
@@ -563,6 +585,14 @@ func Format(ev notify.Event) string {
 		fmt.Fprintf(&b, "%s event for %s service (cluster %s)", ev.Kind, svc, cluster)
 	}
 	return b.String()
+}
+
+// boundName names the cap an event reports: MaxDesiredCount by default.
+func boundName(by string) string {
+	if by == "MaxCapacity" {
+		return "the scalable target's MaxCapacity"
+	}
+	return "MaxDesiredCount"
 }
 
 func writeReading(b *strings.Builder, ev notify.Event) {

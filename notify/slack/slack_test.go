@@ -236,6 +236,28 @@ func TestFormatSlack(t *testing.T) {
 		{"metric recovered",
 			notify.Event{Kind: notify.MetricRecovered, Cluster: "prod", Service: "web", Failures: 7},
 			"metric source of web service (cluster prod) recovered after 7 failed checks"},
+		{"capped by the scalable target",
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Value: 400, DesiredCur: 5, DesiredNew: 8, MaxDesired: 8, MaxBy: "MaxCapacity"},
+			"scaleout web service\n```\nActiveConnections: 400\nDesiredCount(cur): 5\nDesiredCount(new): 8\ncapped at the scalable target's MaxCapacity: 8\n```"},
+		{"held at the scalable target's MaxCapacity",
+			notify.Event{Kind: notify.HeldAtMax, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 8, DesiredNew: 8, MaxDesired: 8, MaxBy: "MaxCapacity"},
+			"scaleout web service (cluster prod) held: DesiredCount already at the scalable target's MaxCapacity\n```\nActiveConnections: 300\nDesiredCount(cur): 8\nMaxCapacity: 8\n```"},
+		{"escalation",
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Value: 600, DesiredCur: 9, DesiredNew: 17, Escalation: true},
+			"scaleout web service\n```\nActiveConnections: 600\nDesiredCount(cur): 9\nDesiredCount(new): 17\nraised again: the load needs more than the count asked for while tasks start\n```"},
+		{"landed after a failed call",
+			notify.Event{Kind: notify.ScaledOut, Service: "web", Value: 600, DesiredCur: 3, DesiredNew: 10, Landed: true},
+			"scaleout web service\n```\nActiveConnections: 600\nDesiredCount(cur): 3\nDesiredCount(new): 10\nthe update's call had failed, but the update is in force: not made again\n```"},
+		{"tasks not starting",
+			notify.Event{Kind: notify.TasksNotStarting, Cluster: "prod", Service: "web", DesiredCur: 10, DesiredNew: 10, Running: 2, Pending: 8,
+				Waited: 5*time.Minute + 300*time.Millisecond, Message: "(service web) was unable to place a task <because> no container instance met all of its requirements."},
+			"tasks of web service (cluster prod) not starting: no further scaleout until they do\n```\nDesiredCount: 10 (asked for 10, 5m0s ago)\nRunning: 2\nPending: 8\nLatest ECS event: (service web) was unable to place a task &lt;because&gt; no container instance met all of its requirements.\n```"},
+		{"tasks not starting, no ECS event",
+			notify.Event{Kind: notify.TasksNotStarting, Cluster: "prod", Service: "web", DesiredCur: 10, DesiredNew: 10, Running: 2, Waited: time.Minute},
+			"tasks of web service (cluster prod) not starting: no further scaleout until they do\n```\nDesiredCount: 10 (asked for 10, 1m0s ago)\nRunning: 2\nPending: 0\n```"},
+		{"scale-out suspended",
+			notify.Event{Kind: notify.ScaleOutSuspended, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 5, DesiredNew: 10},
+			"scaleout web service (cluster prod) held: scale-out is suspended on its scalable target\n```\nActiveConnections: 300\nDesiredCount(cur): 5\nDesiredCount(wanted): 10\n```"},
 		{"config rejected",
 			notify.Event{Kind: notify.ConfigRejected, Err: errors.New("Services[0] (web): ScaleoutThreshold: must be > 0")},
 			"config reload rejected; the last good config keeps running\n```\nServices[0] (web): ScaleoutThreshold: must be &gt; 0\n```"},
@@ -472,7 +494,7 @@ func TestSlackHangingNeverDelaysTheEngine(t *testing.T) {
 			defer mu.Unlock()
 			return append([]time.Duration(nil), checks...)
 		}
-		mem := scaler.NewMemory()
+		mem := &scaler.Memory{StartAtOnce: true} // tasks start at once: every check may scale out again
 		svc := scaler.ServiceID{Cluster: "prod", Name: "web"}
 		mem.Put(svc, scaler.State{Desired: 2, Running: 2})
 		policy := autoscaler.DefaultPolicy()

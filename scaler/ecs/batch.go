@@ -23,7 +23,9 @@ const (
 
 // States reads every service in svcs with one DescribeServices call per 10
 // services of a cluster (1,000 services in one cluster cost 100 calls), at
-// most 4 calls at a time, and returns the states in the order asked. Each
+// most 4 calls at a time, and returns the states in the order asked. The
+// scalable targets of the services read are filled in as State does, with
+// one DescribeScalableTargets call per 50 services whose targets are due. Each
 // service is checked as State checks it; a call that fails fails each
 // service it asked for.
 func (e *Scaler) States(ctx context.Context, svcs []scaler.ServiceID) ([]scaler.State, []error) {
@@ -38,6 +40,20 @@ func (e *Scaler) States(ctx context.Context, svcs []scaler.ServiceID) ([]scaler.
 		})
 	}
 	wg.Wait()
+	if e.opts.ScalableTargets != nil {
+		var read []scaler.ServiceID
+		var at []int
+		for i, err := range errs {
+			if err == nil {
+				read, at = append(read, svcs[i]), append(at, i)
+			}
+		}
+		targets := make([]scaler.State, len(read))
+		e.targetsOf(ctx, read, targets)
+		for i, t := range targets {
+			states[at[i]].Target = t.Target
+		}
+	}
 	return states, errs
 }
 

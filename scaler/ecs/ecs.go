@@ -1,18 +1,25 @@
 // Package ecs is a scaler.Scaler for Amazon ECS services on aws-sdk-go-v2:
 // DescribeServices to read a service (10 services a call through States),
-// UpdateService to set its desired count, and TagResource to record each
-// scale-out on the service as tags (see Tag*).
+// UpdateService to set its desired count, TagResource to record each
+// scale-out on the service as tags (see Tag*), and, when given a client for
+// it, Application Auto Scaling's DescribeScalableTargets to read the bounds
+// managed scaling keeps each service within (see Options).
 package ecs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/benbjohnson/clock"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
@@ -30,16 +37,47 @@ type Client interface {
 	TagResource(ctx context.Context, in *awsecs.TagResourceInput, optFns ...func(*awsecs.Options)) (*awsecs.TagResourceOutput, error)
 }
 
+// maxEventLen bounds the service event message State reports, in bytes.
+const maxEventLen = 500
+
+// Options configure a Scaler beyond its ECS client. The zero value reads no
+// scalable targets.
+type Options struct {
+	// ScalableTargets, when set, reads each service's Application Auto
+	// Scaling scalable target (its MinCapacity, MaxCapacity and whether
+	// dynamic scale-out is suspended) for State and States, typically
+	// applicationautoscaling.NewFromConfig(cfg). A read is reused for
+	// TargetsMaxAge and made again after each SetDesired. When it fails
+	// (the IAM action application-autoscaling:DescribeScalableTargets is
+	// not granted, say) the state is still read, reporting the target as
+	// not known, and a warning is logged once per service.
+	ScalableTargets TargetsClient
+	// TargetsMaxAge is how long a scalable target read is reused. Default
+	// DefaultTargetsMaxAge.
+	TargetsMaxAge time.Duration
+	// Logger receives those warnings. Default: discarded.
+	Logger *slog.Logger
+	// Clock times the reuse. Default clock.New().
+	Clock clock.Clock
+}
+
 // Scaler is a scaler.Scaler, scaler.Recorder and scaler.BatchStater for
 // Amazon ECS services. State is one DescribeServices call (with the
-// service's tags), SetDesired one UpdateService call, RecordScaleOut one
-// TagResource call, and States one DescribeServices call per 10 services of
-// a cluster; retries are the client's own (the SDK's standard retryer,
-// configured where the client is built). It is safe for concurrent use.
+// service's tags, and at most once per TargetsMaxAge one
+// DescribeScalableTargets call beside it), SetDesired one UpdateService
+// call, RecordScaleOut one TagResource call, and States one DescribeServices
+// call per 10 services of a cluster (and one DescribeScalableTargets call
+// per 50 services whose targets are due); retries are the clients' own (the
+// SDK's standard retryer, configured where the clients are built). It is
+// safe for concurrent use.
 type Scaler struct {
 	client Client
 	region string   // for messages; empty if the client does not say
 	arns   sync.Map // scaler.ServiceID -> service ARN, as DescribeServices reported it
+	opts   Options
+
+	mu      sync.Mutex
+	targets map[scaler.ServiceID]*targetRead
 }
 
 var (
@@ -49,9 +87,21 @@ var (
 )
 
 // New returns an ECS scaler calling client, typically
-// ecs.NewFromConfig(cfg).
-func New(client Client) *Scaler {
-	e := &Scaler{client: client}
+// ecs.NewFromConfig(cfg), reading no scalable targets.
+func New(client Client) *Scaler { return NewWithOptions(client, Options{}) }
+
+// NewWithOptions returns an ECS scaler calling client, configured by opts.
+func NewWithOptions(client Client, opts Options) *Scaler {
+	if opts.TargetsMaxAge <= 0 {
+		opts.TargetsMaxAge = DefaultTargetsMaxAge
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.New()
+	}
+	e := &Scaler{client: client, opts: opts, targets: make(map[scaler.ServiceID]*targetRead)}
 	if c, ok := client.(interface{ Options() awsecs.Options }); ok {
 		e.region = c.Options().Region
 	}
@@ -68,12 +118,30 @@ func (e *Scaler) describe(ctx context.Context, cluster string, names []string) (
 	})
 }
 
-// State describes the service. A service ECS reports missing is an error
-// wrapping scaler.ErrServiceNotFound; a DRAINING or INACTIVE one wraps
+// State describes the service and, when Options.ScalableTargets is set, its
+// scalable target. A service ECS reports missing is an error wrapping
+// scaler.ErrServiceNotFound; a DRAINING or INACTIVE one wraps
 // scaler.ErrServiceNotActive. Its tags give State.LastScaleOut and
 // State.Paused; a tag of ours with a value that cannot be read is an error
-// naming it.
+// naming it. A scalable target that cannot be read is no error:
+// State.Target.Known is false.
 func (e *Scaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
+	target := make(chan scaler.ScalableTarget, 1)
+	if read := e.cachedTarget(svc); read != nil {
+		target <- *read
+	} else {
+		go func() { target <- e.readTargets(ctx, []scaler.ServiceID{svc})[0] }() // beside DescribeServices, not after it
+	}
+	st, err := e.describeOne(ctx, svc)
+	st.Target = <-target
+	if err != nil {
+		return scaler.State{}, err
+	}
+	return st, nil
+}
+
+// describeOne reads one service with DescribeServices.
+func (e *Scaler) describeOne(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
 	out, err := e.describe(ctx, svc.Cluster, []string{svc.Name})
 	if err != nil {
 		return scaler.State{}, e.wrap("DescribeServices", svc, err)
@@ -119,7 +187,7 @@ func (e *Scaler) state(svc scaler.ServiceID, s types.Service) (scaler.State, err
 	if arn := aws.ToString(s.ServiceArn); arn != "" {
 		e.arns.Store(svc, arn)
 	}
-	return scaler.State{
+	st := scaler.State{
 		Desired:      int(s.DesiredCount),
 		Running:      int(s.RunningCount),
 		Pending:      int(s.PendingCount),
@@ -127,7 +195,25 @@ func (e *Scaler) state(svc scaler.ServiceID, s types.Service) (scaler.State, err
 		Deploying:    deploying(s.Deployments),
 		LastScaleOut: rec,
 		Paused:       paused,
-	}, nil
+	}
+	if len(s.Events) > 0 { // newest first
+		st.LastEvent = eventText(aws.ToString(s.Events[0].Message))
+	}
+	return st, nil
+}
+
+// eventText makes an ECS event message fit for a log line and a chat
+// message: valid UTF-8, one line, at most maxEventLen bytes.
+func eventText(msg string) string {
+	msg = strings.Join(strings.Fields(strings.ToValidUTF8(msg, "\uFFFD")), " ")
+	if len(msg) <= maxEventLen {
+		return msg
+	}
+	cut := maxEventLen
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 // deploying reports more than one deployment, or a PRIMARY one whose
@@ -156,6 +242,7 @@ func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired i
 		Service:      aws.String(svc.Name),
 		DesiredCount: aws.Int32(int32(desired)),
 	})
+	e.staleTarget(svc) // read the scalable target afresh: a scale-out may meet its bounds
 	if err != nil {
 		return e.wrap("UpdateService", svc, err)
 	}

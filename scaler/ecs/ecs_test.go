@@ -1,16 +1,23 @@
 package ecs_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
@@ -269,4 +276,230 @@ func BenchmarkECSScaleOut(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newWithTargets returns a scaler reading scalable targets too, on a mock
+// clock, logging to the returned buffer.
+func newWithTargets(t testing.TB, svc awstest.Service) (*awstest.Server, *ecs.Scaler, *clock.Mock, *bytes.Buffer) {
+	s := awstest.New(t)
+	s.PutService(web.Cluster, web.Name, svc)
+	mock := clock.NewMock()
+	var logs bytes.Buffer
+	e := ecs.NewWithOptions(awsecs.NewFromConfig(s.Config()), ecs.Options{
+		ScalableTargets: applicationautoscaling.NewFromConfig(s.Config()),
+		Logger:          slog.New(slog.NewJSONHandler(&logs, nil)),
+		Clock:           mock,
+	})
+	return s, e, mock, &logs
+}
+
+func TestECSScalableTarget(t *testing.T) {
+	ctx := context.Background()
+	s, e, mock, _ := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 8, DynamicScalingOutSuspended: true})
+
+	st, err := e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 8, ScaleOutSuspended: true}, st.Target)
+	calls := s.Calls("DescribeScalableTargets")
+	require.Len(t, calls, 1)
+	assert.JSONEq(t, `{"ServiceNamespace":"ecs","ResourceIds":["service/app/web"],"ScalableDimension":"ecs:service:DesiredCount","MaxResults":50}`, string(calls[0].Body))
+
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 12})
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max, "reused within a minute")
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 1)
+
+	mock.Add(ecs.DefaultTargetsMaxAge)
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 12}, st.Target, "read again after a minute")
+
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 20})
+	require.NoError(t, e.SetDesired(ctx, web, 10))
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, 20, st.Target.Max, "read again after a scale-out")
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 3)
+
+	s.RemoveScalableTarget(web.Cluster, web.Name)
+	mock.Add(ecs.DefaultTargetsMaxAge)
+	st, err = e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ScalableTarget{Known: true}, st.Target, "none registered: known to have none")
+}
+
+func TestECSScalableTargetDenied(t *testing.T) {
+	ctx := context.Background()
+	s, e, mock, logs := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 2, Max: 8})
+	s.Deny("DescribeScalableTargets")
+
+	for range 3 {
+		st, err := e.State(ctx, web)
+		require.NoError(t, err, "the service is still read")
+		assert.Equal(t, 5, st.Desired)
+		assert.False(t, st.Target.Known)
+		mock.Add(ecs.DefaultTargetsMaxAge)
+	}
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 3, "tried again each minute")
+	assert.Equal(t, 1, strings.Count(logs.String(), "scalable target not readable"), "warned once")
+	assert.Contains(t, logs.String(), "grant the IAM action application-autoscaling:DescribeScalableTargets")
+
+	s.Allow("DescribeScalableTargets")
+	st, err := e.State(ctx, web)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max)
+	assert.Contains(t, logs.String(), "scalable target readable again")
+}
+
+func TestECSScalableTargetBadResponses(t *testing.T) {
+	for name, body := range map[string]string{
+		"missing MaxCapacity": `{"ScalableTargets":[{"ServiceNamespace":"ecs","ResourceId":"service/app/web","ScalableDimension":"ecs:service:DesiredCount","MinCapacity":1,"CreationTime":1700000000,"RoleARN":"r"}]}`,
+		"max below min":       `{"ScalableTargets":[{"ServiceNamespace":"ecs","ResourceId":"service/app/web","ScalableDimension":"ecs:service:DesiredCount","MinCapacity":9,"MaxCapacity":3,"CreationTime":1700000000,"RoleARN":"r"}]}`,
+		"not JSON":            `{"ScalableTargets":[`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, e, _, logs := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+			s.RespondNext("DescribeScalableTargets", 1, http.StatusOK, []byte(body))
+			st, err := e.State(context.Background(), web)
+			require.NoError(t, err)
+			assert.False(t, st.Target.Known)
+			assert.Contains(t, logs.String(), "scalable target not readable")
+		})
+	}
+}
+
+func TestECSScalableTargetOfAnARN(t *testing.T) {
+	s, e, _, _ := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutScalableTarget(web.Cluster, web.Name, awstest.ScalableTarget{Min: 1, Max: 8})
+	svc := scaler.ServiceID{Cluster: "arn:aws:ecs:ap-northeast-1:123456789012:cluster/app", Name: "web"}
+	st, err := e.State(context.Background(), svc)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max)
+}
+
+func TestECSLastEvent(t *testing.T) {
+	long := strings.Repeat("x", 600)
+	_, e := newECS(t, awstest.Service{Desired: 10, Running: 5, Pending: 0, Events: []string{
+		"(service web) was unable to place a task because no container instance met all of its requirements.\nThe closest matching container-instance has insufficient CPU units available.",
+		"(service web) has started 5 tasks.",
+	}})
+	st, err := e.State(context.Background(), web)
+	require.NoError(t, err)
+	assert.Equal(t, "(service web) was unable to place a task because no container instance met all of its requirements. The closest matching container-instance has insufficient CPU units available.", st.LastEvent, "the newest, on one line")
+
+	_, e = newECS(t, awstest.Service{Desired: 1, Events: []string{long}})
+	st, err = e.State(context.Background(), web)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(st.LastEvent), 503)
+	assert.True(t, strings.HasSuffix(st.LastEvent, "…"))
+}
+
+// TestWatcherRetryFindsTheLostUpdate drives the real watcher through the
+// real SDK client: an UpdateService that lands but answers 500 on every
+// attempt is a failed scale-out; the next check finds the count it asked
+// for in force and reports the scale-out done, with no second update, in
+// every ScaleoutMode.
+func TestWatcherRetryFindsTheLostUpdate(t *testing.T) {
+	steps := &autoscaler.StepScaling{AdjustmentType: autoscaler.ChangeInCapacity,
+		StepAdjustments: []autoscaler.StepAdjustment{{MetricIntervalLowerBound: new(0.0), ScalingAdjustment: 4}}}
+	for _, mode := range []autoscaler.ScaleoutMode{autoscaler.ModeDouble, autoscaler.ModeCapacity, autoscaler.ModeSteps} {
+		t.Run(string(mode), func(t *testing.T) {
+			s, e := newECS(t, awstest.Service{Desired: 3, Running: 3})
+			s.CommitThenFail("UpdateService", awstest.MaxAttempts, "ServerException")
+			p := autoscaler.DefaultPolicy()
+			p.ScaleoutThreshold, p.ScaleoutMode = 100, mode
+			if mode == autoscaler.ModeSteps {
+				p.Steps = steps
+			}
+			w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Policy: p,
+				Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+					return autoscaler.Reading{Value: 400}, nil
+				})}, e, nil)
+			require.NoError(t, err)
+			now := time.Unix(1_700_000_000, 0)
+
+			c := w.Step(t.Context(), now)
+			require.Equal(t, autoscaler.ScaleFailed, c.Outcome, "the call failed")
+			asked := c.DesiredNew
+			got, _ := s.Service(web.Cluster, web.Name)
+			require.EqualValues(t, asked, got.Desired, "yet it landed")
+
+			c = w.Step(t.Context(), c.Next)
+			assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+			assert.True(t, c.Landed, "found in force: done")
+			assert.Equal(t, [2]int{3, asked}, [2]int{c.DesiredCur, c.DesiredNew})
+			assert.Len(t, s.Calls("UpdateService"), awstest.MaxAttempts, "no second update")
+			got, _ = s.Service(web.Cluster, web.Name)
+			assert.EqualValues(t, asked, got.Desired)
+		})
+	}
+}
+
+// TestECSStatesReadTargetsInOneCall: a batch read fills in every service's
+// scalable target with one DescribeScalableTargets call.
+func TestECSStatesReadTargetsInOneCall(t *testing.T) {
+	s, e, _, _ := newWithTargets(t, awstest.Service{Desired: 5, Running: 5})
+	s.PutService("app", "api", awstest.Service{Desired: 2, Running: 2})
+	s.PutService("app", "batch", awstest.Service{Desired: 1, Running: 1})
+	s.PutScalableTarget("app", "web", awstest.ScalableTarget{Min: 2, Max: 8})
+	s.PutScalableTarget("app", "api", awstest.ScalableTarget{Min: 1, Max: 4, DynamicScalingOutSuspended: true})
+	ids := []scaler.ServiceID{web, {Cluster: "app", Name: "api"}, {Cluster: "app", Name: "batch"}, {Cluster: "app", Name: "gone"}}
+	states, errs := e.States(context.Background(), ids)
+	require.Len(t, states, 4)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.NoError(t, errs[2])
+	assert.ErrorIs(t, errs[3], scaler.ErrServiceNotFound)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 2, Max: 8}, states[0].Target)
+	assert.Equal(t, scaler.ScalableTarget{Known: true, Registered: true, Min: 1, Max: 4, ScaleOutSuspended: true}, states[1].Target)
+	assert.Equal(t, scaler.ScalableTarget{Known: true}, states[2].Target)
+	calls := s.Calls("DescribeScalableTargets")
+	require.Len(t, calls, 1, "one call for the three services read")
+	assert.Len(t, calls[0].Params["ResourceIds"], 3)
+
+	st, err := e.State(context.Background(), web)
+	require.NoError(t, err)
+	assert.Equal(t, 8, st.Target.Max)
+	assert.Len(t, s.Calls("DescribeScalableTargets"), 1, "State reuses what States read")
+}
+
+// TestWatcherEscalatesPastItsOwnRecord: in ScaleoutMode capacity a watcher
+// raises again during its grace period; the scale-out it recorded on the
+// service (tags) is its own, known to it, and holds nothing, while one
+// recorded by another process still does.
+func TestWatcherEscalatesPastItsOwnRecord(t *testing.T) {
+	s, e := newECS(t, awstest.Service{Desired: 5, Running: 5})
+	load := 150.0
+	p := autoscaler.DefaultPolicy()
+	p.ScaleoutThreshold, p.ScaleoutMode = 100, autoscaler.ModeCapacity
+	newWatcher := func() *autoscaler.Watcher {
+		w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Policy: p,
+			Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+				return autoscaler.Reading{Value: load}, nil
+			})}, e, nil)
+		require.NoError(t, err)
+		return w
+	}
+	w := newWatcher()
+	now := time.Unix(1_700_000_000, 0)
+	c := w.Step(t.Context(), now)
+	require.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	require.Equal(t, 9, c.DesiredNew)
+	svc, _ := s.Service(web.Cluster, web.Name)
+	require.NotEmpty(t, svc.Tags[ecs.TagLastScaleOut], "recorded on the service")
+
+	load = 300
+	c = w.Step(t.Context(), c.Next)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome, "its own record holds nothing")
+	assert.Equal(t, 17, c.DesiredNew)
+
+	// A second process (a fresh watcher: another identity's record, as far
+	// as it knows) is held by it.
+	other := newWatcher()
+	load = 600
+	c = other.Step(t.Context(), c.Next)
+	assert.Equal(t, autoscaler.InGrace, c.Outcome)
 }

@@ -69,6 +69,57 @@ func traces() []trace {
 			length: 2 * 3600, step: 10, noise: 0.03,
 			conns: func(t float64) float64 { return ramp(t, 0, 2*3600, 200, 2000) },
 		},
+		// The shapes below suit a service of 5 tasks with a threshold of
+		// 100 connections per task (examples/hard-cases.json): normal
+		// traffic sits under 500.
+		{
+			name: "spike-10x", about: "flat at 400, then 10x (4000) within 30 s at 10m, held for 20 minutes, back down over 2 minutes",
+			length: 50 * 60, step: 1, noise: 0.03,
+			conns: func(t float64) float64 { return plateau(t, 400, 4000, 600, 30, 20*60, 120) },
+		},
+		{
+			name: "surge-50x", about: "flat at 150, then 50x (7500) within 10 s at 10m, held for 20 minutes, back down over 2 minutes",
+			length: 50 * 60, step: 1, noise: 0.03,
+			conns: func(t float64) float64 { return plateau(t, 150, 7500, 600, 10, 20*60, 120) },
+		},
+		{
+			name: "staircase", about: "flat at 300, doubling every 2 minutes from 5m to 9600 at 13m, held until 30m, back down over 2 minutes",
+			length: 40 * 60, step: 1, noise: 0.03,
+			conns: func(t float64) float64 {
+				switch {
+				case t < 300:
+					return 300
+				case t < 900:
+					return 300 * math.Pow(2, min(math.Floor((t-300)/120)+1, 5))
+				}
+				return ramp(t, 1800, 1920, 9600, 300)
+			},
+		},
+		{
+			name: "ramp-20m", about: "300 rising steadily to 4000 over 20 minutes from 5m, held for 10 minutes, back down over 2 minutes",
+			length: 40 * 60, step: 1, noise: 0.03,
+			conns: func(t float64) float64 { return plateau(t, 300, 4000, 300, 20*60, 10*60, 120) },
+		},
+		{
+			name: "blip-3s", about: "flat at 400 with one 3-second blip to 800 at 8m",
+			length: 20 * 60, step: 1, noise: 0.03,
+			conns: func(t float64) float64 {
+				if t >= 480 && t < 483 {
+					return 800
+				}
+				return 400
+			},
+		},
+		{
+			name: "flapping", about: "flapping around the threshold: 400 and 600 by turns, 30 s each, from 5m to 25m",
+			length: 30 * 60, step: 1, noise: 0.03,
+			conns: func(t float64) float64 {
+				if t >= 300 && t < 1500 && int((t-300)/30)%2 == 0 {
+					return 600
+				}
+				return 400
+			},
+		},
 		{
 			name: "blip", about: "flat at 120 with one 15-second blip to 280 at 8m: no scale-out at sensible settings",
 			length: 20 * 60, step: 1, noise: 0.03,
@@ -80,6 +131,21 @@ func traces() []trace {
 			},
 		},
 	}
+}
+
+// plateau is base until start, then rises linearly to peak over rise
+// seconds, holds it for hold seconds, and falls back to base over fall
+// seconds.
+func plateau(t, base, peak, start, rise, hold, fall float64) float64 {
+	switch {
+	case t < start:
+		return base
+	case t < start+rise:
+		return ramp(t, start, start+rise, base, peak)
+	case t < start+rise+hold:
+		return peak
+	}
+	return ramp(t, start+rise+hold, start+rise+hold+fall, peak, base)
 }
 
 // ramp rises (or falls) linearly from a at t0 to b at t1.
