@@ -219,19 +219,27 @@ func (e *Engine) Services() []scaler.ServiceID {
 }
 
 // NoteState tells the engine a state of svc read elsewhere (a periodic read
-// of every service, in batches): the service counts as paused, or not, as
-// st.Paused says, until its watcher reads its state again, and Status
-// reports st as the service's counts last seen. A service not
+// of every service, in batches), read at readAt by the engine's clock (when
+// the read began): the service counts as paused, or not, as st.Paused says,
+// until its watcher reads its state again, and Status reports st as the
+// service's counts last seen. A state read before the one the engine already
+// holds (a slow read that a check's own read overtook, say around a
+// scale-out) is ignored, so it never hides a newer count. A service not
 // being watched is ignored. Safe for concurrent use.
-func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State) {
+func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State, readAt time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if l, ok := e.loops[svc]; ok {
-		l.w.tagPaused.Store(st.Paused)
-		l.statusMu.Lock()
-		l.status.Scale, l.status.ScaleTime = st, e.opts.Clock.Now()
-		l.statusMu.Unlock()
+	l, ok := e.loops[svc]
+	if !ok {
+		return
 	}
+	l.statusMu.Lock()
+	defer l.statusMu.Unlock()
+	if readAt.Before(l.status.ScaleTime) {
+		return
+	}
+	l.w.tagPaused.Store(st.Paused)
+	l.status.Scale, l.status.ScaleTime = st, readAt
 }
 
 // Paused returns the services being watched that are paused, by their

@@ -323,8 +323,8 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		d := p.skip(now, &w.mem)
 		c.Next, c.Grace = d.next, now.Before(w.mem.graceUntil)
 		if w.log.Enabled(ctx, slog.LevelDebug) {
-			w.log.LogAttrs(ctx, slog.LevelDebug, "check",
-				slog.Float64("active", r.Value), slog.Bool("overload", r.Overload))
+			attrs := []slog.Attr{slog.Float64("active", r.Value), slog.Bool("overload", r.Overload)}
+			w.log.LogAttrs(ctx, slog.LevelDebug, "check", append(attrs, taskAttrs(r)...)...)
 		}
 		return c
 	}
@@ -338,7 +338,22 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	if w.svc.Paused && p.acts(r, &w.mem) && w.mem.unsure.to == 0 { // no need to ask the scaler
 		return w.held(ctx, c, scaler.State{}, Paused, c.Next)
 	}
-	return w.act(ctx, c)
+	c = w.act(ctx, c)
+	if l, ok := w.svc.Source.(ScaleOutListener); ok && (c.Outcome == ScaledOut || c.Outcome == ScaleUnknown && c.Landed) {
+		l.ScaledOut(c.Time)
+	}
+	return c
+}
+
+// taskAttrs describes a per-task reading for the log: tasks that answered,
+// their total, and those that did not answer or are starting; nothing for a
+// reading through a load balancer.
+func taskAttrs(r Reading) []slog.Attr {
+	if r.Tasks == 0 && r.Unanswered == 0 {
+		return nil
+	}
+	return []slog.Attr{slog.Int("tasks", r.Tasks), slog.Float64("total", r.Total),
+		slog.Int("unanswered", r.Unanswered), slog.Int("starting", r.Starting)}
 }
 
 // hold says whether a scale-out called for at now must wait, and until

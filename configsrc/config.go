@@ -63,9 +63,27 @@ type DocumentInfo struct {
 // ServiceConfig is one service's effective settings, defaults filled in. The
 // document's field name is given for each.
 type ServiceConfig struct {
-	// StatusURL ("StatusUrl", required) is the nginx stub_status URL: an
-	// absolute http or https URL with a host.
+	// StatusURL ("StatusUrl", required unless TaskStatusUrl is given) is the
+	// nginx stub_status URL: an absolute http or https URL with a host. With
+	// TaskStatusUrl it is the fallback read while the service's tasks cannot
+	// be listed; empty when not given.
 	StatusURL string
+	// TaskStatusURL ("TaskStatusUrl", optional) reads every running task of
+	// the service instead of one through the load balancer: a URL template
+	// whose host is {ip}, such as "http://{ip}:8080/nginx-status" (see
+	// stubstatus.CheckTaskURL), filled in with each task's private address.
+	// Empty: the seed's single StatusUrl reading.
+	TaskStatusURL string
+	// TaskAggregate ("TaskAggregate") is how the tasks' figures are compared
+	// with ScaleoutThreshold: stubstatus.AggregateAvg ("avg", the default
+	// with TaskStatusUrl) or AggregateMax ("max"). Given only with
+	// TaskStatusUrl; empty without it.
+	TaskAggregate stubstatus.Aggregate
+	// TaskRefreshInterval ("TaskRefreshInterval") is how often the task list
+	// is refreshed from ECS, give or take a tenth. Default
+	// stubstatus.DefaultTaskRefresh (15 s) with TaskStatusUrl; at least 1 s.
+	// Given only with TaskStatusUrl; 0 without it.
+	TaskRefreshInterval time.Duration
 	// StatusAuthName ("StatusAuthName", optional) is an HTTP header name sent
 	// with each status request. Given only together with StatusAuthValue.
 	StatusAuthName string
@@ -153,8 +171,8 @@ func (s ServiceConfig) ID() scaler.ServiceID {
 func (s ServiceConfig) Name() string { return s.EcsClusterName + "/" + s.EcsServiceName }
 
 // LogValue returns the effective settings as a group keyed by the document's
-// field names, with secrets redacted and any user info in StatusUrl replaced
-// by "[redacted]".
+// field names, with secrets redacted and any user info in StatusUrl and
+// TaskStatusUrl replaced by "[redacted]".
 func (s ServiceConfig) LogValue() slog.Value {
 	p := s.Policy
 	attrs := []slog.Attr{
@@ -190,17 +208,23 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.Int("ScaleoutAfterChecks", max(p.ScaleoutAfterChecks, 1)),
 		slog.String("StartupTimeout", p.EffectiveStartupTimeout().String()),
 	)
+	if s.TaskStatusURL != "" { // the per-task fields, only where they apply
+		attrs = append(attrs,
+			slog.String("TaskStatusUrl", redactTemplate(s.TaskStatusURL)),
+			slog.String("TaskAggregate", string(s.TaskAggregate)),
+			slog.String("TaskRefreshInterval", s.TaskRefreshInterval.String()))
+	}
 	return slog.GroupValue(attrs...)
 }
 
 // Format prints s as fmt prints a struct, for every verb and flag (%v, %+v,
-// %#v, %s, ...), except that StatusURL's user info shows as "[redacted]"
-// (and the secrets, as always, as "[redacted]"), so a library user who logs
-// a ServiceConfig with fmt leaks nothing.
+// %#v, %s, ...), except that the user info of StatusURL and TaskStatusURL
+// shows as "[redacted]" (and the secrets, as always, as "[redacted]"), so a
+// library user who logs a ServiceConfig with fmt leaks nothing.
 func (s ServiceConfig) Format(f fmt.State, verb rune) {
 	type fields ServiceConfig // the same fields without this method
 	shown := fields(s)
-	shown.StatusURL = RedactURL(s.StatusURL)
+	shown.StatusURL, shown.TaskStatusURL = RedactURL(s.StatusURL), redactTemplate(s.TaskStatusURL)
 	out := fmt.Sprintf(fmt.FormatString(f, verb), shown)
 	if rest, ok := strings.CutPrefix(out, "configsrc.fields{"); ok { // %#v names the type
 		out = "configsrc.ServiceConfig{" + rest
@@ -229,6 +253,17 @@ func RedactURL(raw string) string {
 	u.User = nil
 	scheme, rest, _ := strings.Cut(u.String(), "//")
 	return scheme + "//[redacted]@" + rest
+}
+
+// redactTemplate is RedactURL for a per-task URL template, whose host is
+// stubstatus.TaskIPPlaceholder: "http://[redacted]@{ip}:8080/nginx-status".
+func redactTemplate(t string) string {
+	const stand = "192.0.2.1" // an address for documentation (RFC 5737) in place of {ip}
+	if !strings.Contains(t, stubstatus.TaskIPPlaceholder) {
+		return RedactURL(t)
+	}
+	r := RedactURL(strings.Replace(t, stubstatus.TaskIPPlaceholder, stand, 1))
+	return strings.Replace(r, stand, stubstatus.TaskIPPlaceholder, 1)
 }
 
 // maxDesired shows MaxDesiredCount, "none" for no cap (0 is not a value the

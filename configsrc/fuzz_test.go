@@ -32,6 +32,12 @@ func FuzzParse(f *testing.F) {
 		`{"Services":[{"StatusAuthValue":tok-S3CRET}]}`,
 		`{"Services":[{},{},{},{}]}`,
 		"{\"Services\":[{\"EcsClusterName\":\"\xff\"}]}",
+		doc(svc("ScaleoutMode", "capacity", "TargetPerTask", 80, "ScaleoutAfterChecks", 2, "StartupTimeout", "3m")),
+		doc(svc("ScaleoutMode", "steps", "EscalateWhenReady", true, "StepScalingPolicyConfiguration", map[string]any{
+			"AdjustmentType": "PercentChangeInCapacity", "MinAdjustmentMagnitude": 2, "Cooldown": 60,
+			"StepAdjustments": []any{map[string]any{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 200}}})),
+		doc(svc("StatusUrl", omit, "TaskStatusUrl", "https://user:S3CRET@{ip}:8443/s", "TaskAggregate", "max", "TaskRefreshInterval", 30,
+			"StatusTLSServerName", "shop.example.com")),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -133,12 +139,36 @@ func roundTrip(t *testing.T, cfg *configsrc.Config) {
 	t.Helper()
 	services := make([]map[string]any, len(cfg.Services))
 	for i, s := range cfg.Services {
+		p := s.Policy
 		m := map[string]any{
-			"StatusUrl": s.StatusURL, "EcsClusterName": s.EcsClusterName, "EcsServiceName": s.EcsServiceName,
+			"EcsClusterName": s.EcsClusterName, "EcsServiceName": s.EcsServiceName,
 			"StatusTLSVerify": s.StatusTLSVerify, "StatusMetric": string(s.StatusMetric), "StatusTimeout": s.StatusTimeout.String(),
-			"ScaleoutThreshold": s.Policy.ScaleoutThreshold, "MinDesiredCount": s.Policy.MinDesiredCount,
-			"CheckInterval": s.Policy.CheckInterval.String(), "GracePeriod": s.Policy.GracePeriod.String(),
-			"AlertAfterFailures": s.Policy.AlertAfterFailures,
+			"ScaleoutThreshold": p.ScaleoutThreshold, "MinDesiredCount": p.MinDesiredCount,
+			"CheckInterval": p.CheckInterval.String(), "AlertAfterFailures": p.AlertAfterFailures,
+			"ScaleoutMode": string(p.EffectiveMode()), "ScaleoutAfterChecks": max(p.ScaleoutAfterChecks, 1),
+			"StartupTimeout": p.EffectiveStartupTimeout().String(),
+		}
+		if s.StatusURL != "" {
+			m["StatusUrl"] = s.StatusURL
+		}
+		if s.StatusTLSServerName != "" {
+			m["StatusTLSServerName"] = s.StatusTLSServerName
+		}
+		if p.Steps != nil {
+			m["StepScalingPolicyConfiguration"] = json.RawMessage(p.Steps.String())
+		}
+		if p.Steps == nil || p.Steps.Cooldown == 0 { // a Cooldown stands for GracePeriod
+			m["GracePeriod"] = p.GracePeriod.String()
+		}
+		if p.TargetPerTask > 0 {
+			m["TargetPerTask"] = p.TargetPerTask
+		}
+		if p.EscalateWhenReady {
+			m["EscalateWhenReady"] = true
+		}
+		if s.TaskStatusURL != "" {
+			m["TaskStatusUrl"], m["TaskAggregate"] = s.TaskStatusURL, string(s.TaskAggregate)
+			m["TaskRefreshInterval"] = s.TaskRefreshInterval.String()
 		}
 		if s.StatusAuthName != "" {
 			m["StatusAuthName"], m["StatusAuthValue"] = s.StatusAuthName, s.StatusAuthValue.Reveal()
@@ -146,8 +176,8 @@ func roundTrip(t *testing.T, cfg *configsrc.Config) {
 		if u := s.SlackWebhookURL.Reveal(); u != "" {
 			m["SlackWebhookUrl"] = u
 		}
-		if s.Policy.MaxDesiredCount > 0 {
-			m["MaxDesiredCount"] = s.Policy.MaxDesiredCount
+		if p.MaxDesiredCount > 0 {
+			m["MaxDesiredCount"] = p.MaxDesiredCount
 		}
 		if s.Paused {
 			m["Paused"] = true

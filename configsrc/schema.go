@@ -36,7 +36,7 @@ func serviceDefaults() ServiceConfig {
 // serviceFields is the schema of one service: the only list of its fields.
 func serviceFields() []field {
 	return []field{
-		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)},
+		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)}, // or TaskStatusUrl
 		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, stubstatus.CheckHeaderName)},
 		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, stubstatus.CheckHeaderValue)},
 		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
@@ -59,6 +59,9 @@ func serviceFields() []field {
 		{"ScaleoutAfterChecks", false, count(func(c *ServiceConfig) *int { return &c.Policy.ScaleoutAfterChecks }, atLeastOne)},
 		{"StartupTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.StartupTimeout }, positive)},
 		{"Paused", false, boolean(func(c *ServiceConfig) *bool { return &c.Paused })},
+		{"TaskStatusUrl", false, text(func(c *ServiceConfig) *string { return &c.TaskStatusURL }, stubstatus.CheckTaskURL)},
+		{"TaskAggregate", false, text(func(c *ServiceConfig) *stubstatus.Aggregate { return &c.TaskAggregate }, checkAggregate)},
+		{"TaskRefreshInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.TaskRefreshInterval }, stubstatus.CheckTaskRefresh)},
 	}
 }
 
@@ -70,6 +73,13 @@ func fieldNames(fields []field) []string {
 	}
 	return names
 }
+
+// requiredUnless names, for a required field, the field that may stand in
+// for it: a service read task by task needs no StatusUrl.
+var requiredUnless = map[string]string{"StatusUrl": "TaskStatusUrl"}
+
+// perTaskFields are the fields that mean something only with TaskStatusUrl.
+var perTaskFields = []string{"TaskAggregate", "TaskRefreshInterval"}
 
 // collector gathers problems: the first MaxProblems, and a count of the
 // rest.
@@ -137,9 +147,11 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field, names []
 	}
 	for _, f := range fields {
 		raw, ok := given[f.name]
+		_, standIn := given[requiredUnless[f.name]]
 		switch {
-		case !ok && f.required:
+		case !ok && f.required && !standIn:
 			problem(f.name, "required")
+		case !ok && f.required:
 		case !ok:
 		case kind(raw) == "null" && f.required:
 			problem(f.name, "must not be null")
@@ -171,11 +183,39 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field, names []
 	case hasValue && !hasName:
 		problem("StatusAuthName", "required when StatusAuthValue is given")
 	}
+	if _, ok := given["TaskStatusUrl"]; ok {
+		if sc.TaskAggregate == "" {
+			sc.TaskAggregate = stubstatus.AggregateAvg
+		}
+		if sc.TaskRefreshInterval == 0 {
+			sc.TaskRefreshInterval = stubstatus.DefaultTaskRefresh
+		}
+	} else {
+		for _, name := range perTaskFields {
+			if _, ok := given[name]; ok {
+				problem(name, "applies only with TaskStatusUrl (per-task reading); give TaskStatusUrl or leave it out")
+			}
+		}
+	}
 	if _, ok := given["StatusTLSServerName"]; ok && !bad["StatusTLSServerName"] {
 		if _, ok := given["StatusTLSVerify"]; !ok {
 			sc.StatusTLSVerify = true // the name is what the certificate is verified against
 		}
-		if err := stubstatus.CheckTLS(sc.StatusURL, sc.TLS()); err != nil && !bad["StatusUrl"] && !bad["StatusTLSVerify"] {
+		// The name applies to every status request: it must suit one of them.
+		var targets []string
+		if sc.StatusURL != "" {
+			targets = append(targets, sc.StatusURL)
+		}
+		if sc.TaskStatusURL != "" {
+			targets = append(targets, strings.Replace(sc.TaskStatusURL, stubstatus.TaskIPPlaceholder, "192.0.2.1", 1))
+		}
+		var err error
+		for _, t := range targets {
+			if err = stubstatus.CheckTLS(t, sc.TLS()); err == nil {
+				break
+			}
+		}
+		if err != nil && !bad["StatusUrl"] && !bad["TaskStatusUrl"] && !bad["StatusTLSVerify"] {
 			problem("StatusTLSServerName", err.Error())
 		}
 	}
@@ -395,6 +435,11 @@ func explicitCap(n int) error {
 		return errors.New("must be >= 1; leave it out for no cap")
 	}
 	return nil
+}
+
+func checkAggregate(s string) error {
+	_, err := stubstatus.ParseAggregate(s)
+	return err
 }
 
 func checkMetric(s string) error {

@@ -77,15 +77,26 @@ type Options struct {
 // a time: a Read or Status made while another is in flight on the same Source
 // waits for it. The engine calls Read from one goroutine, so it never waits.
 type Source struct {
-	client  *http.Client
+	get     getter
 	req     *http.Request // built once; each request is a shallow copy with its own context
 	safeURL string        // the URL without userinfo, for errors and String
-	secret  string        // Options.AuthValue, kept out of errors
+
+	mu   sync.Mutex
+	slot slot
+}
+
+// getter makes stub_status requests with the settings a source's requests
+// share.
+type getter struct {
+	client  *http.Client
+	secret  string // the auth value, kept out of errors
 	metric  Metric
 	timeout time.Duration
 	maxBody int64
+}
 
-	mu   sync.Mutex
+// slot is the body buffer of one request in flight, reused by the next.
+type slot struct {
 	buf  bytes.Buffer
 	body io.LimitedReader
 }
@@ -104,38 +115,13 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		bad("URL", err.Error())
 	}
-	if opts.AuthHeader == "" && opts.AuthValue != "" {
-		bad("AuthValue", "set without AuthHeader")
-	}
-	if opts.AuthHeader != "" {
-		if err := CheckHeaderName(opts.AuthHeader); err != nil {
-			bad("AuthHeader", err.Error())
-		}
-	}
-	if err := CheckHeaderValue(opts.AuthValue); err != nil {
-		bad("AuthValue", err.Error())
-	}
-	if opts.Metric == "" {
-		opts.Metric = MetricActive
-	}
-	if _, err := ParseMetric(string(opts.Metric)); err != nil {
-		bad("Metric", err.Error())
-	}
-	if opts.Timeout <= 0 {
-		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
-	}
+	checkRequest(bad, opts.AuthHeader, opts.AuthValue, &opts.Metric, opts.Timeout, &opts.MaxBody)
 	if opts.TLS.ServerName != "" {
 		if err := CheckTLSServerName(opts.TLS.ServerName); err != nil {
 			bad("TLS", "ServerName: "+err.Error())
 		} else if err := CheckTLS(opts.URL, opts.TLS); err != nil && u != nil {
 			bad("TLS", "ServerName: "+err.Error())
 		}
-	}
-	if opts.MaxBody == 0 {
-		opts.MaxBody = DefaultMaxBody
-	}
-	if opts.MaxBody < 0 {
-		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", opts.MaxBody))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -156,14 +142,42 @@ func New(opts Options) (*Source, error) {
 		client = NewClientTLS(opts.TLS)
 	}
 	return &Source{
-		client:  client,
+		get:     getter{client: client, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody},
 		req:     req,
 		safeURL: safe.String(),
-		secret:  opts.AuthValue,
-		metric:  opts.Metric,
-		timeout: opts.Timeout,
-		maxBody: opts.MaxBody,
 	}, nil
+}
+
+// checkRequest checks the settings every status request has (those of
+// Options and TaskOptions alike), reporting each problem to bad under the
+// options' field name, and fills in the defaults of metric and maxBody.
+func checkRequest(bad func(field, problem string), authHeader, authValue string, metric *Metric, timeout time.Duration, maxBody *int64) {
+	if authHeader == "" && authValue != "" {
+		bad("AuthValue", "set without AuthHeader")
+	}
+	if authHeader != "" {
+		if err := CheckHeaderName(authHeader); err != nil {
+			bad("AuthHeader", err.Error())
+		}
+	}
+	if err := CheckHeaderValue(authValue); err != nil {
+		bad("AuthValue", err.Error())
+	}
+	if *metric == "" {
+		*metric = MetricActive
+	}
+	if _, err := ParseMetric(string(*metric)); err != nil {
+		bad("Metric", err.Error())
+	}
+	if timeout <= 0 {
+		bad("Timeout", fmt.Sprintf("must be > 0, got %v", timeout))
+	}
+	if *maxBody == 0 {
+		*maxBody = DefaultMaxBody
+	}
+	if *maxBody < 0 {
+		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", *maxBody))
+	}
 }
 
 // String describes the source without secrets: "stub_status <URL>", userinfo
@@ -179,13 +193,11 @@ func (s *Source) Read(ctx context.Context) (autoscaler.Reading, error) {
 	if err != nil || overload {
 		return autoscaler.Reading{Overload: overload}, err
 	}
-	v := st.Active
-	if s.metric == MetricBusy {
-		if v, err = st.Busy(); err != nil {
-			return autoscaler.Reading{}, fmt.Errorf("%s: %w", s, err)
-		}
+	v, err := s.get.value(st, s)
+	if err != nil {
+		return autoscaler.Reading{}, err
 	}
-	return autoscaler.Reading{Value: float64(v)}, nil
+	return autoscaler.Reading{Value: v}, nil
 }
 
 // Status fetches the page and returns all seven numbers. A 503 answer is an
@@ -203,54 +215,74 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.get.timeout)
 	defer cancel()
-	resp, err := s.client.Do(s.req.WithContext(ctx))
+	return s.get.fetch(ctx, s.req, s, &s.slot)
+}
+
+// fetch makes one request, req with ctx, reading the body into sl.
+// overload reports a 503 answer. who names the page in errors (the
+// client's own errors, which quote the URL with its user name, are shown
+// without it: see transportError).
+func (g *getter) fetch(ctx context.Context, req *http.Request, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+	resp, err := g.client.Do(req.WithContext(ctx))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return st, false, fmt.Errorf("%s: no answer within %v: %w", s, s.timeout, s.transportError(err))
+			return st, false, fmt.Errorf("%s: no answer within %v: %w", who, g.timeout, g.transportError(err))
 		}
-		return st, false, fmt.Errorf("%s: %w", s, s.transportError(err))
+		return st, false, fmt.Errorf("%s: %w", who, g.transportError(err))
 	}
 	// Read the body to the end (bounded) before closing it, so that the
 	// keep-alive connection goes back to the pool whatever the status.
-	s.buf.Reset()
-	s.body = io.LimitedReader{R: resp.Body, N: s.maxBody + 1}
-	_, err = s.buf.ReadFrom(&s.body)
-	s.body.R = nil
+	sl.buf.Reset()
+	sl.body = io.LimitedReader{R: resp.Body, N: g.maxBody + 1}
+	_, err = sl.buf.ReadFrom(&sl.body)
+	sl.body.R = nil
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return st, true, nil
 	case resp.StatusCode != http.StatusOK:
 		return st, false, fmt.Errorf("%s: unexpected HTTP status %d %s, want 200 (or 503 for overload)",
-			s, resp.StatusCode, http.StatusText(resp.StatusCode))
+			who, resp.StatusCode, http.StatusText(resp.StatusCode))
 	case err != nil:
-		return st, false, fmt.Errorf("%s: reading the body: %w", s, err)
-	case int64(s.buf.Len()) > s.maxBody:
-		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", s, s.maxBody)
+		return st, false, fmt.Errorf("%s: reading the body: %w", who, err)
+	case int64(sl.buf.Len()) > g.maxBody:
+		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", who, g.maxBody)
 	}
-	if st, err = Parse(s.buf.Bytes()); err != nil {
-		return Status{}, false, fmt.Errorf("%s: %w", s, err)
+	if st, err = Parse(sl.buf.Bytes()); err != nil {
+		return Status{}, false, fmt.Errorf("%s: %w", who, err)
 	}
 	return st, false, nil
 }
 
+// value returns the figure of st that g's metric names.
+func (g *getter) value(st Status, who fmt.Stringer) (float64, error) {
+	if g.metric != MetricBusy {
+		return float64(st.Active), nil
+	}
+	v, err := st.Busy()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", who, err)
+	}
+	return float64(v), nil
+}
+
 // transportError returns err, a failed request's error, as it may be shown:
-// without the request's URL (it is in s's name, without user info), without
-// the text net/http quotes from a malformed answer (a server that echoes
-// request headers would put the auth value there), and without the auth
-// value wherever else it may appear. The result unwraps to err, so
+// without the request's URL (the caller names the page, without user info),
+// without the text net/http quotes from a malformed answer (a server that
+// echoes request headers would put the auth value there), and without the
+// auth value wherever else it may appear. The result unwraps to err, so
 // errors.Is still finds context.DeadlineExceeded and the like.
-func (s *Source) transportError(err error) error {
+func (g *getter) transportError(err error) error {
 	inner := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		inner = ue.Err
 	}
 	msg := quoted.ReplaceAllString(inner.Error(), `"…"`)
-	if len(s.secret) >= minRedacted {
-		msg = strings.ReplaceAll(msg, s.secret, "[redacted]")
+	if len(g.secret) >= minRedacted {
+		msg = strings.ReplaceAll(msg, g.secret, "[redacted]")
 	}
 	return &shownError{msg: msg, err: err}
 }
@@ -321,7 +353,8 @@ func NewTransport(verifyTLS bool) *http.Transport {
 // out: one service's fault would blind the others. No cap is needed either:
 // a Source makes one request at a time, each bounded by its Timeout (a hung
 // request's connection is closed when it times out), so the connections in
-// use never outnumber the services.
+// use never outnumber the services; a TaskSource's requests, a bounded
+// number at a time, each go to their own task's address.
 //
 // With m.Verify false the server's certificate is not verified, as in the
 // seed: the status URL is often the load balancer's own DNS name

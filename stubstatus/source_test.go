@@ -96,11 +96,11 @@ func TestNewValidates(t *testing.T) {
 
 func TestNewDefaults(t *testing.T) {
 	src := newSource(t, Options{URL: "https://alice:" + testSecret + "@example.com/nginx-status"})
-	assert.Equal(t, MetricActive, src.metric)
-	assert.Equal(t, int64(DefaultMaxBody), src.maxBody)
+	assert.Equal(t, MetricActive, src.get.metric)
+	assert.Equal(t, int64(DefaultMaxBody), src.get.maxBody)
 	assert.Equal(t, "stub_status https://example.com/nginx-status", src.String())
-	require.NotNil(t, src.client)
-	tr, ok := src.client.Transport.(*http.Transport)
+	require.NotNil(t, src.get.client)
+	tr, ok := src.get.client.Transport.(*http.Transport)
 	require.True(t, ok)
 	assert.True(t, tr.TLSClientConfig.InsecureSkipVerify, "the seed skips verification by default")
 }

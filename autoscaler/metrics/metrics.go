@@ -1,12 +1,13 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
-// reading (absent while reads fail), consecutive failed reads, the time of
-// the last good reading, checks by result, check latency, scale-outs by
-// result (dry runs apart), the desired count, the last requested desired
-// count, the grace period and whether it is paused; and for the process AWS
-// call latency and errors by operation, notifications by result, config
-// reloads by result and build info. EMF writes the per-service metrics as
-// CloudWatch Embedded Metric Format lines.
+// reading (absent while reads fail), the tasks a per-task reading read (by
+// state), consecutive failed reads, the time of the last good reading,
+// checks by result, check latency, scale-outs by result (dry runs apart), the
+// desired count, the last requested desired count, the grace period and
+// whether it is paused; and for the process AWS call latency and errors by
+// operation, notifications by result, config reloads by result and build
+// info. EMF writes the per-service metrics as CloudWatch Embedded Metric
+// Format lines.
 //
 // A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
 // Call APICall for each AWS operation (the binary does it from an SDK
@@ -57,6 +58,7 @@ type Options struct {
 type Metrics struct {
 	reading, desired, requested, grace *prometheus.GaugeVec
 	readFailures, lastGood, paused     *prometheus.GaugeVec
+	tasks                              *prometheus.GaugeVec
 	checks, scaleouts                  *prometheus.CounterVec
 	duration                           *prometheus.HistogramVec
 	awsDuration                        *prometheus.HistogramVec
@@ -80,7 +82,13 @@ type series struct {
 	skipPaused, inGrace, dryRun        prometheus.Counter
 	heldStarting, heldSuspended        prometheus.Counter
 	scaleUnknown                       prometheus.Counter
+	// tasks are the per-task reading's task counts, created at the
+	// service's first per-task reading (set only on its own goroutine).
+	tasks *taskGauges
 }
+
+// taskGauges are fast_autoscaler_tasks by state.
+type taskGauges struct{ answered, unanswered, starting prometheus.Gauge }
 
 // New creates the metrics and registers them with opts.Registerer. It fails,
 // registering nothing, when opts.Registerer is nil or a registration fails
@@ -115,7 +123,10 @@ func New(opts Options) (*Metrics, error) {
 		requested: gauge("requested_desired_count", "Desired task count set by the service's last scale-out (never by a dry run)."),
 		grace:     gauge("in_grace_period", "1 while the service is in a grace period after a scale-out (or at its cap), else 0."),
 		paused:    gauge("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0."),
-		checks:    counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
+		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "tasks",
+			Help: "Per-task reading only: tasks at the last check that answered, did not answer (unanswered), or were still starting (not read)."},
+			[]string{"cluster", "service", "state"}),
+		checks: counter("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: counter("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
 			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
 			"dry_run (decided, not made), held_starting (the tasks asked for last have not started), "+
@@ -139,7 +150,7 @@ func New(opts Options) (*Metrics, error) {
 	})
 	build.Set(1)
 
-	all := []prometheus.Collector{m.reading, m.readFailures, m.lastGood, m.desired, m.requested, m.grace, m.paused, m.checks, m.scaleouts,
+	all := []prometheus.Collector{m.reading, m.readFailures, m.lastGood, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts,
 		m.duration, m.awsDuration, m.awsErrors, m.reloads, m.notifiers, build}
 	for i, c := range all {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -185,6 +196,7 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 		}
 	}
 	s.readFailures.Set(float64(s.failures))
+	m.observeTasks(s, c)
 	grace := 0.0
 	if c.Grace {
 		grace = 1
@@ -238,6 +250,29 @@ func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Du
 	s.paused.Set(paused)
 }
 
+// observeTasks sets the task counts of a per-task reading. Once a service
+// has had one, a check with no per-task reading (it failed, or read a
+// fallback through the load balancer) counts no task as answered.
+func (m *Metrics) observeTasks(s *series, c autoscaler.Check) {
+	r := c.Reading
+	perTask := r.Tasks > 0 || r.Unanswered > 0
+	if s.tasks == nil {
+		if !perTask {
+			return
+		}
+		s.tasks = &taskGauges{
+			answered:   m.tasks.WithLabelValues(s.cluster, s.name, "answered"),
+			unanswered: m.tasks.WithLabelValues(s.cluster, s.name, "unanswered"),
+			starting:   m.tasks.WithLabelValues(s.cluster, s.name, "starting"),
+		}
+	}
+	s.tasks.answered.Set(float64(r.Tasks))
+	if perTask {
+		s.tasks.unanswered.Set(float64(r.Unanswered))
+		s.tasks.starting.Set(float64(r.Starting))
+	}
+}
+
 // series returns svc's children, creating them (every result at 0) the
 // first time. The desired counts are created at the first scale-out attempt,
 // so they never show a count that was not seen.
@@ -286,7 +321,7 @@ func (m *Metrics) Forget(svc scaler.ServiceID) {
 	delete(m.services, svc)
 	match := prometheus.Labels{"cluster": label(svc.Cluster), "service": label(svc.Name)}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.reading, m.readFailures, m.lastGood, m.desired, m.requested, m.grace, m.paused, m.checks, m.scaleouts, m.duration,
+		m.reading, m.readFailures, m.lastGood, m.desired, m.requested, m.grace, m.paused, m.tasks, m.checks, m.scaleouts, m.duration,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -333,7 +333,8 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("config loaded", "source", configsrc.DescribeAll(src), "services", len(cfg.Services),
 		"documents", len(cfg.Documents), "dry_run", opts.DryRun)
 
-	var sc scaler.Scaler = ecs.NewWithOptions(awsecs.NewFromConfig(awsCfg), ecs.Options{
+	ecsClient := awsecs.NewFromConfig(awsCfg)
+	var sc scaler.Scaler = ecs.NewWithOptions(ecsClient, ecs.Options{
 		ScalableTargets: applicationautoscaling.NewFromConfig(awsCfg), // the bounds managed scaling keeps
 		Logger:          log,
 	})
@@ -342,6 +343,7 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("dry run: no desired count is changed and Slack is not told")
 	}
 	wr := newWirer(log, m, opts.DryRun)
+	wr.tasks = ecs.NewTaskLister(ecsClient, ecs.TaskListerOptions{})
 	p, err := wr.wire(cfg)
 	if err != nil {
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)

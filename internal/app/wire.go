@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,9 @@ type wirer struct {
 	clients map[stubstatus.TLSMode]*http.Client // by StatusTLSVerify and StatusTLSServerName
 	slacks  map[string]*slack.Notifier          // by webhook URL, in use now
 	current map[scaler.ServiceID]wiredSvc       // the config in force
+	// tasks lists the tasks of services read task by task (TaskStatusUrl);
+	// one for every service, so they share its ECS call budget.
+	tasks stubstatus.TaskLister
 	// retiring counts notifiers a reload dropped that are still flushing.
 	retiring sync.WaitGroup
 }
@@ -87,15 +91,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 		client = stubstatus.NewClientTLS(mode)
 		w.clients[mode] = client
 	}
-	src, err := stubstatus.New(stubstatus.Options{
-		URL:        s.StatusURL,
-		AuthHeader: s.StatusAuthName,
-		AuthValue:  s.StatusAuthValue.Reveal(),
-		Metric:     s.StatusMetric,
-		Timeout:    s.StatusTimeout,
-		Client:     client,
-		TLS:        mode,
-	})
+	src, err := w.source(s, client, mode)
 	if err != nil {
 		return autoscaler.Service{}, err
 	}
@@ -120,6 +116,51 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 	p.slacks[url] = sl
 	svc.Notifier = sl
 	return svc, nil
+}
+
+// source builds a service's metric source: its StatusUrl, or with
+// TaskStatusUrl every task, with StatusUrl (when given) as the fallback.
+func (w *wirer) source(s configsrc.ServiceConfig, client *http.Client, mode stubstatus.TLSMode) (autoscaler.MetricSource, error) {
+	var lb *stubstatus.Source
+	if s.StatusURL != "" {
+		var err error
+		lb, err = stubstatus.New(stubstatus.Options{
+			URL:        s.StatusURL,
+			AuthHeader: s.StatusAuthName,
+			AuthValue:  s.StatusAuthValue.Reveal(),
+			Metric:     s.StatusMetric,
+			Timeout:    s.StatusTimeout,
+			Client:     client,
+			TLS:        mode,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.TaskStatusURL == "" {
+		return lb, nil
+	}
+	if w.tasks == nil {
+		return nil, errors.New("TaskStatusUrl: no task lister to find the tasks with")
+	}
+	opts := stubstatus.TaskOptions{
+		Service:    s.ID(),
+		Lister:     w.tasks,
+		URL:        s.TaskStatusURL,
+		AuthHeader: s.StatusAuthName,
+		AuthValue:  s.StatusAuthValue.Reveal(),
+		Metric:     s.StatusMetric,
+		Aggregate:  s.TaskAggregate,
+		Timeout:    s.StatusTimeout,
+		Client:     client,
+		TLS:        mode,
+		Refresh:    s.TaskRefreshInterval,
+		Logger:     w.log.With("service", s.EcsServiceName, "cluster", s.EcsClusterName),
+	}
+	if lb != nil {
+		opts.Fallback = lb
+	}
+	return stubstatus.NewTaskSource(opts)
 }
 
 // apply puts p in force: notifiers and series of services no longer

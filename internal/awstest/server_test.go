@@ -129,8 +129,29 @@ func TestECSThroughSDK(t *testing.T) {
 	out, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: append(arns, "gone")})
 	require.NoError(t, err)
 	require.Len(t, out.Tasks, 2)
-	assert.Equal(t, "10.0.0.1", *out.Tasks[0].Attachments[0].Details[2].Value)
+	eni := out.Tasks[0].Attachments[0]
+	assert.Equal(t, "ElasticNetworkInterface", *eni.Type)
+	assert.Equal(t, "ATTACHED", *eni.Status)
+	detail := map[string]string{}
+	for _, d := range eni.Details {
+		detail[*d.Name] = *d.Value
+	}
+	assert.Equal(t, "10.0.0.1", detail["privateIPv4Address"])
+	assert.Equal(t, "eni-t1", detail["networkInterfaceId"])
+	assert.Equal(t, "10.0.0.1", *out.Tasks[0].Containers[0].NetworkInterfaces[0].PrivateIpv4Address)
 	assert.Equal(t, "PROVISIONING", *out.Tasks[1].LastStatus)
+	assert.Equal(t, "PRECREATED", *out.Tasks[1].Attachments[0].Status, "no address while provisioning")
+	assert.Len(t, out.Tasks[1].Attachments[0].Details, 1)
+
+	s.PutTask("c", awstest.Task{ID: "t1", Service: "web", NetworkMode: "bridge"}) // replaces t1
+	s.RemoveTask("c", "t2")
+	out, err = client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: arns})
+	require.NoError(t, err)
+	require.Len(t, out.Tasks, 1)
+	assert.Empty(t, out.Tasks[0].Attachments, "bridge mode: no ENI")
+	assert.Equal(t, ecstypes.LaunchTypeEc2, out.Tasks[0].LaunchType)
+	assert.EqualValues(t, 32768, *out.Tasks[0].Containers[0].NetworkBindings[0].HostPort)
+	require.Len(t, out.Failures, 1, "t2 removed: MISSING")
 	require.Len(t, out.Failures, 1)
 	assert.Equal(t, "MISSING", *out.Failures[0].Reason)
 
