@@ -86,10 +86,11 @@ type ServiceStatus struct {
 	Cap       int
 	CapSource string
 
-	// Scale is the service's state as last read from the scaler, at
-	// ScaleTime (zero: never read): by a check that called for a scale-out,
-	// or told by Engine.NoteState. After a scale-out Scale.Desired is the
-	// count set.
+	// Scale is the service's state as last read from the scaler, as of
+	// ScaleTime (zero: never read): by a check that called for a scale-out
+	// (ScaleTime is when that check ended), or told by Engine.NoteState
+	// (when that read began). After a scale-out Scale.Desired is the count
+	// set.
 	Scale     scaler.State
 	ScaleTime time.Time
 	// ScaleFailures is the number of failed scale-outs in a row.
@@ -160,7 +161,10 @@ func capOf(p Policy, st scaler.State) (int, string) {
 func (w *Watcher) observe(s *ServiceStatus, c Check) {
 	t := &w.status
 	if t.scaleNew {
-		s.Scale, s.ScaleTime, t.scaleNew = t.scale, c.Time, false
+		// As of the end of the check, not its start: a state read elsewhere
+		// that began during the check may predate its update, and
+		// Engine.NoteState ignores one that began before ScaleTime.
+		s.Scale, s.ScaleTime, t.scaleNew = t.scale, w.clock(c.Time), false
 		if c.Outcome == ScaledOut {
 			s.Scale.Desired = c.DesiredNew
 		}

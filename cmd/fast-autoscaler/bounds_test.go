@@ -32,9 +32,11 @@ func TestRunScalableTargetCapsTheScaleOut(t *testing.T) {
 	status.active.Store(500)
 
 	p := start(t, srv.Env(), "run", "-config", boundsConfig(t, status.URL, slack.URL, ""), "-listen", "")
-	state := p.waitLog(t, "service state")
+	// The start-up state read runs beside the first check: either may log
+	// first.
+	got := p.waitLogs(t, "service state", "scaled out")
+	state, scaled := got["service state"], got["scaled out"]
 	assert.EqualValues(t, 8, state["max_capacity"], "the start-up read shows the bounds")
-	scaled := p.waitLog(t, "scaled out")
 	assert.EqualValues(t, 5, scaled["desired_cur"])
 	assert.EqualValues(t, 8, scaled["desired_new"])
 	assert.EqualValues(t, 8, scaled["desired_max"])
