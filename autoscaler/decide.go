@@ -160,15 +160,12 @@ func (p Policy) decide(now time.Time, r Reading, st scaler.State, m *memory) dec
 	d := decision{outcome: Idle, from: st.Desired, running: st.Running, next: now.Add(p.CheckInterval)}
 
 	// An update whose call failed may have landed: found in force, it is done.
-	if u := m.unsure; u.to > 0 {
-		m.unsure = ask{}
-		if st.Desired >= u.to {
-			p.landed(u, m)
-			d.outcome, d.landed, d.from, d.to = ScaledOut, true, u.from, u.to
-			d.next = p.afterScaleOut(now, m)
-			return d
-		}
+	if u, ok := p.settle(st, m); ok {
+		d.outcome, d.landed, d.from, d.to = ScaledOut, true, u.from, u.to
+		d.next = p.afterScaleOut(now, m)
+		return d
 	}
+	m.unsure = ask{} // not in force: this check decides afresh
 
 	if p.mode() == ModeCapacity {
 		m.history().setRunning(st.Running)
@@ -307,6 +304,22 @@ func (p Policy) record(now time.Time, d decision, m *memory, ok bool) {
 		return
 	}
 	p.landed(a, m)
+}
+
+// settle looks for the unsure update in m (one whose call failed) in the
+// service's state st: when the desired count it asked for is in force, it
+// becomes the last scale-out, landed when it was asked (its grace period
+// runs from then), and settle returns it and true. Otherwise m is left as
+// it is. The retry of a failed update settles it first; so does the read
+// made right after an update whose outcome is unknown.
+func (p Policy) settle(st scaler.State, m *memory) (ask, bool) {
+	u := m.unsure
+	if u.to == 0 || st.Desired < u.to {
+		return u, false
+	}
+	m.unsure = ask{}
+	p.landed(u, m)
+	return u, true
 }
 
 // landed makes a the last scale-out, landed at a.at.

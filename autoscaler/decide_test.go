@@ -402,6 +402,14 @@ func TestStepsValidate(t *testing.T) {
 			[]string{f + ".StepAdjustments[0].ScalingAdjustment"}},
 		{"magnitude on ChangeInCapacity", StepScaling{AdjustmentType: ChangeInCapacity, MinAdjustmentMagnitude: 2,
 			StepAdjustments: []StepAdjustment{step(lo(0), nil, 1)}}, []string{f + ".MinAdjustmentMagnitude"}},
+		{"magnitude beyond ECS's quota", StepScaling{AdjustmentType: PercentChangeInCapacity, MinAdjustmentMagnitude: MaxTaskCount + 1,
+			StepAdjustments: []StepAdjustment{step(lo(0), nil, 100)}}, []string{f + ".MinAdjustmentMagnitude"}},
+		{"exact count beyond ECS's quota", StepScaling{AdjustmentType: ExactCapacity,
+			StepAdjustments: []StepAdjustment{step(lo(0), nil, MaxTaskCount+1)}}, []string{f + ".StepAdjustments[0].ScalingAdjustment"}},
+		{"cooldown of more than a day", StepScaling{AdjustmentType: ChangeInCapacity, Cooldown: MaxGracePeriod + time.Second,
+			StepAdjustments: []StepAdjustment{step(lo(0), nil, 1)}}, []string{f + ".Cooldown"}},
+		{"cooldown of a day", StepScaling{AdjustmentType: ChangeInCapacity, Cooldown: MaxGracePeriod,
+			StepAdjustments: []StepAdjustment{step(lo(0), nil, 1)}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -454,6 +462,8 @@ func TestPolicyValidateNewFields(t *testing.T) {
 		{"negative after-checks", func(p *Policy) { p.ScaleoutAfterChecks = -1 }, []string{"ScaleoutAfterChecks"}},
 		{"too many after-checks", func(p *Policy) { p.ScaleoutAfterChecks = 101 }, []string{"ScaleoutAfterChecks"}},
 		{"negative startup timeout", func(p *Policy) { p.StartupTimeout = -time.Second }, []string{"StartupTimeout"}},
+		{"startup timeout of more than a day", func(p *Policy) { p.StartupTimeout = MaxStartupTimeout + time.Second }, []string{"StartupTimeout"}},
+		{"startup timeout of a day", func(p *Policy) { p.StartupTimeout = MaxStartupTimeout }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

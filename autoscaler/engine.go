@@ -19,11 +19,13 @@ import (
 
 // Defaults for Options.
 const (
-	// DefaultShutdownGrace is how long a check already running when Run's
-	// context is cancelled may go on (so an update in flight can finish). It
-	// stays well inside ECS's default 30 s stop timeout.
-	DefaultShutdownGrace = 4 * time.Second
-	// DefaultStuckAfter is how long a check may run, or a due check may fail
+	// DefaultShutdownGrace is how long a scale-out already under way when
+	// Run's context is cancelled may go on, so that an update in flight can
+	// finish and be reported. It leaves room for the notifications within
+	// ECS's default 30 s stop timeout.
+	DefaultShutdownGrace = 20 * time.Second
+	// DefaultStuckAfter is how long a check may run beyond its service's
+	// CheckInterval (which bounds its metric read), or a due check may fail
 	// to start, before Stuck reports the service's loop as stuck.
 	DefaultStuckAfter = 2 * time.Minute
 )
@@ -54,11 +56,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer, when set, is told about every check.
 	Observer Observer
-	// ShutdownGrace bounds how long a check in flight at shutdown may run on
-	// before its context is cancelled. Default DefaultShutdownGrace.
+	// ShutdownGrace bounds how long a scale-out in flight at shutdown (the
+	// scaler's calls and the notification) may run on before its context is
+	// cancelled; a metric read in flight is cancelled at once. Default
+	// DefaultShutdownGrace (20 s).
 	ShutdownGrace time.Duration
-	// StuckAfter is how long a check may run, or a due check may wait to
-	// start, before Stuck reports the loop. Default DefaultStuckAfter.
+	// StuckAfter is how long a check may run beyond its service's
+	// CheckInterval, or a due check may wait to start, before Stuck reports
+	// the loop. Set it above the longest the scaler's calls of one check may
+	// take. Default DefaultStuckAfter (2 min).
 	StuckAfter time.Duration
 	// Stagger spreads the services' checks over their CheckInterval instead
 	// of making every service's first check at once: a service's first check
@@ -111,6 +117,9 @@ type loop struct {
 	// busySince is when the running check started, due when the next check
 	// is due; stamps by the engine's clock, 0 when not applicable.
 	busySince, due atomic.Int64
+	// interval is the service's CheckInterval, in nanoseconds, as of its
+	// latest check.
+	interval atomic.Int64
 
 	statusMu sync.Mutex
 	status   ServiceStatus // as of the last check; see Engine.Status
@@ -253,19 +262,27 @@ func (e *Engine) Services() []scaler.ServiceID {
 }
 
 // NoteState tells the engine a state of svc read elsewhere (a periodic read
-// of every service, in batches): the service counts as paused, or not, as
-// st.Paused says, until its watcher reads its state again, and Status
-// reports st as the service's counts last seen. A service not
+// of every service, in batches), read at readAt by the engine's clock (when
+// the read began): the service counts as paused, or not, as st.Paused says,
+// until its watcher reads its state again, and Status reports st as the
+// service's counts last seen. A state read before the one the engine already
+// holds (a slow read that a check's own read overtook, say around a
+// scale-out) is ignored, so it never hides a newer count. A service not
 // being watched is ignored. Safe for concurrent use.
-func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State) {
+func (e *Engine) NoteState(svc scaler.ServiceID, st scaler.State, readAt time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if l, ok := e.loops[svc]; ok {
-		l.w.tagPaused.Store(st.Paused)
-		l.statusMu.Lock()
-		l.status.Scale, l.status.ScaleTime = st, e.opts.Clock.Now()
-		l.statusMu.Unlock()
+	l, ok := e.loops[svc]
+	if !ok {
+		return
 	}
+	l.statusMu.Lock()
+	defer l.statusMu.Unlock()
+	if readAt.Before(l.status.ScaleTime) {
+		return
+	}
+	l.w.tagPaused.Store(st.Paused)
+	l.status.Scale, l.status.ScaleTime = st, readAt
 }
 
 // Paused returns the services being watched that are paused, by their
@@ -285,15 +302,16 @@ func (e *Engine) Paused() []scaler.ServiceID {
 }
 
 // Stuck returns the services whose loop is stuck at time now (by the
-// engine's clock): a check running for longer than StuckAfter, or a check due
-// more than StuckAfter ago and not started. Before Run and after it returns,
-// every loop counts as stuck: nothing is being checked. The result is sorted.
+// engine's clock): a check running for longer than StuckAfter plus the
+// service's CheckInterval, or a check due that long ago and not started.
+// Before Run and after it returns, every loop counts as stuck: nothing is
+// being checked. The result is sorted.
 func (e *Engine) Stuck(now time.Time) []scaler.ServiceID {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	limit := stamp(now.Add(-e.opts.StuckAfter))
 	var stuck []scaler.ServiceID
 	for id, l := range e.loops {
+		limit := stamp(now.Add(-e.opts.StuckAfter - time.Duration(l.interval.Load())))
 		busy, due := l.busySince.Load(), l.due.Load()
 		if busy == 0 && due == 0 || busy != 0 && busy < limit || busy == 0 && due < limit {
 			stuck = append(stuck, id)
@@ -312,12 +330,13 @@ func compareService(a, b scaler.ServiceID) int {
 }
 
 // Run checks every service until ctx is cancelled, then stops starting new
-// checks, lets a check in flight finish (for at most ShutdownGrace; then its
-// context is cancelled), and returns nil once every watcher has stopped. Run
-// may be called only once.
+// checks, cancels the metric reads in flight, lets a scale-out in flight
+// finish (for at most ShutdownGrace; then its context is cancelled, and the
+// update's outcome is reported unknown), and returns nil once every watcher
+// has stopped. Run may be called only once.
 func (e *Engine) Run(ctx context.Context) error {
-	// Checks run on a context that outlives ctx by the shutdown grace, so an
-	// UpdateService already sent is not abandoned half-way.
+	// Scale-outs run on a context that outlives ctx by the shutdown grace,
+	// so an UpdateService already sent is not abandoned half-way.
 	stepCtx, cancelSteps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSteps()
 
@@ -357,7 +376,8 @@ func (e *Engine) start(l *loop) {
 	}
 	clk := e.opts.Clock
 	l.ctx, l.cancel = context.WithCancel(e.runCtx)
-	l.w.stopOn(l.ctx.Done())
+	l.w.runOn(e.stepCtx, clk.Now)
+	l.interval.Store(int64(l.w.svc.Policy.CheckInterval))
 	l.check = func() { e.checks(l) }
 	now := clk.Now()
 	first := time.Duration(0)
@@ -403,10 +423,11 @@ func (e *Engine) checks(l *loop) {
 
 		if svc := l.pending.Swap(nil); svc != nil {
 			l.w.reconfigure(*svc)
+			l.interval.Store(int64(svc.Policy.CheckInterval))
 		}
 		start := clk.Now()
 		l.busySince.Store(stamp(start))
-		c := l.w.Step(e.stepCtx, start)
+		c := l.w.Step(l.ctx, start) // reads on l.ctx; a scale-out on e.stepCtx
 		l.busySince.Store(0)
 		l.statusMu.Lock()
 		l.w.observe(&l.status, c)

@@ -112,8 +112,8 @@ func TestEngineStuck(t *testing.T) {
 
 		stop := runEngine(t, eng)
 		assert.Empty(t, eng.Stuck(mock.Now()))
-		advance(mock, 60*time.Second)
-		assert.Empty(t, eng.Stuck(mock.Now()), "a minute in one check is not yet stuck")
+		advance(mock, 63*time.Second)
+		assert.Empty(t, eng.Stuck(mock.Now()), "StuckAfter beyond the check interval (3 s) is not yet stuck")
 		advance(mock, time.Second)
 		assert.Equal(t, []scaler.ServiceID{svcID("hung")}, eng.Stuck(mock.Now()))
 

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/notify"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
 
@@ -164,17 +165,9 @@ func TestEngineSlowServiceDoesNotDelayAnother(t *testing.T) {
 		assert.Len(t, fine.times(), 11)
 		assert.Len(t, broken.times(), 11, "a failing source is retried on schedule")
 
-		// Shutdown cancels the hung read once the grace runs out.
-		stopped := make(chan struct{})
-		go func() { stop(); close(stopped) }()
-		synctest.Wait()
-		select {
-		case <-stopped:
-			t.Fatal("Run returned before the shutdown grace ran out, with a check still in flight")
-		default:
-		}
-		advance(mock, autoscaler.DefaultShutdownGrace)
-		<-stopped
+		// Shutdown cancels the hung read at once: only a scale-out in flight
+		// is waited for.
+		stop()
 	})
 }
 
@@ -426,5 +419,84 @@ func TestEngineCoalesceNeverChecksBeforeTheGracePeriodEnds(t *testing.T) {
 		require.GreaterOrEqual(t, len(at), 3)
 		assert.Equal(t, 10*time.Second+25*time.Millisecond, at[1], "the grace period's end rounded up to the grid, never down")
 		assert.Equal(t, at[1]+time.Second, at[2], "then every interval")
+	})
+}
+
+// hangingScaler's SetDesired waits for its context (and never applies),
+// or, when release is set, for release and then fails with err.
+type hangingScaler struct {
+	*scaler.Memory
+	entered chan struct{}
+	release chan struct{}
+	err     error
+}
+
+func (h hangingScaler) SetDesired(ctx context.Context, _ scaler.ServiceID, _ int) error {
+	close(h.entered)
+	if h.release == nil {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	<-h.release
+	return h.err
+}
+
+func TestEngineShutdownGraceCutsAnUpdateOffAsUnknown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		rec := &recorder{}
+		sc := hangingScaler{Memory: memWith(3, "a"), entered: make(chan struct{})}
+		eng, err := autoscaler.New([]autoscaler.Service{newService("a", newCounter(mock, autoscaler.Reading{Value: 500}), rec)},
+			autoscaler.Options{Scaler: sc, Clock: mock})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- eng.Run(ctx) }()
+		<-sc.entered
+		cancel()
+		synctest.Wait()
+		advance(mock, autoscaler.DefaultShutdownGrace-time.Millisecond)
+		select {
+		case <-done:
+			t.Fatal("Run returned before the shutdown grace, with an update in flight")
+		default:
+		}
+		advance(mock, time.Millisecond)
+		require.NoError(t, <-done)
+		require.Equal(t, []notify.Kind{notify.ScaleUnknown}, rec.kinds(), "cut off, so unknown: never reported as failed")
+		assert.Equal(t, 3, rec.events[0].DesiredAfter, "the service was read once: the update did not land")
+		assert.ErrorIs(t, rec.events[0].Err, context.Canceled)
+	})
+}
+
+func TestEngineRetryCountsFromTheFailureNotTheCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		sc := hangingScaler{Memory: memWith(3, "a"), entered: make(chan struct{}), release: make(chan struct{}),
+			err: errors.New("AccessDeniedException")}
+		var next []time.Time
+		var mu sync.Mutex
+		obs := autoscaler.ObserverFunc(func(_ scaler.ServiceID, c autoscaler.Check, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			next = append(next, c.Next)
+		})
+		start := mock.Now()
+		eng, err := autoscaler.New([]autoscaler.Service{newService("a", newCounter(mock, autoscaler.Reading{Value: 500}), nil)},
+			autoscaler.Options{Scaler: sc, Clock: mock, Observer: obs})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- eng.Run(ctx) }()
+		<-sc.entered
+		advance(mock, 10*time.Second) // the update takes 10 s to fail
+		close(sc.release)
+		synctest.Wait()
+		mu.Lock()
+		require.Len(t, next, 1)
+		assert.Equal(t, start.Add(13*time.Second), next[0], "retried CheckInterval after the failure, not in the past")
+		mu.Unlock()
+		cancel()
+		require.NoError(t, <-done)
 	})
 }

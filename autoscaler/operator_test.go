@@ -291,12 +291,19 @@ func TestEngineStatusPausedAndNotedState(t *testing.T) {
 
 		// A state read elsewhere (the application's batched reads) shows as
 		// the counts last seen, and its pause at once.
-		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 4, Running: 3, Pending: 1, Paused: true})
+		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 4, Running: 3, Pending: 1, Paused: true}, mock.Now())
 		st = eng.Status()
 		assert.Equal(t, scaler.State{Desired: 4, Running: 3, Pending: 1, Paused: true}, st[1].Scale)
 		assert.Equal(t, mock.Now(), st[1].ScaleTime)
 		assert.Equal(t, autoscaler.StatePaused, st[1].State, "paused as soon as it is known")
-		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 4, Running: 4})
+		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 4, Running: 4}, mock.Now())
 		assert.Equal(t, autoscaler.StateWatching, eng.Status()[1].State, "resumed")
+
+		// A slow read that began before the state the engine holds (one a
+		// check read around a scale-out, say) never hides the newer counts.
+		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "b"}, scaler.State{Desired: 2, Running: 2, Paused: true}, mock.Now().Add(-time.Second))
+		st = eng.Status()
+		assert.Equal(t, scaler.State{Desired: 4, Running: 4}, st[1].Scale, "the stale read is ignored")
+		assert.Equal(t, autoscaler.StateWatching, st[1].State, "and so is its pause")
 	})
 }

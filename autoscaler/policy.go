@@ -36,18 +36,19 @@ type Policy struct {
 	ScaleoutThreshold float64
 	// MinDesiredCount is the floor a scale-out doubles from: the new desired
 	// count is 2 × max(current, MinDesiredCount). In the other modes it is
-	// the least a scale-out sets. Tasks; default 5.
+	// the least a scale-out sets. Tasks; default 5; at most MaxTaskCount.
 	MinDesiredCount int
 	// MaxDesiredCount caps the new desired count; 0 means no cap of its own
 	// (the seed's behaviour; the scalable target's MaxCapacity still applies
-	// when the scaler reports one). Tasks; default 0.
+	// when the scaler reports one). Tasks; default 0; at most MaxTaskCount.
 	MaxDesiredCount int
-	// CheckInterval is the time between checks. Default 3 s; at least 100 ms.
+	// CheckInterval is the time between checks. Default 3 s; at least 100 ms
+	// (MinCheckInterval), at most 1 h (MaxCheckInterval).
 	CheckInterval time.Duration
 	// GracePeriod is how long a service is left alone after a scale-out (or
 	// after finding it held at its cap) while new tasks start. Default 180 s
-	// (the seed's). In ModeCapacity, and with EscalateWhenReady, checks go
-	// on during it (see those).
+	// (the seed's); at most 24 h (MaxGracePeriod). In ModeCapacity, and with
+	// EscalateWhenReady, checks go on during it (see those).
 	GracePeriod time.Duration
 	// AlertAfterFailures is how many consecutive failed reads raise a
 	// MetricFailing event. Default 5.
@@ -76,7 +77,7 @@ type Policy struct {
 	// StartupTimeout is how long the tasks asked for by a scale-out may take
 	// to start (the running count to reach the desired count asked for)
 	// before a TasksNotStarting event is sent. 0 means
-	// DefaultStartupTimeout.
+	// DefaultStartupTimeout; at most MaxStartupTimeout (24 h).
 	StartupTimeout time.Duration
 }
 
@@ -97,6 +98,22 @@ const (
 
 	// MinCheckInterval is the shortest CheckInterval Validate accepts.
 	MinCheckInterval = 100 * time.Millisecond
+	// MaxCheckInterval is the longest CheckInterval Validate accepts: a
+	// service checked less often than hourly is not watched for spikes,
+	// which is the whole point, and a longer value is a slip of the unit.
+	MaxCheckInterval = time.Hour
+	// MaxGracePeriod is the longest GracePeriod Validate accepts: a service
+	// left alone for more than a day after a scale-out is no longer watched.
+	MaxGracePeriod = 24 * time.Hour
+	// MaxTaskCount is the largest MinDesiredCount or MaxDesiredCount
+	// Validate accepts: ECS's quota of 5,000 tasks per service. ECS refuses
+	// an UpdateService beyond it, so a larger floor or cap could only make
+	// every scale-out fail.
+	MaxTaskCount = 5000
+	// MaxStartupTimeout is the longest StartupTimeout Validate accepts:
+	// tasks that have not started within a day are not going to, and a
+	// longer value is a slip of the unit.
+	MaxStartupTimeout = 24 * time.Hour
 	// MaxScaleoutAfterChecks is the largest ScaleoutAfterChecks Validate
 	// accepts.
 	MaxScaleoutAfterChecks = 100
@@ -138,20 +155,31 @@ func (p Policy) Validate() error {
 	if !thresholdOK {
 		bad("ScaleoutThreshold", "must be a finite number > 0, got %v", p.ScaleoutThreshold)
 	}
-	if p.MinDesiredCount < 1 {
+	switch {
+	case p.MinDesiredCount < 1:
 		bad("MinDesiredCount", "must be >= 1, got %d", p.MinDesiredCount)
+	case p.MinDesiredCount > MaxTaskCount:
+		bad("MinDesiredCount", "must be at most %d (ECS's limit of tasks per service), got %d", MaxTaskCount, p.MinDesiredCount)
 	}
 	switch {
 	case p.MaxDesiredCount < 0:
 		bad("MaxDesiredCount", "must be >= 1 (or absent for no cap), got %d", p.MaxDesiredCount)
+	case p.MaxDesiredCount > MaxTaskCount:
+		bad("MaxDesiredCount", "must be at most %d (ECS's limit of tasks per service), got %d", MaxTaskCount, p.MaxDesiredCount)
 	case p.MaxDesiredCount > 0 && p.MaxDesiredCount < p.MinDesiredCount:
 		bad("MaxDesiredCount", "must be >= MinDesiredCount (%d), got %d", p.MinDesiredCount, p.MaxDesiredCount)
 	}
-	if p.CheckInterval < MinCheckInterval {
+	switch {
+	case p.CheckInterval < MinCheckInterval:
 		bad("CheckInterval", "must be at least %v, got %v", MinCheckInterval, p.CheckInterval)
+	case p.CheckInterval > MaxCheckInterval:
+		bad("CheckInterval", "must be at most %v, got %v", MaxCheckInterval, p.CheckInterval)
 	}
-	if p.GracePeriod <= 0 {
+	switch {
+	case p.GracePeriod <= 0:
 		bad("GracePeriod", "must be > 0, got %v", p.GracePeriod)
+	case p.GracePeriod > MaxGracePeriod:
+		bad("GracePeriod", "must be at most %v, got %v", MaxGracePeriod, p.GracePeriod)
 	}
 	if p.AlertAfterFailures < 1 {
 		bad("AlertAfterFailures", "must be >= 1, got %d", p.AlertAfterFailures)
@@ -187,8 +215,11 @@ func (p Policy) Validate() error {
 	if p.ScaleoutAfterChecks < 0 || p.ScaleoutAfterChecks > MaxScaleoutAfterChecks {
 		bad("ScaleoutAfterChecks", "must be from 1 to %d, got %d", MaxScaleoutAfterChecks, p.ScaleoutAfterChecks)
 	}
-	if p.StartupTimeout < 0 {
+	switch {
+	case p.StartupTimeout < 0:
 		bad("StartupTimeout", "must be > 0, got %v", p.StartupTimeout)
+	case p.StartupTimeout > MaxStartupTimeout:
+		bad("StartupTimeout", "must be at most %v, got %v", MaxStartupTimeout, p.StartupTimeout)
 	}
 	return errors.Join(errs...)
 }

@@ -95,6 +95,11 @@ func TestPolicyValidate(t *testing.T) {
 		{"interval too short", func(p *autoscaler.Policy) { p.CheckInterval = time.Millisecond }, []string{"CheckInterval"}},
 		{"zero grace", func(p *autoscaler.Policy) { p.GracePeriod = 0 }, []string{"GracePeriod"}},
 		{"zero alert", func(p *autoscaler.Policy) { p.AlertAfterFailures = 0 }, []string{"AlertAfterFailures"}},
+		{"interval of 292 years", func(p *autoscaler.Policy) { p.CheckInterval = math.MaxInt64 }, []string{"CheckInterval"}},
+		{"interval just over an hour", func(p *autoscaler.Policy) { p.CheckInterval = time.Hour + time.Millisecond }, []string{"CheckInterval"}},
+		{"grace of 292 years", func(p *autoscaler.Policy) { p.GracePeriod = math.MaxInt64 }, []string{"GracePeriod"}},
+		{"floor beyond ECS's tasks per service", func(p *autoscaler.Policy) { p.MinDesiredCount = math.MaxInt32 }, []string{"MinDesiredCount"}},
+		{"floor just beyond", func(p *autoscaler.Policy) { p.MinDesiredCount = 5001; p.MaxDesiredCount = 5001 }, []string{"MinDesiredCount", "MaxDesiredCount"}},
 		{"everything at once", func(p *autoscaler.Policy) { *p = autoscaler.Policy{} },
 			[]string{"ScaleoutThreshold", "MinDesiredCount", "CheckInterval", "GracePeriod", "AlertAfterFailures"}},
 	}
@@ -111,6 +116,9 @@ func TestPolicyValidate(t *testing.T) {
 		p := autoscaler.DefaultPolicy()
 		p.ScaleoutThreshold, p.MinDesiredCount, p.MaxDesiredCount = 0.5, 1, 1
 		p.CheckInterval = autoscaler.MinCheckInterval
+		assert.NoError(t, p.Validate())
+		p.MinDesiredCount, p.MaxDesiredCount = autoscaler.MaxTaskCount, autoscaler.MaxTaskCount
+		p.CheckInterval, p.GracePeriod = autoscaler.MaxCheckInterval, autoscaler.MaxGracePeriod
 		assert.NoError(t, p.Validate())
 	})
 }

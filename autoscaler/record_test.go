@@ -167,15 +167,15 @@ func TestEngineNoteStateShowsPausedWithoutASpike(t *testing.T) {
 		stop := runEngine(t, eng)
 		defer stop()
 
-		eng.NoteState(svcA, scaler.State{Desired: 3, Paused: true}) // read by a periodic batch
-		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "unknown"}, scaler.State{Paused: true})
+		eng.NoteState(svcA, scaler.State{Desired: 3, Paused: true}, mock.Now()) // read by a periodic batch
+		eng.NoteState(scaler.ServiceID{Cluster: "c", Name: "unknown"}, scaler.State{Paused: true}, mock.Now())
 		assert.Equal(t, []scaler.ServiceID{svcA, {Cluster: "c", Name: "p"}}, eng.Paused())
 		advance(mock, 3*time.Second)
 		mu.Lock()
 		assert.Equal(t, []bool{false, true}, []bool{checks[0].Paused, checks[1].Paused}, "a calm check shows it too")
 		mu.Unlock()
 
-		eng.NoteState(svcA, scaler.State{Desired: 3})
+		eng.NoteState(svcA, scaler.State{Desired: 3}, mock.Now())
 		assert.Equal(t, []scaler.ServiceID{{Cluster: "c", Name: "p"}}, eng.Paused())
 	})
 }

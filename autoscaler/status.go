@@ -31,9 +31,9 @@ const (
 	// StateHeldAtMax: a scale-out was called for but the desired count stood
 	// at its cap; the service is left alone until ServiceStatus.Until.
 	StateHeldAtMax State = "held-at-max"
-	// StateScaleFailing: scale-outs are called for and failing,
-	// ServiceStatus.ScaleFailures in a row; the next try is at
-	// ServiceStatus.Until.
+	// StateScaleFailing: scale-outs are called for and failing (ScaleFailed,
+	// or ScaleUnknown that did not land), ServiceStatus.ScaleFailures in a
+	// row; the next try is at ServiceStatus.Until.
 	StateScaleFailing State = "scale-failing"
 	// StateStarting: a scale-out was called for but the tasks asked for by
 	// the last one have not all started; none is made until they have. The
@@ -86,10 +86,11 @@ type ServiceStatus struct {
 	Cap       int
 	CapSource string
 
-	// Scale is the service's state as last read from the scaler, at
-	// ScaleTime (zero: never read): by a check that called for a scale-out,
-	// or told by Engine.NoteState. After a scale-out Scale.Desired is the
-	// count set.
+	// Scale is the service's state as last read from the scaler, as of
+	// ScaleTime (zero: never read): by a check that called for a scale-out
+	// (ScaleTime is when that check ended), or told by Engine.NoteState
+	// (when that read began). After a scale-out Scale.Desired is the count
+	// set.
 	Scale     scaler.State
 	ScaleTime time.Time
 	// ScaleFailures is the number of failed scale-outs in a row.
@@ -124,9 +125,11 @@ func stateOf(c Check) State {
 		return StateBlind
 	case o == ScaledOut || o == DryRun || o == InGrace || o == Idle && c.Grace:
 		return StateGrace
+	case o == ScaleUnknown && c.Landed:
+		return StateGrace
 	case o == HeldAtMax:
 		return StateHeldAtMax
-	case o == ScaleFailed:
+	case o == ScaleFailed || o == ScaleUnknown:
 		return StateScaleFailing
 	case o == HeldStarting:
 		return StateStarting
@@ -158,7 +161,10 @@ func capOf(p Policy, st scaler.State) (int, string) {
 func (w *Watcher) observe(s *ServiceStatus, c Check) {
 	t := &w.status
 	if t.scaleNew {
-		s.Scale, s.ScaleTime, t.scaleNew = t.scale, c.Time, false
+		// As of the end of the check, not its start: a state read elsewhere
+		// that began during the check may predate its update, and
+		// Engine.NoteState ignores one that began before ScaleTime.
+		s.Scale, s.ScaleTime, t.scaleNew = t.scale, w.clock(c.Time), false
 		if c.Outcome == ScaledOut {
 			s.Scale.Desired = c.DesiredNew
 		}

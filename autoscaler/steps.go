@@ -43,10 +43,11 @@ type StepScaling struct {
 	// starting at or below 0 (the threshold), the last unbounded above.
 	StepAdjustments []StepAdjustment
 	// MinAdjustmentMagnitude is the least number of tasks a
-	// PercentChangeInCapacity step adds; 0 means none. Tasks.
+	// PercentChangeInCapacity step adds; 0 means none. Tasks; at most
+	// MaxTaskCount.
 	MinAdjustmentMagnitude int
 	// Cooldown, when set, is the grace period after a scale-out in place of
-	// Policy.GracePeriod. 0 means GracePeriod.
+	// Policy.GracePeriod. 0 means GracePeriod; at most MaxGracePeriod.
 	Cooldown time.Duration
 }
 
@@ -111,9 +112,14 @@ func (s *StepScaling) validate(prefix string) error {
 		bad(".MinAdjustmentMagnitude", "must be >= 1, got %d", s.MinAdjustmentMagnitude)
 	case s.MinAdjustmentMagnitude > 0 && s.AdjustmentType != PercentChangeInCapacity:
 		bad(".MinAdjustmentMagnitude", "applies only to AdjustmentType %q", PercentChangeInCapacity)
+	case s.MinAdjustmentMagnitude > MaxTaskCount:
+		bad(".MinAdjustmentMagnitude", "must be at most %d (ECS's limit of tasks per service), got %d", MaxTaskCount, s.MinAdjustmentMagnitude)
 	}
-	if s.Cooldown < 0 {
+	switch {
+	case s.Cooldown < 0:
 		bad(".Cooldown", "must be >= 0, got %v", s.Cooldown)
+	case s.Cooldown > MaxGracePeriod:
+		bad(".Cooldown", "must be at most %v (it is the grace period), got %v", MaxGracePeriod, s.Cooldown)
 	}
 	if len(s.StepAdjustments) == 0 {
 		bad(".StepAdjustments", "must list at least one step")
@@ -160,6 +166,8 @@ func (s *StepScaling) validate(prefix string) error {
 			bad(name(i)+".ScalingAdjustment", "must be >= 1 task for ExactCapacity, got %d", st.ScalingAdjustment)
 		case s.AdjustmentType != ExactCapacity && st.ScalingAdjustment <= 0:
 			bad(name(i)+".ScalingAdjustment", "must be > 0: fast-autoscaler only scales out, got %d", st.ScalingAdjustment)
+		case s.AdjustmentType == ExactCapacity && st.ScalingAdjustment > MaxTaskCount:
+			bad(name(i)+".ScalingAdjustment", "must be at most %d tasks (ECS's limit of tasks per service), got %d", MaxTaskCount, st.ScalingAdjustment)
 		case st.ScalingAdjustment > math.MaxInt32:
 			bad(name(i)+".ScalingAdjustment", "must be at most %d, got %d", math.MaxInt32, st.ScalingAdjustment)
 		}

@@ -98,6 +98,14 @@ const (
 	// HeldSuspended: a scale-out was called for, but scale-out is suspended
 	// on the service's scalable target; no update was made.
 	HeldSuspended
+	// ScaleUnknown: a scale-out was called for and its update failed in a
+	// way that leaves open whether it was applied (scaler.ErrOutcomeUnknown,
+	// or its context ended). The service was then read at once:
+	// Check.DesiredAfter says what was found, and Check.Landed that the
+	// count asked for is in force, so the scale-out is done (its grace
+	// period starts, no second update is made). Otherwise it is retried as
+	// a ScaleFailed is.
+	ScaleUnknown
 )
 
 // String returns the outcome's stable name, as used in logs and metrics.
@@ -123,6 +131,8 @@ func (o Outcome) String() string {
 		return "held_starting"
 	case HeldSuspended:
 		return "held_suspended"
+	case ScaleUnknown:
+		return "scale_unknown"
 	}
 	return "unknown"
 }
@@ -134,24 +144,29 @@ type Check struct {
 	Reading    Reading // zero when the read failed
 	DesiredCur int     // desired count found (scale-out attempts only)
 	DesiredNew int     // desired count set, asked for, or the cap held at (scale-out attempts only)
-	Err        error   // the read or scaler failure
+	// DesiredAfter is the desired count read right after a ScaleUnknown, -1
+	// when that read failed; 0 otherwise.
+	DesiredAfter int
+	Err          error // the read or scaler failure
 	// Paused reports that the service was paused at this check, by its
 	// config or as its state last read said.
 	Paused bool
 	// Recorded is the scale-out recorded on the service that held this one
 	// (InGrace only).
 	Recorded scaler.ScaleOut
-	// Landed reports a ScaledOut that made no update: the update of an
-	// earlier attempt, whose call failed, was found in force.
+	// Landed reports that the count asked for by an update whose call
+	// failed was found in force, so no second update is made: on a
+	// ScaleUnknown, by the read right after the call (the grace period
+	// starts); on a ScaledOut that made no update, by a later check's read.
 	Landed bool
 	// Grace reports that the service is in a grace period after this check.
 	Grace bool
 	// Next is when the next check is due: Time + CheckInterval; Time +
-	// GracePeriod after ScaledOut, DryRun or HeldAtMax (unless the grace
-	// period is checked: ScaleoutMode capacity, EscalateWhenReady); the end
-	// of the recorded scale-out's grace period after InGrace; later after
-	// ScaleFailed, HeldStarting and HeldSuspended runs (see the backoff on
-	// Step).
+	// GracePeriod after ScaledOut, DryRun, HeldAtMax or a ScaleUnknown that
+	// landed (unless the grace period is checked: ScaleoutMode capacity,
+	// EscalateWhenReady); the end of the recorded scale-out's grace period
+	// after InGrace; later after ScaleFailed, ScaleUnknown (not landed),
+	// HeldStarting and HeldSuspended runs (see the backoff on Step).
 	Next time.Time
 }
 
@@ -167,7 +182,8 @@ type Watcher struct {
 	failures   int             // consecutive failed reads
 	scaleFails int             // consecutive failed scale-outs
 	mem        memory          // what the decisions remember
-	stop       <-chan struct{} // closed when the engine stops: start no scale-out
+	actCtx     context.Context // set by the engine: scale-outs run on it, past the check's own context
+	now        func() time.Time
 
 	readFails readFailures // the run of failed reads, for the log
 	status    statusTrack  // what Status reports, kept up to date by each check
@@ -234,9 +250,22 @@ func (w *Watcher) notePaused(ctx context.Context) bool {
 	return true
 }
 
-// stopOn makes the watcher start no scale-out once stop is closed (the
-// engine is shutting down), even from a reading already in flight.
-func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
+// runOn makes the watcher act (scale out, notify) on act rather than on the
+// check's context, so a scale-out in flight when the engine stops (and the
+// check's context is cancelled) can finish, and take the time from now
+// when it must know how long acting took.
+func (w *Watcher) runOn(act context.Context, now func() time.Time) { w.actCtx, w.now = act, now }
+
+// clock returns the current time: now, or later when the engine's clock
+// says so (acting may take a while).
+func (w *Watcher) clock(now time.Time) time.Time {
+	if w.now != nil {
+		if t := w.now(); t.After(now) {
+			return t
+		}
+	}
+	return now
+}
 
 // Step runs one check at time now: read the metric, decide, act, notify. It
 // returns what happened and when the next check is due.
@@ -253,15 +282,27 @@ func (w *Watcher) stopOn(stop <-chan struct{}) { w.stop = stop }
 // scale-out have not all started (in ModeCapacity, only as far as the load
 // on the tasks already serving needs). A failed scale-out is logged,
 // notified (the first of a run), and retried at the next check, backing off
-// (with jitter) while it keeps failing; the retry first reads the state,
-// and if the failed update is in force after all, it is done and reported
-// as ScaledOut. After a scale-out whose tasks have not started within
-// StartupTimeout, one TasksNotStarting event is sent.
+// (with jitter) while it keeps failing. Every failed update is remembered:
+// the retry first reads the state, and if the failed update is in force
+// after all, it is done and reported as ScaledOut (Landed), with no second
+// update. An update whose outcome is unknown (no answer, a broken
+// connection, a server error, shutdown: see ScaleUnknown) is reported as
+// ScaleUnknown, and the service is read at once to settle it the same way.
+// After a scale-out whose tasks have not started within StartupTimeout, one
+// TasksNotStarting event is sent.
+//
+// Once ctx is done (the engine is stopping, or the service was removed), a
+// read cut short is not counted as a failure and no scale-out starts.
 func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 	p := w.svc.Policy
 	c := Check{Time: now, Next: now.Add(p.CheckInterval), Paused: w.notePaused(ctx)}
 
 	r, err := w.svc.Source.Read(ctx)
+	if err != nil && ctx.Err() != nil {
+		c.Outcome, c.Err = ReadFailed, err
+		w.log.LogAttrs(ctx, slog.LevelDebug, "metric read cut short: stopping", slog.String("error", err.Error()))
+		return c
+	}
 	if err != nil {
 		c.Outcome, c.Err = ReadFailed, err
 		c.Grace = now.Before(w.mem.graceUntil)
@@ -282,21 +323,37 @@ func (w *Watcher) Step(ctx context.Context, now time.Time) Check {
 		d := p.skip(now, &w.mem)
 		c.Next, c.Grace = d.next, now.Before(w.mem.graceUntil)
 		if w.log.Enabled(ctx, slog.LevelDebug) {
-			w.log.LogAttrs(ctx, slog.LevelDebug, "check",
-				slog.Float64("active", r.Value), slog.Bool("overload", r.Overload))
+			attrs := []slog.Attr{slog.Float64("active", r.Value), slog.Bool("overload", r.Overload)}
+			w.log.LogAttrs(ctx, slog.LevelDebug, "check", append(attrs, taskAttrs(r)...)...)
 		}
 		return c
 	}
-	select {
-	case <-w.stop: // the read was in flight when the engine began to stop
-		w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out not started: shutting down", slog.Float64("active", r.Value))
+	if ctx.Err() != nil { // the read was in flight when the engine began to stop
+		w.log.LogAttrs(ctx, slog.LevelInfo, "scale-out not started: stopping", slog.Float64("active", r.Value))
 		return c
-	default:
+	}
+	if w.actCtx != nil {
+		ctx = w.actCtx
 	}
 	if w.svc.Paused && p.acts(r, &w.mem) && w.mem.unsure.to == 0 { // no need to ask the scaler
 		return w.held(ctx, c, scaler.State{}, Paused, c.Next)
 	}
-	return w.act(ctx, c)
+	c = w.act(ctx, c)
+	if l, ok := w.svc.Source.(ScaleOutListener); ok && (c.Outcome == ScaledOut || c.Outcome == ScaleUnknown && c.Landed) {
+		l.ScaledOut(c.Time)
+	}
+	return c
+}
+
+// taskAttrs describes a per-task reading for the log: tasks that answered,
+// their total, and those that did not answer or are starting; nothing for a
+// reading through a load balancer.
+func taskAttrs(r Reading) []slog.Attr {
+	if r.Tasks == 0 && r.Unanswered == 0 {
+		return nil
+	}
+	return []slog.Attr{slog.Int("tasks", r.Tasks), slog.Float64("total", r.Total),
+		slog.Int("unanswered", r.Unanswered), slog.Int("starting", r.Starting)}
 }
 
 // hold says whether a scale-out called for at now must wait, and until
@@ -457,8 +514,12 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 				c.Next, c.Grace = p.afterScaleOut(c.Time, &w.mem), true
 				return c
 			}
-			p.record(c.Time, d, &w.mem, false)
-			return w.failed(ctx, c, ev, attrs, fmt.Errorf("set desired count %d: %w", d.to, err))
+			p.record(c.Time, d, &w.mem, false) // unsure: the retry reads first
+			err = fmt.Errorf("set desired count %d: %w", d.to, err)
+			if outcomeUnknown(err) {
+				return w.unknown(ctx, c, ev, attrs, err)
+			}
+			return w.failed(ctx, c, ev, attrs, err)
 		}
 		p.record(c.Time, d, &w.mem, true)
 		c.Next = p.afterScaleOut(c.Time, &w.mem)
@@ -525,13 +586,70 @@ func (w *Watcher) record(ctx context.Context, rec scaler.ScaleOut) {
 // of a run is notified; the next ScaleOut event says it recovered.
 func (w *Watcher) failed(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
 	w.scaleFails++
-	p := w.svc.Policy
 	c.Outcome, c.Err = ScaleFailed, err
-	c.Next = c.Time.Add(p.RetryDelay(w.id, w.scaleFails))
+	c.Next = w.retryAt(c.Time)
 	ev.Kind, ev.Err = notify.ScaleFailed, err
 	w.log.LogAttrs(ctx, slog.LevelError, "scale-out failed", append(attrs,
 		slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next), slog.String("error", err.Error()))...)
 	if w.scaleFails == 1 {
+		w.notify(ctx, ev)
+	}
+	return c
+}
+
+// retryAt returns when a failed scale-out is tried again: after the
+// backoff of the current run of failures (Policy.RetryDelay), counted from
+// now (the check that failed may have started long before: an AWS call can
+// take seconds), so a logged retry_at never lies in the past.
+func (w *Watcher) retryAt(checked time.Time) time.Time {
+	return w.clock(checked).Add(w.svc.Policy.RetryDelay(w.id, w.scaleFails))
+}
+
+// outcomeUnknown reports whether err, from SetDesired, leaves open whether
+// the update was applied: the scaler says so (scaler.ErrOutcomeUnknown: no
+// answer, a broken connection, a server error after which the change may
+// have been committed), or the call's context ended (no answer in time, or
+// shutdown cut it off).
+func outcomeUnknown(err error) bool {
+	return errors.Is(err, scaler.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// unknown ends a scale-out whose update failed with an unknown outcome (see
+// outcomeUnknown); the caller has remembered it as unsure, as any failed
+// update is. The service is read at once and the unsure update settled as a
+// retry settles it (Policy.settle): the count asked for in force is a done
+// scale-out (Landed: its grace period starts, no second update is made);
+// otherwise, or when the read fails, it is retried as a failure is, and the
+// retry reads the service first again. Every unknown outcome is logged; it
+// is notified when it landed and otherwise only as the first failure of a
+// run.
+func (w *Watcher) unknown(ctx context.Context, c Check, ev notify.Event, attrs []slog.Attr, err error) Check {
+	p := w.svc.Policy
+	c.Outcome, c.Err = ScaleUnknown, err
+	ev.Kind, ev.Err = notify.ScaleUnknown, err
+	landed := false
+	st, readErr := w.scaler.State(ctx, w.id)
+	if readErr != nil {
+		c.DesiredAfter = -1
+		attrs = append(attrs, slog.String("read_error", readErr.Error()))
+	} else {
+		w.status.saw(st)
+		_, landed = p.settle(st, &w.mem)
+		c.DesiredAfter = st.Desired
+		attrs = append(attrs, slog.Int("desired_after", st.Desired), slog.Bool("landed", landed))
+	}
+	c.Landed, ev.Landed, ev.DesiredAfter = landed, landed, c.DesiredAfter
+	if landed {
+		w.scaleFails = 0
+		c.Next, c.Grace = p.afterScaleOut(c.Time, &w.mem), true
+		attrs = append(attrs, slog.String("grace", p.grace().String()))
+	} else {
+		w.scaleFails++
+		c.Next, c.Grace = w.retryAt(c.Time), c.Time.Before(w.mem.graceUntil)
+		attrs = append(attrs, slog.Int("failures", w.scaleFails), slog.Time("retry_at", c.Next))
+	}
+	w.log.LogAttrs(ctx, slog.LevelWarn, "scale-out outcome unknown", append(attrs, slog.String("error", err.Error()))...)
+	if landed || w.scaleFails == 1 {
 		w.notify(ctx, ev)
 	}
 	return c

@@ -3,6 +3,7 @@ package autoscaler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -347,6 +348,85 @@ func (f *flakyScaler) SetDesired(ctx context.Context, svc scaler.ServiceID, n in
 	return f.Memory.SetDesired(ctx, svc, n)
 }
 
+// lostAnswerScaler answers SetDesired with err, after applying the update
+// when apply is set; State fails with stateErr after the first call.
+type lostAnswerScaler struct {
+	*scaler.Memory
+	apply    bool
+	err      error
+	stateErr error
+	reads    int
+}
+
+func (l *lostAnswerScaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
+	l.reads++
+	if l.reads > 1 && l.stateErr != nil {
+		return scaler.State{}, l.stateErr
+	}
+	return l.Memory.State(ctx, svc)
+}
+
+func (l *lostAnswerScaler) SetDesired(ctx context.Context, svc scaler.ServiceID, n int) error {
+	if l.apply {
+		_ = l.Memory.SetDesired(ctx, svc, n)
+	}
+	return l.err
+}
+
+func TestStepUnknownOutcome(t *testing.T) {
+	lost := fmt.Errorf("%w: connection reset by peer", scaler.ErrOutcomeUnknown)
+	tests := []struct {
+		name      string
+		sc        *lostAnswerScaler
+		wantAfter int
+		wantNext  time.Duration
+	}{
+		{"the update landed", &lostAnswerScaler{apply: true, err: lost}, 10, 180 * time.Second},
+		{"no answer in time, not applied", &lostAnswerScaler{err: context.DeadlineExceeded}, 3, 3 * time.Second},
+		{"cancelled by shutdown, not applied", &lostAnswerScaler{err: context.Canceled}, 3, 3 * time.Second},
+		{"the service cannot be read after", &lostAnswerScaler{apply: true, err: lost, stateErr: errors.New("throttled")}, -1, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.sc.Memory = memWith(3, "a")
+			rec := &recorder{}
+			w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 999}), rec), tt.sc, nil)
+			require.NoError(t, err)
+			c := w.Step(t.Context(), t0)
+			assert.Equal(t, autoscaler.ScaleUnknown, c.Outcome)
+			assert.Equal(t, "scale_unknown", c.Outcome.String())
+			assert.Equal(t, 10, c.DesiredNew)
+			assert.Equal(t, tt.wantAfter, c.DesiredAfter)
+			assert.Equal(t, tt.wantNext, c.Next.Sub(t0))
+			assert.Equal(t, 2, tt.sc.reads, "the service is read once more after the lost answer")
+			require.Equal(t, []notify.Kind{notify.ScaleUnknown}, rec.kinds(), "reported as unknown, never as failed")
+			assert.Equal(t, tt.wantAfter, rec.events[0].DesiredAfter)
+			assert.ErrorIs(t, rec.events[0].Err, tt.sc.err)
+		})
+	}
+}
+
+func TestStepUnknownOutcomesThatDidNotLandAlertOnce(t *testing.T) {
+	rec := &recorder{}
+	sc := &lostAnswerScaler{Memory: memWith(3, "a"), err: context.DeadlineExceeded}
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 999}), rec), sc, nil)
+	require.NoError(t, err)
+	now := t0
+	var gaps []time.Duration
+	for range 3 {
+		c := w.Step(t.Context(), now)
+		gaps = append(gaps, c.Next.Sub(now))
+		now = c.Next
+	}
+	p := autoscaler.DefaultPolicy()
+	id := scaler.ServiceID{Cluster: "c", Name: "a"}
+	assert.Equal(t, []time.Duration{p.RetryDelay(id, 1), p.RetryDelay(id, 2), p.RetryDelay(id, 3)}, gaps, "backs off as failures do")
+	assert.Equal(t, []notify.Kind{notify.ScaleUnknown}, rec.kinds(), "one alert for the run")
+	sc.apply, sc.err = true, nil
+	c := w.Step(t.Context(), now)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+}
+
 // TestStepCapacityEscalates: in ScaleoutMode capacity the grace period is
 // checked, and a load that keeps rising while the first tasks start is
 // answered with a second scale-out, flagged as an escalation.
@@ -380,4 +460,29 @@ func TestStepCapacityEscalates(t *testing.T) {
 	assert.True(t, rec.events[1].Escalation)
 	assert.Equal(t, []scaler.Update{{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 5, To: 9},
 		{Service: scaler.ServiceID{Cluster: "c", Name: "a"}, From: 9, To: 17}}, mem.Updates())
+}
+
+// TestStepUnknownOutcomeSettledByTheRetry: an update whose outcome is
+// unknown, and which the read right after cannot settle, is remembered:
+// the retry reads the service first, finds the count asked for in force,
+// and reports the scale-out done with no second update.
+func TestStepUnknownOutcomeSettledByTheRetry(t *testing.T) {
+	rec := &recorder{}
+	sc := &lostAnswerScaler{Memory: memWith(3, "a"), apply: true,
+		err: fmt.Errorf("%w: connection reset by peer", scaler.ErrOutcomeUnknown), stateErr: errors.New("throttled")}
+	w, err := autoscaler.NewWatcher(newService("a", fixed(autoscaler.Reading{Value: 999}), rec), sc, nil)
+	require.NoError(t, err)
+	c := w.Step(t.Context(), t0)
+	require.Equal(t, autoscaler.ScaleUnknown, c.Outcome)
+	assert.Equal(t, -1, c.DesiredAfter)
+	assert.False(t, c.Landed)
+
+	sc.stateErr = nil
+	c = w.Step(t.Context(), c.Next)
+	assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+	assert.True(t, c.Landed, "found in force by the retry's read")
+	assert.Equal(t, [2]int{3, 10}, [2]int{c.DesiredCur, c.DesiredNew})
+	assert.Len(t, sc.Updates(), 1, "no second update")
+	assert.Equal(t, []notify.Kind{notify.ScaleUnknown, notify.ScaledOut}, rec.kinds())
+	assert.True(t, rec.events[1].Landed)
 }

@@ -20,12 +20,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
@@ -65,9 +68,27 @@ type DocumentInfo struct {
 // ServiceConfig is one service's effective settings, defaults filled in. The
 // document's field name is given for each.
 type ServiceConfig struct {
-	// StatusURL ("StatusUrl", required) is the nginx stub_status URL: an
-	// absolute http or https URL with a host.
+	// StatusURL ("StatusUrl", required unless TaskStatusUrl is given) is the
+	// nginx stub_status URL: an absolute http or https URL with a host. With
+	// TaskStatusUrl it is the fallback read while the service's tasks cannot
+	// be listed; empty when not given.
 	StatusURL string
+	// TaskStatusURL ("TaskStatusUrl", optional) reads every running task of
+	// the service instead of one through the load balancer: a URL template
+	// whose host is {ip}, such as "http://{ip}:8080/nginx-status" (see
+	// stubstatus.CheckTaskURL), filled in with each task's private address.
+	// Empty: the seed's single StatusUrl reading.
+	TaskStatusURL string
+	// TaskAggregate ("TaskAggregate") is how the tasks' figures are compared
+	// with ScaleoutThreshold: stubstatus.AggregateAvg ("avg", the default
+	// with TaskStatusUrl) or AggregateMax ("max"). Given only with
+	// TaskStatusUrl; empty without it.
+	TaskAggregate stubstatus.Aggregate
+	// TaskRefreshInterval ("TaskRefreshInterval") is how often the task list
+	// is refreshed from ECS, give or take a tenth. Default
+	// stubstatus.DefaultTaskRefresh (15 s) with TaskStatusUrl; at least 1 s.
+	// Given only with TaskStatusUrl; 0 without it.
+	TaskRefreshInterval time.Duration
 	// StatusAuthName ("StatusAuthName", optional) is an HTTP header name sent
 	// with each status request. Given only together with StatusAuthValue.
 	StatusAuthName string
@@ -155,17 +176,14 @@ func (s ServiceConfig) ID() scaler.ServiceID {
 func (s ServiceConfig) Name() string { return s.EcsClusterName + "/" + s.EcsServiceName }
 
 // LogValue returns the effective settings as a group keyed by the document's
-// field names, with secrets redacted and any user info in StatusUrl hidden.
+// field names, with secrets redacted and any user info in StatusUrl and
+// TaskStatusUrl replaced by "[redacted]".
 func (s ServiceConfig) LogValue() slog.Value {
-	status := s.StatusURL
-	if u, err := url.Parse(status); err == nil {
-		status = u.Redacted()
-	}
 	p := s.Policy
 	attrs := []slog.Attr{
 		slog.String("EcsClusterName", s.EcsClusterName),
 		slog.String("EcsServiceName", s.EcsServiceName),
-		slog.String("StatusUrl", status),
+		slog.String("StatusUrl", RedactURL(s.StatusURL)),
 		slog.String("StatusAuthName", s.StatusAuthName),
 		slog.String("StatusAuthValue", s.StatusAuthValue.String()),
 		slog.Bool("StatusTLSVerify", s.StatusTLSVerify),
@@ -195,7 +213,62 @@ func (s ServiceConfig) LogValue() slog.Value {
 		slog.Int("ScaleoutAfterChecks", max(p.ScaleoutAfterChecks, 1)),
 		slog.String("StartupTimeout", p.EffectiveStartupTimeout().String()),
 	)
+	if s.TaskStatusURL != "" { // the per-task fields, only where they apply
+		attrs = append(attrs,
+			slog.String("TaskStatusUrl", redactTemplate(s.TaskStatusURL)),
+			slog.String("TaskAggregate", string(s.TaskAggregate)),
+			slog.String("TaskRefreshInterval", s.TaskRefreshInterval.String()))
+	}
 	return slog.GroupValue(attrs...)
+}
+
+// Format prints s as fmt prints a struct, for every verb and flag (%v, %+v,
+// %#v, %s, ...), except that the user info of StatusURL and TaskStatusURL
+// shows as "[redacted]" (and the secrets, as always, as "[redacted]"), so a
+// library user who logs a ServiceConfig with fmt leaks nothing.
+func (s ServiceConfig) Format(f fmt.State, verb rune) {
+	type fields ServiceConfig // the same fields without this method
+	shown := fields(s)
+	shown.StatusURL, shown.TaskStatusURL = RedactURL(s.StatusURL), redactTemplate(s.TaskStatusURL)
+	out := fmt.Sprintf(fmt.FormatString(f, verb), shown)
+	if rest, ok := strings.CutPrefix(out, "configsrc.fields{"); ok { // %#v names the type
+		out = "configsrc.ServiceConfig{" + rest
+	}
+	_, _ = io.WriteString(f, out)
+}
+
+// String returns s as %+v prints it: no secret, no URL password.
+func (s ServiceConfig) String() string { return fmt.Sprintf("%+v", s) }
+
+// GoString returns s as %#v prints it: no secret, no URL password.
+func (s ServiceConfig) GoString() string { return fmt.Sprintf("%#v", s) }
+
+// RedactURL returns raw with any user info (a user name, a password)
+// replaced by "[redacted]": "https://[redacted]@example.com/status". A URL
+// that does not parse is shown as "[unparsable URL]", since where its user
+// info ends is unknown.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "[unparsable URL]"
+	case u.User == nil:
+		return raw
+	}
+	u.User = nil
+	scheme, rest, _ := strings.Cut(u.String(), "//")
+	return scheme + "//[redacted]@" + rest
+}
+
+// redactTemplate is RedactURL for a per-task URL template, whose host is
+// stubstatus.TaskIPPlaceholder: "http://[redacted]@{ip}:8080/nginx-status".
+func redactTemplate(t string) string {
+	const stand = "192.0.2.1" // an address for documentation (RFC 5737) in place of {ip}
+	if !strings.Contains(t, stubstatus.TaskIPPlaceholder) {
+		return RedactURL(t)
+	}
+	r := RedactURL(strings.Replace(t, stubstatus.TaskIPPlaceholder, stand, 1))
+	return strings.Replace(r, stand, stubstatus.TaskIPPlaceholder, 1)
 }
 
 // maxDesired shows MaxDesiredCount, "none" for no cap (0 is not a value the
@@ -229,6 +302,11 @@ func Parse(data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, docError("the document is empty")
 	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently turn the bytes into U+FFFD.
+		line, col := position(data, invalidUTF8(data))
+		return nil, docError(fmt.Sprintf("invalid UTF-8 at line %d, column %d: the document must be UTF-8 text", line, col))
+	}
 	var root json.RawMessage
 	if err := json.Unmarshal(data, &root); err != nil { // also rejects trailing data
 		return nil, docError(syntaxMessage(data, err))
@@ -243,29 +321,74 @@ func Parse(data []byte) (*Config, error) {
 		services = m.value
 	}
 	cfg := &Config{}
-	var list []json.RawMessage
 	switch {
 	case services == nil:
 		c.add(-1, "Services", "required")
 	case kind(services) != "array":
 		c.add(-1, "Services", "must be an array of service objects, got "+kind(services))
 	default:
-		_ = json.Unmarshal(services, &list) // cannot fail: an array of valid JSON
-		if len(list) == 0 {
+		// One service at a time, so that an invalid document costs memory
+		// in proportion to the problems reported, not to its size.
+		fields := serviceFields()
+		names := fieldNames(fields)
+		firstAt := map[scaler.ServiceID]int{}
+		n := 0
+		eachElement(services, func(raw json.RawMessage) {
+			sc := c.service(n, raw, fields, names)
+			c.duplicate(n, sc, firstAt)
+			if c.ok() {
+				cfg.Services = append(cfg.Services, sc)
+			} else {
+				cfg.Services = nil
+			}
+			n++
+		})
+		if n == 0 {
 			c.add(-1, "Services", "must list at least one service")
 		}
 	}
-	fields := serviceFields()
-	for i, raw := range list {
-		cfg.Services = append(cfg.Services, c.service(i, raw, fields))
-	}
-	c.duplicates(cfg.Services)
-	if len(c.problems) > 0 {
+	if !c.ok() {
 		slices.SortStableFunc(c.problems, func(a, b Problem) int { return cmp.Compare(a.Index, b.Index) })
-		return nil, &ValidationError{Problems: c.problems}
+		return nil, &ValidationError{Problems: c.problems, Omitted: c.omitted}
 	}
 	cfg.Documents = []DocumentInfo{{Size: len(data), Services: len(cfg.Services)}}
 	return cfg, nil
+}
+
+// eachElement calls f with each element of a valid JSON array, in order.
+func eachElement(array json.RawMessage, f func(json.RawMessage)) {
+	dec := json.NewDecoder(bytes.NewReader(array))
+	if _, err := dec.Token(); err != nil { // '['
+		return // unreachable for a valid array
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			return // unreachable for valid JSON
+		}
+		f(raw)
+	}
+}
+
+// invalidUTF8 returns the offset of the first byte of data that is not
+// valid UTF-8, or len(data).
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
+}
+
+// position returns the 1-based line and column (in bytes) of offset in data.
+func position(data []byte, offset int) (line, col int) {
+	prefix := data[:min(max(offset, 0), len(data))]
+	line = 1 + bytes.Count(prefix, []byte("\n"))
+	col = len(prefix) - bytes.LastIndexByte(prefix, '\n')
+	return line, col
 }
 
 // member is one name/value pair of a JSON object, in document order.
@@ -325,13 +448,11 @@ func syntaxMessage(data []byte, err error) string {
 	if !errors.As(err, &se) {
 		return "invalid JSON: " + err.Error()
 	}
-	prefix := data[:min(max(se.Offset, 0), int64(len(data)))]
-	line := 1 + bytes.Count(prefix, []byte("\n"))
-	col := len(prefix) - (bytes.LastIndexByte(prefix, '\n') + 1)
+	line, col := position(data, int(se.Offset))
 	// encoding/json quotes the offending character, which may sit inside a
 	// secret: keep the reason, drop the character.
 	reason := quotedChar.ReplaceAllString(se.Error(), "invalid character")
-	return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, max(col, 1), reason)
+	return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, max(col-1, 1), reason)
 }
 
 // quotedChar matches encoding/json's "invalid character 'x'" prefix, including

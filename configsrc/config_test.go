@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,18 @@ func TestParseInvalid(t *testing.T) {
 		{"min fractional", doc(svc("MinDesiredCount", 2.5)), []where{{0, "web", "MinDesiredCount"}}, "whole number, got 2.5"},
 		{"min zero", doc(svc("MinDesiredCount", 0)), []where{{0, "web", "MinDesiredCount"}}, ">= 1"},
 		{"min huge", doc(svc("MinDesiredCount", 1e12)), []where{{0, "web", "MinDesiredCount"}}, "at most 2147483647"},
+		{"min int32", doc(svc("MinDesiredCount", 2147483647)), []where{{0, "web", "MinDesiredCount"}}, "must be at most 5000 (ECS's limit of tasks per service), got 2147483647"},
+		{"max beyond ECS", doc(svc("MaxDesiredCount", 10000)), []where{{0, "web", "MaxDesiredCount"}}, "must be at most 5000"},
+		{"interval of 292 years", doc(svc("CheckInterval", "2562047h")), []where{{0, "web", "CheckInterval"}}, "must be at most 1h0m0s, got 2562047h0m0s"},
+		{"interval of a day", doc(svc("CheckInterval", 86400)), []where{{0, "web", "CheckInterval"}}, "must be at most 1h0m0s, got 24h0m0s"},
+		{"interval overflows int64", doc(svc("CheckInterval", 9223372036.854775807)), []where{{0, "web", "CheckInterval"}}, "9223372036.854776 seconds is too long: a duration is at most 2562047h47m16.854775807s"},
+		{"interval far beyond", `{"Services":[{"StatusUrl":"http://h/","EcsClusterName":"c","EcsServiceName":"s","CheckInterval":1e300}]}`,
+			[]where{{0, "s", "CheckInterval"}}, "1e300 seconds is too long"},
+		{"interval far below", `{"Services":[{"StatusUrl":"http://h/","EcsClusterName":"c","EcsServiceName":"s","CheckInterval":-1e300}]}`,
+			[]where{{0, "s", "CheckInterval"}}, "must be > 0, got -1e300 seconds"},
+		{"interval string overflows", doc(svc("CheckInterval", "3000000h")), []where{{0, "web", "CheckInterval"}}, `"3000000h" is too long: a duration is at most`},
+		{"interval negative string overflows", doc(svc("CheckInterval", "-3000000h")), []where{{0, "web", "CheckInterval"}}, `must be > 0, got "-3000000h"`},
+		{"grace of two days", doc(svc("GracePeriod", "48h")), []where{{0, "web", "GracePeriod"}}, "must be at most 24h0m0s"},
 		{"max zero", doc(svc("MaxDesiredCount", 0)), []where{{0, "web", "MaxDesiredCount"}}, "must be >= 1; leave it out for no cap"},
 		{"max below min", doc(svc("MaxDesiredCount", 3)), []where{{0, "web", "MaxDesiredCount"}}, "MinDesiredCount (5)"},
 		{"max negative", doc(svc("MaxDesiredCount", -2)), []where{{0, "web", "MaxDesiredCount"}}, ">= 1"},
@@ -366,13 +379,103 @@ func TestServiceLogValue(t *testing.T) {
 	var got struct{ Service map[string]any }
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	assert.Equal(t, map[string]any{
-		"EcsClusterName": "app", "EcsServiceName": "web", "StatusUrl": "https://user:xxxxx@example-a.com/s",
+		"EcsClusterName": "app", "EcsServiceName": "web", "StatusUrl": "https://[redacted]@example-a.com/s",
 		"StatusAuthName": "", "StatusAuthValue": "", "StatusTLSVerify": false, "StatusTLSServerName": "none", "StatusMetric": "active",
 		"StatusTimeout": "3s", "SlackWebhookUrl": "", "ScaleoutThreshold": 150.0, "Paused": false,
 		"MinDesiredCount": 5.0, "MaxDesiredCount": 20.0, "CheckInterval": "3s",
 		"GracePeriod": "3m0s", "AlertAfterFailures": 5.0,
 		"ScaleoutMode": "double", "EscalateWhenReady": false, "ScaleoutAfterChecks": 1.0, "StartupTimeout": "5m0s",
 	}, got.Service)
+}
+
+func TestURLPasswordNeverPrinted(t *testing.T) {
+	cfg, err := configsrc.Parse([]byte(doc(svc("StatusUrl", "https://alice:url-pa55word@example-a.com/s"))))
+	require.NoError(t, err)
+	s := cfg.Services[0]
+	require.Equal(t, "https://alice:url-pa55word@example-a.com/s", s.StatusURL, "the real URL is kept for requests")
+	var outputs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%20v"} {
+		outputs = append(outputs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, *cfg), fmt.Sprintf(verb, &s))
+	}
+	outputs = append(outputs, s.String(), s.GoString(), fmt.Sprint([]configsrc.ServiceConfig{s}))
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "service", s, "config", cfg)
+	outputs = append(outputs, logs.String())
+	for _, out := range outputs {
+		assert.NotContains(t, out, "pa55word")
+		assert.NotContains(t, out, "alice")
+	}
+	assert.Contains(t, fmt.Sprintf("%+v", s), "StatusURL:https://[redacted]@example-a.com/s")
+	assert.Contains(t, fmt.Sprintf("%+v", s), "EcsServiceName:web", "the rest prints as a struct does")
+	assert.True(t, strings.HasPrefix(fmt.Sprintf("%#v", s), "configsrc.ServiceConfig{"), fmt.Sprintf("%#v", s))
+
+	assert.Equal(t, "https://[redacted]@h/s", configsrc.RedactURL("https://u@h/s"))
+	assert.Equal(t, "https://h/s?x=1", configsrc.RedactURL("https://h/s?x=1"))
+	assert.Equal(t, "[unparsable URL]", configsrc.RedactURL("http://u:p@a b/%zz"))
+}
+
+// TestLargeBadDocumentCostsLittle: a 1 MiB document of empty services has
+// about a million problems. The error lists MaxProblems of them and counts
+// the rest; printing it is short, and what parsing keeps is in proportion to
+// what is reported, not to the document. (Its garbage is collected as it
+// goes: the binary's test of a reload of this document checks the process's
+// peak memory.)
+func TestLargeBadDocumentCostsLittle(t *testing.T) {
+	body := strings.Repeat("{},", (configsrc.MaxDocumentSize-20)/3)
+	d := []byte(`{"Services":[` + body + `{}]}`)
+	require.LessOrEqual(t, len(d), configsrc.MaxDocumentSize)
+	services := strings.Count(string(d), "{}")
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := configsrc.Parse(d)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	var ve *configsrc.ValidationError
+	require.ErrorAs(t, err, &ve)
+	kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("parsing %d bytes (%d services) keeps %d KiB", len(d), services, kept>>10)
+	assert.Less(t, kept, int64(1<<20), "an invalid document's error keeps little")
+
+	assert.Len(t, ve.Problems, configsrc.MaxProblems)
+	assert.Equal(t, 3*services-configsrc.MaxProblems, ve.Omitted, "3 required fields a service")
+	msg := ve.Error()
+	assert.Less(t, len(msg), 8<<10, "the report stays short")
+	assert.True(t, strings.HasSuffix(msg, fmt.Sprintf("\n... and %d more problems", ve.Omitted)), msg[len(msg)-100:])
+	assert.Equal(t, configsrc.MaxProblems+1, strings.Count(msg, "\n")+1)
+}
+
+func TestNamesCannotForgeLines(t *testing.T) {
+	forged := "web\nServices[9] (evil): StatusUrl: forged"
+	ve := problems(t, doc(svc("EcsServiceName", forged, "ScaleoutThreshold", -1, "Bad\nField", 1), svc("EcsServiceName", forged)))
+	msg := ve.Error()
+	for _, line := range strings.Split(msg, "\n") {
+		assert.False(t, strings.HasPrefix(line, "Services[9]"), "forged line in:\n%s", msg)
+	}
+	assert.Equal(t, len(ve.Problems), strings.Count(msg, "\n")+1, msg)
+	assert.Contains(t, msg, `Services[0] ("web\nServices[9] (evil): StatusUrl: forged"): ScaleoutThreshold:`)
+	assert.Contains(t, msg, `"Bad\nField": unknown field`)
+	assert.Contains(t, msg, `is also configured at Services[0]`)
+
+	long := strings.Repeat("x", 100_000)
+	ve = problems(t, doc(svc("EcsServiceName", long, long, 1)))
+	assert.Less(t, len(ve.Error()), 1000, "names are cut short")
+
+	assert.Equal(t, "example-app", configsrc.Printable("example-app"))
+	assert.Equal(t, "日本語", configsrc.Printable("日本語"))
+	assert.Equal(t, `"a\x1b[31mb"`, configsrc.Printable("a\x1b[31mb"))
+}
+
+func TestInvalidUTF8IsAnError(t *testing.T) {
+	d := []byte("{\"Services\":[{\"StatusUrl\":\"http://h/\",\n \"EcsClusterName\":\"c\xffd\",\"EcsServiceName\":\"s\"}]}")
+	_, err := configsrc.Parse(d)
+	var ve *configsrc.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "invalid UTF-8 at line 2, column 21: the document must be UTF-8 text", ve.Error())
+
+	_, err = configsrc.Parse([]byte(doc(svc("EcsClusterName", "日本語"))))
+	assert.NoError(t, err, "valid UTF-8 beyond ASCII is fine")
 }
 
 func TestLogValueShowsNoCapAsNone(t *testing.T) {

@@ -118,7 +118,8 @@ var ErrNoDocuments = errors.New("no configuration documents")
 
 // Merge parses each document with Parse and merges their services, document
 // by document in the order given. On failure the error is a
-// *ValidationError listing every problem of every document at once, each
+// *ValidationError listing the problems of every document at once (the
+// first MaxProblems of them, the rest counted in Omitted), each
 // naming its document (Problem.Document) as well as its service and field.
 // A service (cluster and name) configured in two documents is a problem that
 // names both. No document at all is an error wrapping ErrNoDocuments.
@@ -132,6 +133,14 @@ func Merge(docs []Document) (*Config, error) {
 	}
 	cfg := &Config{}
 	var problems []Problem
+	omitted := 0
+	add := func(p Problem) { // the first MaxProblems of all documents; the rest counted
+		if len(problems) >= MaxProblems {
+			omitted++
+			return
+		}
+		problems = append(problems, p)
+	}
 	seen := map[[2]string]place{}
 	for _, d := range docs {
 		one, err := Parse(d.Data)
@@ -140,11 +149,12 @@ func Merge(docs []Document) (*Config, error) {
 		case errors.As(err, &ve):
 			for _, p := range ve.Problems {
 				p.Document = d.Name
-				problems = append(problems, p)
+				add(p)
 			}
+			omitted += ve.Omitted
 			continue
 		case err != nil: // Parse returns nothing else; keep it if it ever does
-			problems = append(problems, Problem{Document: d.Name, Index: -1, Message: err.Error()})
+			add(Problem{Document: d.Name, Index: -1, Message: err.Error()})
 			continue
 		}
 		var dups []Problem
@@ -156,21 +166,23 @@ func Merge(docs []Document) (*Config, error) {
 					where = first.doc + " at " + where
 				}
 				dups = append(dups, Problem{Document: d.Name, Index: i, Service: s.EcsServiceName, Field: "EcsServiceName",
-					Message: fmt.Sprintf("%s is also configured in %s", s.Name(), where)})
+					Message: fmt.Sprintf("%s is also configured in %s", Printable(s.Name()), where)})
 				continue
 			}
 			seen[key] = place{d.Name, i}
 			s.Document = d.Name
 			cfg.Services = append(cfg.Services, s)
 		}
-		problems = append(problems, dups...)
+		for _, p := range dups {
+			add(p)
+		}
 		cfg.Documents = append(cfg.Documents, DocumentInfo{Name: d.Name, Size: len(d.Data), Services: len(one.Services)})
 	}
 	if len(problems) > 0 {
 		slices.SortStableFunc(problems, func(a, b Problem) int {
 			return cmp.Or(cmp.Compare(docIndex(docs, a.Document), docIndex(docs, b.Document)), cmp.Compare(a.Index, b.Index))
 		})
-		return nil, &ValidationError{Problems: problems}
+		return nil, &ValidationError{Problems: problems, Omitted: omitted}
 	}
 	return cfg, nil
 }

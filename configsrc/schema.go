@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
+	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
@@ -34,7 +36,7 @@ func serviceDefaults() ServiceConfig {
 // serviceFields is the schema of one service: the only list of its fields.
 func serviceFields() []field {
 	return []field{
-		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)},
+		{"StatusUrl", true, text(func(c *ServiceConfig) *string { return &c.StatusURL }, stubstatus.CheckURL)}, // or TaskStatusUrl
 		{"StatusAuthName", false, text(func(c *ServiceConfig) *string { return &c.StatusAuthName }, stubstatus.CheckHeaderName)},
 		{"StatusAuthValue", false, text(func(c *ServiceConfig) *Secret { return &c.StatusAuthValue }, stubstatus.CheckHeaderValue)},
 		{"StatusTLSVerify", false, boolean(func(c *ServiceConfig) *bool { return &c.StatusTLSVerify })},
@@ -57,15 +59,45 @@ func serviceFields() []field {
 		{"ScaleoutAfterChecks", false, count(func(c *ServiceConfig) *int { return &c.Policy.ScaleoutAfterChecks }, atLeastOne)},
 		{"StartupTimeout", false, duration(func(c *ServiceConfig) *time.Duration { return &c.Policy.StartupTimeout }, positive)},
 		{"Paused", false, boolean(func(c *ServiceConfig) *bool { return &c.Paused })},
+		{"TaskStatusUrl", false, text(func(c *ServiceConfig) *string { return &c.TaskStatusURL }, stubstatus.CheckTaskURL)},
+		{"TaskAggregate", false, text(func(c *ServiceConfig) *stubstatus.Aggregate { return &c.TaskAggregate }, checkAggregate)},
+		{"TaskRefreshInterval", false, duration(func(c *ServiceConfig) *time.Duration { return &c.TaskRefreshInterval }, stubstatus.CheckTaskRefresh)},
 	}
 }
 
-// collector gathers problems.
-type collector struct{ problems []Problem }
+// fieldNames returns the names of fields, in order.
+func fieldNames(fields []field) []string {
+	names := make([]string, len(fields))
+	for j, f := range fields {
+		names[j] = f.name
+	}
+	return names
+}
+
+// requiredUnless names, for a required field, the field that may stand in
+// for it: a service read task by task needs no StatusUrl.
+var requiredUnless = map[string]string{"StatusUrl": "TaskStatusUrl"}
+
+// perTaskFields are the fields that mean something only with TaskStatusUrl.
+var perTaskFields = []string{"TaskAggregate", "TaskRefreshInterval"}
+
+// collector gathers problems: the first MaxProblems, and a count of the
+// rest.
+type collector struct {
+	problems []Problem
+	omitted  int
+}
 
 func (c *collector) add(index int, field, msg string) {
+	if len(c.problems) >= MaxProblems {
+		c.omitted++
+		return
+	}
 	c.problems = append(c.problems, Problem{Index: index, Field: field, Message: msg})
 }
+
+// ok reports that no problem was found so far.
+func (c *collector) ok() bool { return len(c.problems) == 0 && c.omitted == 0 }
 
 // members reports unknown and repeated names among an object's members and
 // returns the known ones.
@@ -91,7 +123,7 @@ func (c *collector) members(index int, ms []member, known []string) []member {
 }
 
 // service decodes and checks Services[i].
-func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceConfig {
+func (c *collector) service(i int, raw json.RawMessage, fields []field, names []string) ServiceConfig {
 	sc := serviceDefaults()
 	first := len(c.problems)
 	defer func() { // name the service in its problems once its name is known
@@ -104,10 +136,6 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 		c.add(i, "", "must be a JSON object, got "+kind(raw))
 		return sc
 	}
-	names := make([]string, len(fields))
-	for j, f := range fields {
-		names[j] = f.name
-	}
 	given := map[string]json.RawMessage{}
 	for _, m := range c.members(i, ms, names) {
 		given[m.name] = m.value
@@ -119,9 +147,11 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 	}
 	for _, f := range fields {
 		raw, ok := given[f.name]
+		_, standIn := given[requiredUnless[f.name]]
 		switch {
-		case !ok && f.required:
+		case !ok && f.required && !standIn:
 			problem(f.name, "required")
+		case !ok && f.required:
 		case !ok:
 		case kind(raw) == "null" && f.required:
 			problem(f.name, "must not be null")
@@ -153,11 +183,39 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 	case hasValue && !hasName:
 		problem("StatusAuthName", "required when StatusAuthValue is given")
 	}
+	if _, ok := given["TaskStatusUrl"]; ok {
+		if sc.TaskAggregate == "" {
+			sc.TaskAggregate = stubstatus.AggregateAvg
+		}
+		if sc.TaskRefreshInterval == 0 {
+			sc.TaskRefreshInterval = stubstatus.DefaultTaskRefresh
+		}
+	} else {
+		for _, name := range perTaskFields {
+			if _, ok := given[name]; ok {
+				problem(name, "applies only with TaskStatusUrl (per-task reading); give TaskStatusUrl or leave it out")
+			}
+		}
+	}
 	if _, ok := given["StatusTLSServerName"]; ok && !bad["StatusTLSServerName"] {
 		if _, ok := given["StatusTLSVerify"]; !ok {
 			sc.StatusTLSVerify = true // the name is what the certificate is verified against
 		}
-		if err := stubstatus.CheckTLS(sc.StatusURL, sc.TLS()); err != nil && !bad["StatusUrl"] && !bad["StatusTLSVerify"] {
+		// The name applies to every status request: it must suit one of them.
+		var targets []string
+		if sc.StatusURL != "" {
+			targets = append(targets, sc.StatusURL)
+		}
+		if sc.TaskStatusURL != "" {
+			targets = append(targets, strings.Replace(sc.TaskStatusURL, stubstatus.TaskIPPlaceholder, "192.0.2.1", 1))
+		}
+		var err error
+		for _, t := range targets {
+			if err = stubstatus.CheckTLS(t, sc.TLS()); err == nil {
+				break
+			}
+		}
+		if err != nil && !bad["StatusUrl"] && !bad["TaskStatusUrl"] && !bad["StatusTLSVerify"] {
 			problem("StatusTLSServerName", err.Error())
 		}
 	}
@@ -178,20 +236,21 @@ func (c *collector) service(i int, raw json.RawMessage, fields []field) ServiceC
 	return sc
 }
 
-// duplicates reports services configured more than once.
-func (c *collector) duplicates(services []ServiceConfig) {
-	firstAt := map[[2]string]int{}
-	for i, s := range services {
-		if s.EcsClusterName == "" || s.EcsServiceName == "" {
-			continue
-		}
-		key := [2]string{s.EcsClusterName, s.EcsServiceName}
-		if j, ok := firstAt[key]; ok {
-			c.problems = append(c.problems, Problem{Index: i, Service: s.EcsServiceName, Field: "EcsServiceName",
-				Message: fmt.Sprintf("%s is also configured at Services[%d]", s.Name(), j)})
-			continue
-		}
-		firstAt[key] = i
+// duplicate reports Services[i] when a service before it (recorded in
+// firstAt) has the same cluster and name.
+func (c *collector) duplicate(i int, s ServiceConfig, firstAt map[scaler.ServiceID]int) {
+	if s.EcsClusterName == "" || s.EcsServiceName == "" {
+		return
+	}
+	j, ok := firstAt[s.ID()]
+	if !ok {
+		firstAt[s.ID()] = i
+		return
+	}
+	before := len(c.problems)
+	c.add(i, "EcsServiceName", fmt.Sprintf("%s is also configured at Services[%d]", Printable(s.Name()), j))
+	if len(c.problems) > before {
+		c.problems[before].Service = s.EcsServiceName
 	}
 }
 
@@ -303,7 +362,8 @@ func count(dst func(*ServiceConfig) *int, check func(int) error) func(*ServiceCo
 }
 
 // duration decodes a number of seconds or a Go duration string and checks it
-// with check (when not nil).
+// with check (when not nil). A value beyond time.Duration's range (about 292
+// years either way) is an error saying so, never a wrapped-around value.
 func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration) error) func(*ServiceConfig, json.RawMessage) error {
 	const want = `a number of seconds or a duration string such as "500ms" or "3m"`
 	return func(sc *ServiceConfig, raw json.RawMessage) error {
@@ -311,16 +371,31 @@ func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration)
 		switch kind(raw) {
 		case "number":
 			secs, err := float(raw)
-			if err != nil || math.Abs(secs) > math.MaxInt64/float64(time.Second) {
+			if err != nil {
 				return fmt.Errorf("%s seconds is out of range", raw)
 			}
-			d = time.Duration(math.Round(secs * float64(time.Second)))
+			// A float64 holds 2^63 exactly; time.Duration(2^63) would wrap
+			// around to a negative duration.
+			switch ns := math.Round(secs * float64(time.Second)); {
+			case ns >= 1<<63:
+				return fmt.Errorf("%s seconds is too long: a duration is at most %v", raw, time.Duration(math.MaxInt64))
+			case ns < -(1 << 63):
+				return fmt.Errorf("must be > 0, got %s seconds", raw)
+			default:
+				d = time.Duration(ns)
+			}
 		case "string":
 			var s string
 			_ = json.Unmarshal(raw, &s) // cannot fail: a valid JSON string
 			var err error
 			if d, err = time.ParseDuration(s); err != nil {
-				return fmt.Errorf("must be %s, got %q", want, s)
+				switch {
+				case !durationShape.MatchString(s):
+					return fmt.Errorf("must be %s, got %q", want, cut(s, maxMessage/2))
+				case strings.HasPrefix(s, "-"):
+					return fmt.Errorf("must be > 0, got %q", s)
+				}
+				return fmt.Errorf("%q is too long: a duration is at most %v", s, time.Duration(math.MaxInt64))
 			}
 		default:
 			return typeError(want, raw)
@@ -334,6 +409,10 @@ func duration(dst func(*ServiceConfig) *time.Duration, check func(time.Duration)
 		return nil
 	}
 }
+
+// durationShape matches what time.ParseDuration reads; a string of this
+// shape that does not parse is out of range.
+var durationShape = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 func positive(d time.Duration) error {
 	if d <= 0 {
@@ -358,6 +437,11 @@ func explicitCap(n int) error {
 	return nil
 }
 
+func checkAggregate(s string) error {
+	_, err := stubstatus.ParseAggregate(s)
+	return err
+}
+
 func checkMetric(s string) error {
 	_, err := stubstatus.ParseMetric(s)
 	return err
@@ -367,6 +451,9 @@ func checkMetric(s string) error {
 // any, else the nearest by edit distance (ignoring case) when at most a third
 // of the name (and at least 2 edits) differs; "" when none is close.
 func suggest(name string, known []string) string {
+	if len(name) > maxSuggested {
+		return "" // no field name is that long; spare the edit distances
+	}
 	best, bestDist := "", max(2, len(name)/3)+1
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
@@ -378,6 +465,9 @@ func suggest(name string, known []string) string {
 	}
 	return best
 }
+
+// maxSuggested is the longest unknown name suggest compares (bytes).
+const maxSuggested = 64
 
 // editDistance is the Levenshtein distance between a and b, in bytes.
 func editDistance(a, b string) int {

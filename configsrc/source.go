@@ -1,10 +1,12 @@
 package configsrc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
+	"time"
 )
 
 // Source yields the raw configuration document. Load parses and validates
@@ -21,18 +23,38 @@ type SourceFunc func(ctx context.Context) ([]byte, error)
 // Fetch calls f(ctx).
 func (f SourceFunc) Fetch(ctx context.Context) ([]byte, error) { return f(ctx) }
 
-// File is a Source reading a local file.
+// File is a Source reading a local file. It reads at most MaxDocumentSize
+// bytes (a larger file is a *ValidationError saying so, not a large
+// allocation), and a read honours its context: a FIFO or device that never
+// delivers cannot block a reload or a shutdown.
 type File struct {
 	Path string // file path
 }
 
-// Fetch reads the whole file.
-func (f File) Fetch(context.Context) ([]byte, error) {
-	b, err := os.ReadFile(f.Path)
+// Fetch reads the whole file, up to MaxDocumentSize bytes, until ctx is
+// done. Opening it never blocks (a FIFO with no writer reads as empty).
+func (f File) Fetch(ctx context.Context) ([]byte, error) {
+	file, err := openNonblocking(f.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
 	}
-	return b, nil
+	defer file.Close()
+	// A pipe or FIFO is read through the runtime's poller, which honours
+	// deadlines: cancellation sets one in the past. A regular file does not
+	// block for long and takes no deadline (the call fails, harmlessly).
+	stop := context.AfterFunc(ctx, func() { _ = file.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(io.LimitReader(file, MaxDocumentSize+1))
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("read config file %s: %w", f.Path, context.Cause(ctx))
+	case err != nil:
+		return nil, fmt.Errorf("read config file: %w", err)
+	case buf.Len() > MaxDocumentSize:
+		return nil, docError(fmt.Sprintf("the file holds more than the limit of %d bytes", MaxDocumentSize))
+	}
+	return buf.Bytes(), nil
 }
 
 // String names the file.

@@ -28,7 +28,7 @@ func (l *Log) Notify(ctx context.Context, ev Event) error {
 		slog.String("service", ev.Service),
 	}
 	switch ev.Kind {
-	case ScaledOut, HeldAtMax, ScaleFailed, DryRun, ScaleOutSuspended:
+	case ScaledOut, HeldAtMax, ScaleFailed, DryRun, ScaleOutSuspended, ScaleUnknown:
 		attrs = append(attrs, slog.Float64("active", ev.Value), slog.Bool("overload", ev.Overload),
 			slog.Int("desired_cur", ev.DesiredCur), slog.Int("desired_new", ev.DesiredNew))
 		if ev.MaxDesired > 0 || ev.MaxBy != "" {
@@ -40,7 +40,9 @@ func (l *Log) Notify(ctx context.Context, ev Event) error {
 		if ev.Escalation {
 			attrs = append(attrs, slog.Bool("escalation", true))
 		}
-		if ev.Landed {
+		if ev.Kind == ScaleUnknown {
+			attrs = append(attrs, slog.Int("desired_after", ev.DesiredAfter), slog.Bool("landed", ev.Landed))
+		} else if ev.Landed {
 			attrs = append(attrs, slog.Bool("landed", true))
 		}
 		if ev.Kind == ScaleOutSuspended {

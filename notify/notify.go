@@ -53,6 +53,13 @@ const (
 	// (DynamicScalingOutSuspended); no update was made. Sent once per
 	// suspension.
 	ScaleOutSuspended
+	// ScaleUnknown: an update from DesiredCur to DesiredNew failed in a way
+	// that leaves open whether it was applied (Err says why: no answer in
+	// time, a broken connection, a server error, shutdown); the service was
+	// then read once: DesiredAfter is the desired count found (-1: that
+	// read failed too), and Landed reports that the count asked for is in
+	// force, so the scale-out is done and no second update is made.
+	ScaleUnknown
 )
 
 // String returns the kind's stable name, as used in logs and metrics.
@@ -76,6 +83,8 @@ func (k Kind) String() string {
 		return "tasks_not_starting"
 	case ScaleOutSuspended:
 		return "held_suspended" // the outcome's name, as for the other scale-out attempts
+	case ScaleUnknown:
+		return "scale_unknown"
 	}
 	return "unknown"
 }
@@ -107,9 +116,14 @@ type Event struct {
 	// Escalation reports a ScaledOut during the grace period of an earlier
 	// one: the load needs more than the desired count asked for.
 	Escalation bool
-	// Landed reports a ScaledOut found in force after its update call
-	// failed (its outcome was unknown): no second update was made.
+	// Landed reports that the desired count asked for (DesiredNew) was
+	// found in force after its update call failed: on a ScaleUnknown, by
+	// the read right after the call; on a ScaledOut, by a later check. No
+	// second update was made.
 	Landed bool
+	// DesiredAfter is the desired count read right after a ScaleUnknown, -1
+	// when that read failed; 0 for other kinds.
+	DesiredAfter int
 	// Waited is how long the tasks have been starting (TasksNotStarting).
 	Waited time.Duration
 	// Message is the orchestrator's latest event message about the service
@@ -117,7 +131,7 @@ type Event struct {
 	Message string
 
 	Failures int   // consecutive failed reads (MetricFailing, MetricRecovered)
-	Err      error // the failure (ScaleFailed, MetricFailing, ConfigRejected)
+	Err      error // the failure (ScaleFailed, ScaleUnknown, MetricFailing, ConfigRejected)
 }
 
 // Notifier is told about events. See the package doc for the contract.

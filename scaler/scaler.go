@@ -128,6 +128,15 @@ var (
 	ErrServiceNotFound = errors.New("service not found")
 	// ErrServiceNotActive means the service exists but is draining or inactive.
 	ErrServiceNotActive = errors.New("service not active")
+	// ErrOutcomeUnknown marks a SetDesired error after which the update may
+	// nonetheless have been applied: the request may have reached the
+	// orchestrator and its answer was lost (no answer before the deadline,
+	// the connection broke after the request was sent), or the orchestrator
+	// answered with a server error that may follow a commit. The engine then
+	// reads the service at once to learn what happened, and treats the count
+	// asked for, found in force, as a done scale-out. A context error from
+	// SetDesired is read the same way.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the update may or may not have been applied")
 	// ErrDryRun is returned by a dry-run scaler's SetDesired (DryRun's): the
 	// update was accepted as a decision but not made. The engine counts and
 	// logs it as a dry run, never as a scale-out or a failure.

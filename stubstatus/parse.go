@@ -32,10 +32,10 @@ type Status struct {
 }
 
 // MaxGauge is the largest Active, Reading, Writing or Waiting value Parse
-// accepts (2^31, far beyond any real nginx). A larger gauge almost always is a
-// leaked counter that went below zero and wrapped around as an unsigned
+// accepts: 2^31 − 1, far beyond any real nginx. A larger gauge almost always
+// is a leaked counter that went below zero and wrapped around as an unsigned
 // number (18446744073709550135 has been seen); scaling on it would be wrong.
-const MaxGauge = 1 << 31
+const MaxGauge = 1<<31 - 1
 
 // Busy returns Active − Waiting: the connections doing work rather than idling
 // in keep-alive. Less prone than Active to nginx's counter drift on reload.
@@ -48,7 +48,11 @@ func (s Status) Busy() (uint64, error) {
 }
 
 // ParseError reports a body that is not a stub_status page, naming the line
-// and, where one is concerned, the field.
+// and, where one is concerned, the field. It never quotes the body: a page
+// that echoes request headers would otherwise carry the auth header's value
+// into logs and notifications. Text found where a label was expected is
+// described by its kind and length; only the page's own labels ("Active",
+// "Waiting:", ...) are quoted.
 type ParseError struct {
 	// Line is the 1-based line of the body where the problem was found.
 	Line int
@@ -72,7 +76,8 @@ func (e *ParseError) Error() string {
 // fourth) and strict in content: an empty body, an HTML page, a missing line
 // or field, text after a line's last field, and a number that is negative,
 // not a number, beyond uint64, or (for a gauge) above MaxGauge are each a
-// *ParseError. Parse does not allocate unless it fails.
+// *ParseError, which never quotes the body. Parse does not allocate unless
+// it fails.
 func Parse(body []byte) (Status, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Status{}, &ParseError{Line: 1, Problem: "empty body"}
@@ -162,7 +167,7 @@ func (sc *scanner) word(field, lit string) {
 	case len(sc.line) == 0:
 		sc.fail(field, fmt.Sprintf("missing: want %q, the line ends", lit))
 	default:
-		sc.fail(field, fmt.Sprintf("want %q, got %s", lit, quote(sc.token())))
+		sc.fail(field, fmt.Sprintf("want %q, got %s", lit, describe(sc.token())))
 	}
 }
 
@@ -178,25 +183,25 @@ func (sc *scanner) number(field string, gauge bool) uint64 {
 		sc.fail(field, "missing number, the line ends")
 		return 0
 	}
-	if tok[0] == '-' {
-		sc.fail(field, "negative number "+quote(tok)+" (the value is unsigned)")
+	if tok[0] == '-' && isDigits(tok[1:]) {
+		sc.fail(field, "negative number (the value is unsigned)")
+		return 0
+	}
+	if !isDigits(tok) {
+		sc.fail(field, "want a number, got "+describe(tok))
 		return 0
 	}
 	var n uint64
 	for _, c := range tok {
-		if c < '0' || c > '9' {
-			sc.fail(field, quote(tok)+" is not a number")
-			return 0
-		}
 		d := uint64(c - '0')
 		if n > (math.MaxUint64-d)/10 {
-			sc.fail(field, quote(tok)+" is out of range for an unsigned 64-bit number")
+			sc.fail(field, fmt.Sprintf("a number of %d digits is out of range for an unsigned 64-bit number", len(tok)))
 			return 0
 		}
 		n = n*10 + d
 	}
 	if gauge && n > MaxGauge {
-		sc.fail(field, fmt.Sprintf("%d is implausibly large (above %d): the counter probably underflowed in nginx", n, uint64(MaxGauge)))
+		sc.fail(field, fmt.Sprintf("a number of %d digits is implausibly large (above %d): the counter probably underflowed in nginx", len(tok), MaxGauge))
 		return 0
 	}
 	sc.line = sc.line[len(tok):]
@@ -210,7 +215,7 @@ func (sc *scanner) end() {
 	}
 	sc.line = bytes.TrimLeft(sc.line, space)
 	if len(sc.line) > 0 {
-		sc.fail("", "unexpected "+quote(sc.token())+" after the last field")
+		sc.fail("", "unexpected "+describe(sc.token())+" after the last field")
 	}
 }
 
@@ -229,11 +234,38 @@ func (sc *scanner) fail(field, problem string) {
 // space is what separates fields; '\r' is here so that CRLF bodies parse.
 const space = " \t\r"
 
-// quote quotes b for an error message, cut to a short prefix.
-func quote(b []byte) string {
-	const maxQuoted = 32
-	if len(b) > maxQuoted {
-		return strconv.Quote(string(b[:maxQuoted])) + "..."
+// labels are the words of a stub_status page: the only body text an error
+// may quote, since they are the page's own and hold no secret.
+var labels = []string{"Active", "connections:", "server", "accepts", "handled", "requests", "Reading:", "Writing:", "Waiting:"}
+
+// describe names what tok is without repeating it (it may be a secret the
+// page echoes): one of the page's labels, quoted, or its kind and length.
+func describe(tok []byte) string {
+	for _, l := range labels {
+		if string(tok) == l { // no allocation: the compiler compares in place
+			return strconv.Quote(l)
+		}
 	}
-	return strconv.Quote(string(b))
+	if isDigits(tok) {
+		return "a number (" + count(len(tok), "digit") + ")"
+	}
+	return count(len(tok), "byte") + " of other text"
+}
+
+// count returns "1 digit", "2 digits" and so on.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// isDigits reports a non-empty run of ASCII digits.
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }

@@ -30,7 +30,7 @@ func TestParseAccepts(t *testing.T) {
 		{"extra spaces and tabs", "Active  connections:\t291\nserver  accepts handled\trequests\n16630948   16630948 31070465\n  Reading:6 Writing:  179\tWaiting: 106", nginxStatus},
 		{"idle server", "Active connections: 1 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n",
 			Status{Active: 1, Accepts: 1, Handled: 1, Requests: 1, Writing: 1}},
-		{"gauge at the bound", "Active connections: 2147483648\nserver accepts handled requests\n 0 0 0\nReading: 0 Writing: 0 Waiting: 0\n",
+		{"gauge at the bound", "Active connections: 2147483647\nserver accepts handled requests\n 0 0 0\nReading: 0 Writing: 0 Waiting: 0\n",
 			Status{Active: MaxGauge}},
 		{"huge counters are fine", "Active connections: 0\nserver accepts handled requests\n 18446744073709551615 18446744073709551615 18446744073709551615\nReading: 0 Writing: 0 Waiting: 0\n",
 			Status{Accepts: 1<<64 - 1, Handled: 1<<64 - 1, Requests: 1<<64 - 1}},
@@ -61,32 +61,32 @@ func TestParseRejects(t *testing.T) {
 		{"blank body", " \r\n\n", 1, "", "empty body"},
 		{"HTML error page", "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n</html>\r\n", 1, "", "HTML"},
 		{"HTML after spaces", "  <!DOCTYPE html><html></html>", 1, "", "HTML"},
-		{"plain text", "Service Temporarily Unavailable\n", 1, "Active connections", `want "Active", got "Service"`},
+		{"plain text", "Service Temporarily Unavailable\n", 1, "Active connections", `want "Active", got 7 bytes of other text`},
 		{"truncated in the label", "Active conn", 1, "Active connections", `want "connections:"`},
 		{"truncated after the label", "Active connections:", 1, "Active connections", "missing number"},
 		{"truncated after line 1", "Active connections: 291 \n", 2, "", "body ends before the server accepts handled requests line"},
-		{"truncated in line 2", "Active connections: 291 \nserver accepts hand", 2, "", `want "handled", got "hand"`},
+		{"truncated in line 2", "Active connections: 291 \nserver accepts hand", 2, "", `want "handled", got 4 bytes of other text`},
 		{"truncated after line 2", "Active connections: 291 \n" + line2, 3, "", "body ends before the accepts handled requests numbers line"},
 		{"truncated in line 3", "Active connections: 291 \n" + line2 + " 16630948 166", 3, "requests", "missing number"},
 		{"truncated after line 3", "Active connections: 291 \n" + line2 + line3, 4, "", "body ends before the Reading Writing Waiting line"},
-		{"truncated in line 4", "Active connections: 291 \n" + line2 + line3 + "Reading: 6 Wri", 4, "Writing", `want "Writing:", got "Wri"`},
+		{"truncated in line 4", "Active connections: 291 \n" + line2 + line3 + "Reading: 6 Wri", 4, "Writing", `want "Writing:", got 3 bytes of other text`},
 		{"missing Waiting field", "Active connections: 291 \n" + line2 + line3 + "Reading: 6 Writing: 179 \n", 4, "Waiting", `missing: want "Waiting:"`},
 		{"missing Waiting number", "Active connections: 291 \n" + line2 + line3 + "Reading: 6 Writing: 179 Waiting:\n", 4, "Waiting", "missing number"},
-		{"line 2 missing", "Active connections: 291 \n" + line3 + line4, 2, "", `want "server", got "16630948"`},
+		{"line 2 missing", "Active connections: 291 \n" + line3 + line4, 2, "", `want "server", got a number (8 digits)`},
 		{"fields reordered", "Active connections: 291 \n" + line2 + line3 + "Writing: 179 Reading: 6 Waiting: 106\n", 4, "Reading", `want "Reading:", got "Writing:"`},
-		{"negative Active", "Active connections: -3 \n" + line2 + line3 + line4, 1, "Active connections", `negative number "-3"`},
+		{"negative Active", "Active connections: -3 \n" + line2 + line3 + line4, 1, "Active connections", `negative number (the value is unsigned)`},
 		{"negative Waiting", "Active connections: 291 \n" + line2 + line3 + "Reading: 6 Writing: 179 Waiting: -1 \n", 4, "Waiting", "negative number"},
-		{"non-numeric Active", "Active connections: many \n" + line2 + line3 + line4, 1, "Active connections", `"many" is not a number`},
-		{"number with junk", "Active connections: 12x \n" + line2 + line3 + line4, 1, "Active connections", `"12x" is not a number`},
-		{"decimal", "Active connections: 291 \n" + line2 + line3 + "Reading: 6.5 Writing: 179 Waiting: 106 \n", 4, "Reading", `"6.5" is not a number`},
-		{"non-numeric handled", "Active connections: 291 \n" + line2 + " 16630948 lots 31070465 \n" + line4, 3, "handled", `"lots" is not a number`},
+		{"non-numeric Active", "Active connections: many \n" + line2 + line3 + line4, 1, "Active connections", `want a number, got 4 bytes of other text`},
+		{"number with junk", "Active connections: 12x \n" + line2 + line3 + line4, 1, "Active connections", `want a number, got 3 bytes of other text`},
+		{"decimal", "Active connections: 291 \n" + line2 + line3 + "Reading: 6.5 Writing: 179 Waiting: 106 \n", 4, "Reading", `want a number, got 3 bytes of other text`},
+		{"non-numeric handled", "Active connections: 291 \n" + line2 + " 16630948 lots 31070465 \n" + line4, 3, "handled", `want a number, got 4 bytes of other text`},
 		{"underflowed Active", "Active connections: 18446744073709550135 \n" + line2 + line3 + line4, 1, "Active connections", "probably underflowed"},
 		{"underflowed Writing", "Active connections: 291 \n" + line2 + line3 + "Reading: 6 Writing: 18446744073709550135 Waiting: 106 \n", 4, "Writing", "probably underflowed"},
-		{"gauge just above the bound", "Active connections: 2147483649\n" + line2 + line3 + line4, 1, "Active connections", "implausibly large"},
+		{"gauge just above the bound (2^31)", "Active connections: 2147483648\n" + line2 + line3 + line4, 1, "Active connections", "implausibly large"},
 		{"beyond uint64", "Active connections: 291 \n" + line2 + " 18446744073709551616 1 1\n" + line4, 3, "accepts", "out of range"},
-		{"extra number on line 3", "Active connections: 291 \n" + line2 + " 1 2 3 4\n" + line4, 3, "", `unexpected "4"`},
-		{"extra field on line 1", "Active connections: 291 idle: 3\n" + line2 + line3 + line4, 1, "", `unexpected "idle:"`},
-		{"long junk is cut short", "Active connections: " + strings.Repeat("9z", 100) + "\n", 1, "Active connections", `"9z9z9z9z9z9z9z9z9z9z9z9z9z9z9z9z"... is not a number`},
+		{"extra number on line 3", "Active connections: 291 \n" + line2 + " 1 2 3 4\n" + line4, 3, "", `unexpected a number (1 digit) after the last field`},
+		{"extra field on line 1", "Active connections: 291 idle: 3\n" + line2 + line3 + line4, 1, "", `unexpected 5 bytes of other text after the last field`},
+		{"long junk is described, not quoted", "Active connections: " + strings.Repeat("9z", 100) + "\n", 1, "Active connections", `want a number, got 200 bytes of other text`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +100,27 @@ func TestParseRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.msg)
 			assert.Less(t, len(err.Error()), 200, "error messages stay short")
 		})
+	}
+}
+
+// TestParseErrorsNeverQuoteTheBody puts a secret (as a status page that
+// echoes request headers would) in place of each word of the page, and
+// after it: the error describes what it found but never repeats it.
+func TestParseErrorsNeverQuoteTheBody(t *testing.T) {
+	words := strings.Fields(nginxBody)
+	for _, secret := range []string{"Status-Auth-Key:hunter2", "hunter2", "86753091122334455", "-86753091", "<secret>"} {
+		for i := range words {
+			body := strings.Replace(nginxBody, words[i], secret, 1)
+			_, err := Parse([]byte(body))
+			if err == nil { // digits in a counter's place: a valid page
+				require.True(t, isDigits([]byte(secret)), "secret %q in place of %q", secret, words[i])
+				continue
+			}
+			assert.NotContains(t, err.Error(), secret, "in place of %q", words[i])
+		}
+		_, err := Parse([]byte(strings.Replace(nginxBody, "106", "106 "+secret, 1)))
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), secret, "after the last field")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -66,6 +67,78 @@ func ParseMetric(s string) (Metric, error) {
 		return m, nil
 	}
 	return "", fmt.Errorf("must be %q or %q, got %q", MetricActive, MetricBusy, s)
+}
+
+// TaskIPPlaceholder is what a per-task URL template holds in place of each
+// task's IP address, as its host: "http://{ip}:8080/nginx-status".
+const TaskIPPlaceholder = "{ip}"
+
+// CheckTaskURL accepts a per-task URL template: an absolute http or https
+// URL whose host is exactly TaskIPPlaceholder, once.
+func CheckTaskURL(s string) error {
+	_, err := parseTaskURL(s)
+	return err
+}
+
+// taskURL is a checked per-task URL template, split around its
+// placeholder.
+type taskURL struct{ before, after string }
+
+func parseTaskURL(s string) (taskURL, error) {
+	switch n := strings.Count(s, TaskIPPlaceholder); {
+	case s == "":
+		return taskURL{}, errors.New("required")
+	case n != 1:
+		return taskURL{}, fmt.Errorf("must contain %s exactly once, as the host (e.g. http://%s:8080/nginx-status), found it %d times",
+			TaskIPPlaceholder, TaskIPPlaceholder, n)
+	}
+	before, after, _ := strings.Cut(s, TaskIPPlaceholder)
+	t := taskURL{before, after}
+	// Two sample addresses: the host must be each of them, so the
+	// placeholder is the whole host, neither part of it nor elsewhere.
+	for _, ip := range []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")} {
+		u, err := parseURL(t.expand(ip))
+		if err != nil {
+			return taskURL{}, err
+		}
+		if u.Hostname() != ip.String() {
+			return taskURL{}, fmt.Errorf("must have %s as its whole host (e.g. http://%s:8080/nginx-status)",
+				TaskIPPlaceholder, TaskIPPlaceholder)
+		}
+	}
+	return t, nil
+}
+
+// expand returns the template's URL for a task at ip (an IPv6 address in
+// brackets).
+func (t taskURL) expand(ip netip.Addr) string {
+	host := ip.String()
+	if ip.Is6() && !ip.Is4In6() {
+		host = "[" + host + "]"
+	}
+	return t.before + host + t.after
+}
+
+// Aggregate names how a TaskSource combines its tasks' figures into the
+// reading compared with the threshold.
+type Aggregate string
+
+const (
+	// AggregateAvg compares the tasks' average: comparable with the seed's
+	// one-task reading through a load balancer. The default.
+	AggregateAvg Aggregate = "avg"
+	// AggregateMax compares the busiest task's figure: one hot task is
+	// enough to scale out.
+	AggregateMax Aggregate = "max"
+)
+
+// ParseAggregate returns the Aggregate named s: "avg" or "max".
+func ParseAggregate(s string) (Aggregate, error) {
+	switch a := Aggregate(s); a {
+	case AggregateAvg, AggregateMax:
+		return a, nil
+	}
+	return "", fmt.Errorf("must be %q or %q, got %q", AggregateAvg, AggregateMax, s)
 }
 
 // CheckTLSServerName accepts the name a status URL's certificate is

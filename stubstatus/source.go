@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,24 +87,36 @@ type Options struct {
 // a time: a Read or Status made while another is in flight on the same Source
 // waits for it. The engine calls Read from one goroutine, so it never waits.
 type Source struct {
-	client  *http.Client      // makes the requests, or
-	rt      http.RoundTripper // makes them as single round trips (when client is nil)
-	req     *http.Request     // built once; each request is a shallow copy with its own context
-	safeURL string            // the URL without userinfo, for errors and String
-	metric  Metric
-	timeout time.Duration
-	maxBody int64
+	get     getter
+	req     *http.Request // built once; each request is a shallow copy with its own context
+	safeURL string        // the URL without userinfo, for errors and String
 
 	mu   sync.Mutex
-	buf  bytes.Buffer
-	body io.LimitedReader
+	slot slot
 	// The request in use, kept from one read to the next while the caller
-	// passes the same context (the engine does: one per run), so that a
+	// passes the same context (the engine does: one per service), so that a
 	// read allocates no context, timer or request of its own.
 	bound  context.Context         // the caller's context live derives from
 	live   *http.Request           // req on a context of its own, cancelled by expire or with bound
 	cancel context.CancelCauseFunc // cancels live's context
 	expire *time.Timer             // armed during a read: cancels it after timeout
+}
+
+// getter makes stub_status requests with the settings a source's requests
+// share.
+type getter struct {
+	client  *http.Client      // makes the requests, or
+	rt      http.RoundTripper // makes them as single round trips (when client is nil)
+	secret  string            // the auth value, kept out of errors
+	metric  Metric
+	timeout time.Duration
+	maxBody int64
+}
+
+// slot is the body buffer of one request in flight, reused by the next.
+type slot struct {
+	buf  bytes.Buffer
+	body io.LimitedReader
 }
 
 var _ autoscaler.MetricSource = (*Source)(nil)
@@ -119,28 +133,9 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		bad("URL", err.Error())
 	}
-	if opts.AuthHeader == "" && opts.AuthValue != "" {
-		bad("AuthValue", "set without AuthHeader")
-	}
-	if opts.AuthHeader != "" {
-		if err := CheckHeaderName(opts.AuthHeader); err != nil {
-			bad("AuthHeader", err.Error())
-		}
-	}
-	if err := CheckHeaderValue(opts.AuthValue); err != nil {
-		bad("AuthValue", err.Error())
-	}
-	if opts.Metric == "" {
-		opts.Metric = MetricActive
-	}
-	if _, err := ParseMetric(string(opts.Metric)); err != nil {
-		bad("Metric", err.Error())
-	}
+	checkRequest(bad, opts.AuthHeader, opts.AuthValue, &opts.Metric, opts.Timeout, &opts.MaxBody)
 	if opts.Client != nil && opts.Transport != nil {
 		bad("Transport", "set together with Client: give one or the other")
-	}
-	if opts.Timeout <= 0 {
-		bad("Timeout", fmt.Sprintf("must be > 0, got %v", opts.Timeout))
 	}
 	if opts.TLS.ServerName != "" {
 		if err := CheckTLSServerName(opts.TLS.ServerName); err != nil {
@@ -148,12 +143,6 @@ func New(opts Options) (*Source, error) {
 		} else if err := CheckTLS(opts.URL, opts.TLS); err != nil && u != nil {
 			bad("TLS", "ServerName: "+err.Error())
 		}
-	}
-	if opts.MaxBody == 0 {
-		opts.MaxBody = DefaultMaxBody
-	}
-	if opts.MaxBody < 0 {
-		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", opts.MaxBody))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -179,14 +168,42 @@ func New(opts Options) (*Source, error) {
 		rt = NewTransportTLS(opts.TLS)
 	}
 	return &Source{
-		client:  opts.Client,
-		rt:      rt,
+		get:     getter{client: opts.Client, rt: rt, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody},
 		req:     req,
 		safeURL: safe.String(),
-		metric:  opts.Metric,
-		timeout: opts.Timeout,
-		maxBody: opts.MaxBody,
 	}, nil
+}
+
+// checkRequest checks the settings every status request has (those of
+// Options and TaskOptions alike), reporting each problem to bad under the
+// options' field name, and fills in the defaults of metric and maxBody.
+func checkRequest(bad func(field, problem string), authHeader, authValue string, metric *Metric, timeout time.Duration, maxBody *int64) {
+	if authHeader == "" && authValue != "" {
+		bad("AuthValue", "set without AuthHeader")
+	}
+	if authHeader != "" {
+		if err := CheckHeaderName(authHeader); err != nil {
+			bad("AuthHeader", err.Error())
+		}
+	}
+	if err := CheckHeaderValue(authValue); err != nil {
+		bad("AuthValue", err.Error())
+	}
+	if *metric == "" {
+		*metric = MetricActive
+	}
+	if _, err := ParseMetric(string(*metric)); err != nil {
+		bad("Metric", err.Error())
+	}
+	if timeout <= 0 {
+		bad("Timeout", fmt.Sprintf("must be > 0, got %v", timeout))
+	}
+	if *maxBody == 0 {
+		*maxBody = DefaultMaxBody
+	}
+	if *maxBody < 0 {
+		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", *maxBody))
+	}
 }
 
 // String describes the source without secrets: "stub_status <URL>", userinfo
@@ -202,13 +219,11 @@ func (s *Source) Read(ctx context.Context) (autoscaler.Reading, error) {
 	if err != nil || overload {
 		return autoscaler.Reading{Overload: overload}, err
 	}
-	v := st.Active
-	if s.metric == MetricBusy {
-		if v, err = st.Busy(); err != nil {
-			return autoscaler.Reading{}, fmt.Errorf("%s: %w", s, err)
-		}
+	v, err := s.get.value(st, s)
+	if err != nil {
+		return autoscaler.Reading{}, err
 	}
-	return autoscaler.Reading{Value: float64(v)}, nil
+	return autoscaler.Reading{Value: v}, nil
 }
 
 // Status fetches the page and returns all seven numbers. A 503 answer is an
@@ -229,41 +244,9 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	if !sameContext(ctx, s.bound) || s.live.Context().Err() != nil {
 		s.bind(ctx)
 	}
-	s.expire.Reset(s.timeout)
+	s.expire.Reset(s.get.timeout)
 	defer s.expire.Stop() // if it fired, the context is done: the next read binds anew
-	resp, err := s.do(s.live)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = s.safeURL // the client's message keeps the user name
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return st, false, fmt.Errorf("%s: no answer within %v: %w", s, s.timeout, err)
-		}
-		return st, false, fmt.Errorf("%s: %w", s, err)
-	}
-	// Read the body to the end (bounded) before closing it, so that the
-	// keep-alive connection goes back to the pool whatever the status.
-	s.buf.Reset()
-	s.body = io.LimitedReader{R: resp.Body, N: s.maxBody + 1}
-	_, err = s.buf.ReadFrom(&s.body)
-	s.body.R = nil
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		return st, true, nil
-	case resp.StatusCode != http.StatusOK:
-		return st, false, fmt.Errorf("%s: unexpected HTTP status %d %s, want 200 (or 503 for overload)",
-			s, resp.StatusCode, http.StatusText(resp.StatusCode))
-	case err != nil:
-		return st, false, fmt.Errorf("%s: reading the body: %w", s, err)
-	case int64(s.buf.Len()) > s.maxBody:
-		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", s, s.maxBody)
-	}
-	if st, err = Parse(s.buf.Bytes()); err != nil {
-		return Status{}, false, fmt.Errorf("%s: %w", s, err)
-	}
-	return st, false, nil
+	return s.get.send(s.live, s, &s.slot)
 }
 
 // bind makes the request the next reads use, on a context derived from
@@ -307,18 +290,110 @@ func (s *Source) Close() error {
 	return nil
 }
 
+// fetch makes one request, req with ctx, reading the body into sl.
+// overload reports a 503 answer. who names the page in errors (the
+// client's own errors, which quote the URL with its user name, are shown
+// without it: see transportError).
+func (g *getter) fetch(ctx context.Context, req *http.Request, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	return g.send(req.WithContext(ctx), who, sl)
+}
+
+// send makes one request, req as it is (its context bounds it), reading the
+// body into sl; otherwise as fetch.
+func (g *getter) send(req *http.Request, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+	resp, err := g.do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return st, false, fmt.Errorf("%s: no answer within %v: %w", who, g.timeout, g.transportError(err))
+		}
+		return st, false, fmt.Errorf("%s: %w", who, g.transportError(err))
+	}
+	// Read the body to the end (bounded) before closing it, so that the
+	// keep-alive connection goes back to the pool whatever the status.
+	sl.buf.Reset()
+	sl.body = io.LimitedReader{R: resp.Body, N: g.maxBody + 1}
+	_, err = sl.buf.ReadFrom(&sl.body)
+	sl.body.R = nil
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return st, true, nil
+	case resp.StatusCode != http.StatusOK:
+		return st, false, fmt.Errorf("%s: unexpected HTTP status %d %s, want 200 (or 503 for overload)",
+			who, resp.StatusCode, http.StatusText(resp.StatusCode))
+	case err != nil:
+		return st, false, fmt.Errorf("%s: reading the body: %w", who, err)
+	case int64(sl.buf.Len()) > g.maxBody:
+		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", who, g.maxBody)
+	}
+	if st, err = Parse(sl.buf.Bytes()); err != nil {
+		return Status{}, false, fmt.Errorf("%s: %w", who, err)
+	}
+	return st, false, nil
+}
+
 // do sends req through the Client, or as one round trip through the
 // Transport, whose errors it wraps as the Client would.
-func (s *Source) do(req *http.Request) (*http.Response, error) {
-	if s.client != nil {
-		return s.client.Do(req)
+func (g *getter) do(req *http.Request) (*http.Response, error) {
+	if g.client != nil {
+		return g.client.Do(req)
 	}
-	resp, err := s.rt.RoundTrip(req)
+	resp, err := g.rt.RoundTrip(req)
 	if err != nil {
-		return nil, &url.Error{Op: "Get", URL: s.safeURL, Err: err}
+		return nil, &url.Error{Op: "Get", URL: req.URL.Redacted(), Err: err}
 	}
 	return resp, nil
 }
+
+// value returns the figure of st that g's metric names.
+func (g *getter) value(st Status, who fmt.Stringer) (float64, error) {
+	if g.metric != MetricBusy {
+		return float64(st.Active), nil
+	}
+	v, err := st.Busy()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", who, err)
+	}
+	return float64(v), nil
+}
+
+// transportError returns err, a failed request's error, as it may be shown:
+// without the request's URL (the caller names the page, without user info),
+// without the text net/http quotes from a malformed answer (a server that
+// echoes request headers would put the auth value there), and without the
+// auth value wherever else it may appear. The result unwraps to err, so
+// errors.Is still finds context.DeadlineExceeded and the like.
+func (g *getter) transportError(err error) error {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	msg := quoted.ReplaceAllString(inner.Error(), `"…"`)
+	if len(g.secret) >= minRedacted {
+		msg = strings.ReplaceAll(msg, g.secret, "[redacted]")
+	}
+	return &shownError{msg: msg, err: err}
+}
+
+// quoted matches a string Go quoted with %q, escapes included.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// minRedacted is the shortest auth value replaced wherever it appears in
+// an error; a shorter one would garble the message (quoted text, where an
+// echo lands, is removed whatever its length).
+const minRedacted = 4
+
+// shownError is an error with a message fit to show, wrapping the original.
+type shownError struct {
+	msg string
+	err error
+}
+
+func (e *shownError) Error() string { return e.msg }
+func (e *shownError) Unwrap() error { return e.err }
 
 // TLSMode says how a status request checks the server's TLS certificate.
 // It is comparable: a program keeps one client per mode in use.
@@ -341,9 +416,15 @@ func NewClient(verifyTLS bool) *http.Client { return NewClientTLS(TLSMode{Verify
 // NewTransportTLS(m), meant to be shared by every Source with that mode. It
 // does not follow redirects: Go would forward the auth header to wherever a
 // redirect points, so a 3xx answer is reported as an error instead.
-func NewClientTLS(m TLSMode) *http.Client {
+func NewClientTLS(m TLSMode) *http.Client { return NewClientOn(NewTransportTLS(m)) }
+
+// NewClientOn returns an HTTP client for stub_status requests on rt, for a
+// program that shares one transport between Sources given it as Transport
+// and others that take a Client (a TaskSource). Like NewClientTLS's, it
+// does not follow redirects.
+func NewClientOn(rt http.RoundTripper) *http.Client {
 	return &http.Client{
-		Transport: NewTransportTLS(m),
+		Transport: rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -356,11 +437,21 @@ func NewTransport(verifyTLS bool) *http.Transport {
 }
 
 // NewTransportTLS returns an HTTP transport for stub_status requests, meant
-// to be shared by every Source with TLS mode m. It keeps a bounded pool of
-// keep-alive connections per host (at most 16 idle and 64 in all, idle ones
-// closed after 90 s), because many services often sit behind one load
-// balancer. It speaks HTTP/1.1 (HTTP/2 is not forced) and asks for no
+// to be shared by every Source with TLS mode m. Many services often sit
+// behind one load balancer, so it keeps a bounded pool of idle keep-alive
+// connections per host (at most 64 a host and 256 in all, each closed after
+// 90 s idle). It speaks HTTP/1.1 (HTTP/2 is not forced) and asks for no
 // compression, since the page is tiny.
+//
+// It does not cap the connections in use per host (MaxConnsPerHost is 0).
+// Such a cap would be shared by every service behind the host, so requests
+// hung on a few services' broken status pages would hold its slots and the
+// healthy services' requests would queue behind them until they too timed
+// out: one service's fault would blind the others. No cap is needed either:
+// a Source makes one request at a time, each bounded by its Timeout (a hung
+// request's connection is closed when it times out), so the connections in
+// use never outnumber the services; a TaskSource's requests, a bounded
+// number at a time, each go to their own task's address.
 //
 // With m.Verify false the server's certificate is not verified, as in the
 // seed: the status URL is often the load balancer's own DNS name
@@ -381,8 +472,8 @@ func NewTransportTLS(m TLSMode) *http.Transport {
 		TLSClientConfig:     tlsConfig,
 		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 16,
-		MaxConnsPerHost:     64,
+		MaxIdleConnsPerHost: 64,
+		MaxConnsPerHost:     0, // no cap: see above
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}

@@ -1,6 +1,7 @@
 package stubstatus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -95,11 +96,11 @@ func TestNewValidates(t *testing.T) {
 
 func TestNewDefaults(t *testing.T) {
 	src := newSource(t, Options{URL: "https://alice:" + testSecret + "@example.com/nginx-status"})
-	assert.Equal(t, MetricActive, src.metric)
-	assert.Equal(t, int64(DefaultMaxBody), src.maxBody)
+	assert.Equal(t, MetricActive, src.get.metric)
+	assert.Equal(t, int64(DefaultMaxBody), src.get.maxBody)
 	assert.Equal(t, "stub_status https://example.com/nginx-status", src.String())
-	assert.Nil(t, src.client, "no http.Client: single round trips")
-	tr, ok := src.rt.(*http.Transport)
+	assert.Nil(t, src.get.client, "no http.Client: single round trips")
+	tr, ok := src.get.rt.(*http.Transport)
 	require.True(t, ok)
 	assert.True(t, tr.TLSClientConfig.InsecureSkipVerify, "the seed skips verification by default")
 }
@@ -286,6 +287,34 @@ func TestErrorsHideSecrets(t *testing.T) {
 	}
 }
 
+// TestTransportErrorsHideEchoedSecrets: a server that answers with a
+// malformed header echoing the request's auth header makes net/http quote
+// that line in its error; the Source's error never shows it. (FuzzSource
+// found this one.)
+func TestTransportErrorsHideEchoedSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"HTTP/1.1 200 OK\r\n0: \x7f%s\r\n\r\n",
+		"HTTP/1.1 2%s OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: %s\r\n\r\n",
+		"%s\r\n\r\n",
+	} {
+		srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(buf, raw, r.Header.Get(testHeader))
+			_ = buf.Flush()
+		})
+		src := newSource(t, Options{URL: srv.URL, AuthHeader: testHeader, AuthValue: testSecret})
+		_, err := src.Read(t.Context())
+		require.Error(t, err, raw)
+		assert.NotContains(t, err.Error(), testSecret, raw)
+		assert.Contains(t, err.Error(), srv.URL, "the error still names the URL")
+	}
+}
+
 func TestDefaultClientDoesNotFollowRedirects(t *testing.T) {
 	var leaked atomic.Bool
 	other := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -322,8 +351,64 @@ func TestNewTransportTLS(t *testing.T) {
 	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify)
 	assert.False(t, tr.ForceAttemptHTTP2)
 	assert.Positive(t, tr.MaxIdleConnsPerHost)
-	assert.Positive(t, tr.MaxConnsPerHost)
+	assert.Zero(t, tr.MaxConnsPerHost, "no per-host cap: hung requests must not hold slots healthy services need")
 	assert.Positive(t, tr.IdleConnTimeout)
+}
+
+// TestHungServicesDoNotStarveHealthyOnes puts 150 services whose status page
+// never answers on the same host:port as 50 healthy ones, as when many
+// services sit behind one load balancer, all on one shared client. With the
+// 150 requests hung, every healthy read still gets an answer: the hung
+// requests hold no slot the healthy ones need.
+func TestHungServicesDoNotStarveHealthyOnes(t *testing.T) {
+	const hung, healthy = 150, 50
+	release := make(chan struct{})
+	arrived := make(chan struct{}, hung)
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/hung/") {
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		serveBody(nginxBody)(w, r)
+	})
+	t.Cleanup(func() { close(release) }) // runs before srv.Close: hung handlers return
+
+	client := NewClient(false)
+	t.Cleanup(client.CloseIdleConnections)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	hungDone := make(chan error, hung)
+	for i := range hung {
+		src := newSource(t, Options{URL: fmt.Sprintf("%s/hung/%d", srv.URL, i), Client: client, Timeout: time.Minute})
+		go func() { _, err := src.Read(ctx); hungDone <- err }()
+	}
+	// Every hung request reaches the server: none waits for a connection.
+	bound := time.NewTimer(10 * time.Second)
+	defer bound.Stop()
+	for n := range hung {
+		select {
+		case <-arrived:
+		case <-bound.C:
+			t.Fatalf("only %d of %d hung requests reached the server: the pool caps connections per host", n, hung)
+		}
+	}
+
+	errs := make(chan error, healthy)
+	for i := range healthy {
+		src := newSource(t, Options{URL: fmt.Sprintf("%s/ok/%d", srv.URL, i), Client: client, Timeout: 5 * time.Second})
+		go func() { _, err := src.Read(t.Context()); errs <- err }()
+	}
+	for range healthy {
+		assert.NoError(t, <-errs, "a healthy read failed while others hung")
+	}
+	cancel()
+	for range hung {
+		assert.ErrorIs(t, <-hungDone, context.Canceled)
+	}
 }
 
 func BenchmarkRead(b *testing.B) {
@@ -383,7 +468,7 @@ func TestClientAndTransportAgree(t *testing.T) {
 
 			_, err = read(strings.Replace(closed.URL, "http://", "http://alice:"+testSecret+"@", 1) + "/refused")
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), fmt.Sprintf("stub_status %s/refused: Get %q: ", closed.URL, closed.URL+"/refused"))
+			assert.Contains(t, err.Error(), fmt.Sprintf("stub_status %s/refused: ", closed.URL))
 			assert.Contains(t, err.Error(), "connection refused")
 			assert.NotContains(t, err.Error(), testSecret)
 			assert.NotContains(t, err.Error(), "alice")
@@ -457,4 +542,81 @@ func TestReadKeepsItsRequestPerContext(t *testing.T) {
 	require.NoError(t, err, "a context type == would panic on")
 	_, err = src.Read(uncomparable{Context: ctx})
 	require.NoError(t, err)
+}
+
+// fuzzCase is what the fuzz server answers next.
+type fuzzCase struct {
+	status      int
+	body        []byte
+	name, value string // one response header
+}
+
+// FuzzSource reads a status page over real HTTP with every combination of
+// HTTP status, body and one response header. "$AUTH" in the body stands for
+// the request's auth header, as a page that echoes headers would send it. A
+// read never panics, succeeds only on 200 (or reports overload on 503) with
+// a plausible value, and its error never holds the auth value or the URL's
+// password.
+func FuzzSource(f *testing.F) {
+	const secret, password = "fz-Auth-s3cret-value", "fz-url-passw0rd"
+	for _, c := range []fuzzCase{
+		{200, []byte(nginxBody), "Content-Type", "text/plain"},
+		{200, []byte("Active connections: $AUTH \n"), "", ""},
+		{200, []byte("Status-Auth-Key: $AUTH\n"), "Content-Length", "3"},
+		{200, []byte("<html>$AUTH</html>"), "Content-Type", "text/html"},
+		{200, []byte(strings.Replace(nginxBody, "106", "$AUTH", 1)), "", ""},
+		{503, []byte("$AUTH"), "Retry-After", "1"},
+		{302, nil, "Location", "/elsewhere?k=$AUTH"},
+		{404, []byte("not found"), "", ""},
+		{500, []byte(nginxBody), "Content-Encoding", "gzip"},
+		{200, []byte(""), "Transfer-Encoding", "chunked"},
+	} {
+		f.Add(c.status, c.body, c.name, c.value)
+	}
+	var next atomic.Pointer[fuzzCase]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := next.Load()
+		echo := []byte(r.Header.Get(testHeader))
+		if c.name != "" {
+			w.Header().Set(c.name, strings.ReplaceAll(c.value, "$AUTH", string(echo)))
+		}
+		w.WriteHeader(c.status)
+		_, _ = w.Write(bytes.ReplaceAll(c.body, []byte("$AUTH"), echo))
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // malformed answers are the point
+	srv.Start()
+	f.Cleanup(srv.Close)
+	url := strings.Replace(srv.URL, "http://", "http://fz-user:"+password+"@", 1) + "/nginx-status"
+	src, err := New(Options{URL: url, AuthHeader: testHeader, AuthValue: secret, Timeout: 500 * time.Millisecond, MaxBody: 4096})
+	require.NoError(f, err)
+
+	f.Fuzz(func(t *testing.T, status int, body []byte, name, value string) {
+		if status < 200 || status > 599 || len(body) > 8192 {
+			t.Skip()
+		}
+		if name != "" && CheckHeaderName(name) != nil {
+			t.Skip()
+		}
+		next.Store(&fuzzCase{status, body, name, value})
+		r, err := src.Read(t.Context())
+		if err != nil {
+			for _, s := range []string{secret, password} {
+				if strings.Contains(err.Error(), s) {
+					t.Fatalf("error holds a secret: %v", err)
+				}
+			}
+			if r != (autoscaler.Reading{}) {
+				t.Fatalf("failed Read returned %+v", r)
+			}
+			return
+		}
+		switch {
+		case r.Overload && status != http.StatusServiceUnavailable:
+			t.Fatalf("overload on HTTP %d", status)
+		case !r.Overload && status != http.StatusOK:
+			t.Fatalf("a reading on HTTP %d: %+v", status, r)
+		case r.Value < 0 || r.Value > MaxGauge:
+			t.Fatalf("implausible reading %v", r.Value)
+		}
+	})
 }

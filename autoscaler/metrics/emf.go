@@ -63,6 +63,9 @@ func EMFMetrics() []EMFMetric {
 		{"HeldAtMax", "Count", ns("scaleouts_total"), "held_at_max", delta},
 		{"ScaleFailed", "Count", ns("scaleouts_total"), "scale_failed", delta},
 		{"DryRun", "Count", ns("scaleouts_total"), "dry_run", delta},
+		{"HeldStarting", "Count", ns("scaleouts_total"), "held_starting", delta},
+		{"HeldSuspended", "Count", ns("scaleouts_total"), "held_suspended", delta},
+		{"ScaleUnknown", "Count", ns("scaleouts_total"), "scale_unknown", delta},
 	}
 }
 

@@ -80,5 +80,6 @@ func Example() {
 	// fast_autoscaler_scaleouts_total in_grace 0
 	// fast_autoscaler_scaleouts_total paused 0
 	// fast_autoscaler_scaleouts_total scale_failed 0
+	// fast_autoscaler_scaleouts_total scale_unknown 0
 	// fast_autoscaler_scaleouts_total scaled_out 1
 }

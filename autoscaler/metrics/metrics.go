@@ -1,12 +1,13 @@
 // Package metrics exports the engine's work as Prometheus metrics, all named
 // fast_autoscaler_*: per service (labels cluster and service) the last
-// reading (absent while reads fail), consecutive failed reads, the time of
-// the last good reading, checks by result, check latency, scale-outs by
-// result (dry runs apart), the desired count, the last requested desired
-// count, the grace period and whether it is paused; and for the process AWS
-// call latency and errors by operation, notifications by result, config
-// reloads by result and build info. EMF writes the per-service metrics as
-// CloudWatch Embedded Metric Format lines.
+// reading (absent while reads fail), the tasks a per-task reading read (by
+// state), consecutive failed reads, the time of the last good reading,
+// checks by result, check latency, scale-outs by result (dry runs apart), the
+// desired count, the last requested desired count, the grace period and
+// whether it is paused; and for the process AWS call latency and errors by
+// operation, notifications by result, config reloads by result and build
+// info. EMF writes the per-service metrics as CloudWatch Embedded Metric
+// Format lines.
 //
 // A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
 // Call APICall for each AWS operation (the binary does it from an SDK
@@ -79,7 +80,7 @@ func New(opts Options) (*Metrics, error) {
 			Namespace: namespace, Name: "aws_request_duration_seconds", Help: "AWS API operation latency in seconds, retries included.",
 			Buckets: buckets(),
 		}, []string{"aws_service", "operation"}),
-		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (network, unknown when none).",
+		awsErrors: counter("aws_errors_total", "AWS API operations that failed, by error code (timeout: no answer within the AWS timeout; network: no response; unknown when none).",
 			[]string{"aws_service", "operation", "code"}),
 		reloads:   counter("config_reloads_total", "Config reloads by result: ok, invalid, error.", []string{"result"}),
 		notifiers: newNotifierCollector(),

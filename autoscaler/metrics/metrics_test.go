@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -92,6 +93,15 @@ func TestObserveScriptedSequence(t *testing.T) {
 		{"ok again", autoscaler.Check{Time: at(627), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}},
 			map[string]*float64{"reading": f(5), "in_grace_period": f(0), "desired_count": f(24), "requested_desired_count": f(10),
 				"paused": f(0), "read_failures": f(0), "last_good_reading_timestamp_seconds": f(ts(627))}},
+		{"update unknown, not landed", autoscaler.Check{Time: at(630), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 12, DesiredNew: 24, DesiredAfter: 12, Err: context.DeadlineExceeded},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
+		{"update unknown, service unreadable", autoscaler.Check{Time: at(631), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 12, DesiredNew: 24, DesiredAfter: -1, Err: context.DeadlineExceeded},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(0), "desired_count": f(12), "requested_desired_count": f(10)}},
+		{"update unknown, landed", autoscaler.Check{Time: at(632), Outcome: autoscaler.ScaleUnknown, Reading: autoscaler.Reading{Value: 260},
+			DesiredCur: 12, DesiredNew: 24, DesiredAfter: 24, Landed: true, Grace: true, Err: context.DeadlineExceeded},
+			map[string]*float64{"reading": f(260), "in_grace_period": f(1), "desired_count": f(24), "requested_desired_count": f(24)}},
 	}
 	for _, s := range steps {
 		m.Observe(web, s.check, 20*time.Millisecond)
@@ -115,10 +125,10 @@ func TestObserveScriptedSequence(t *testing.T) {
 fast_autoscaler_checks_total{cluster="app",result="error",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="error",service="web"} 2
 fast_autoscaler_checks_total{cluster="app",result="ok",service="api"} 1
-fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 11
+fast_autoscaler_checks_total{cluster="app",result="ok",service="web"} 14
 fast_autoscaler_checks_total{cluster="app",result="overload",service="api"} 0
 fast_autoscaler_checks_total{cluster="app",result="overload",service="web"} 1
-# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made), held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target).
+# HELP fast_autoscaler_scaleouts_total Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), dry_run (decided, not made), held_starting (the tasks asked for last have not started), held_suspended (scale-out suspended on the scalable target), scale_unknown (the update's outcome was unknown; the service was read at once to tell whether it landed).
 # TYPE fast_autoscaler_scaleouts_total counter
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="dry_run",service="web"} 1
@@ -134,25 +144,27 @@ fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="paused",service="web"} 1
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scale_failed",service="web"} 2
+fast_autoscaler_scaleouts_total{cluster="app",result="scale_unknown",service="api"} 0
+fast_autoscaler_scaleouts_total{cluster="app",result="scale_unknown",service="web"} 3
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="api"} 0
 fast_autoscaler_scaleouts_total{cluster="app",result="scaled_out",service="web"} 1
 # HELP fast_autoscaler_reading Value of the service's last successful metric reading (e.g. nginx active connections); absent before the first and while the last read failed.
 # TYPE fast_autoscaler_reading gauge
 fast_autoscaler_reading{cluster="app",service="api"} 7
-fast_autoscaler_reading{cluster="app",service="web"} 5
+fast_autoscaler_reading{cluster="app",service="web"} 260
 # HELP fast_autoscaler_desired_count Desired task count found or set by the service's last scale-out attempt.
 # TYPE fast_autoscaler_desired_count gauge
 fast_autoscaler_desired_count{cluster="app",service="web"} 24
 # HELP fast_autoscaler_requested_desired_count Desired task count set by the service's last scale-out (never by a dry run).
 # TYPE fast_autoscaler_requested_desired_count gauge
-fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
+fast_autoscaler_requested_desired_count{cluster="app",service="web"} 24
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"fast_autoscaler_checks_total", "fast_autoscaler_scaleouts_total", "fast_autoscaler_reading",
 		"fast_autoscaler_desired_count", "fast_autoscaler_requested_desired_count"))
 
 	got := snapshot(t, reg)
-	assert.Equal(t, 14.0, got[key(web, "check_duration_seconds_count", "")])
+	assert.Equal(t, 17.0, got[key(web, "check_duration_seconds_count", "")])
 	assert.Equal(t, 1.0, got[key(api, "check_duration_seconds_count", "")])
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -163,7 +175,7 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 10
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
 			if mm.GetLabel()[1].GetValue() == "web" {
-				assert.InDelta(t, 14*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				assert.InDelta(t, 17*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
 			}
 			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
@@ -197,7 +209,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	sort.Strings(left)
-	assert.Len(t, left, 19, "api keeps all its series: %v", left)
+	assert.Len(t, left, 20, "api keeps all its series: %v", left)
 
 	m.Observe(web, autoscaler.Check{Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 1}}, time.Millisecond)
 	got := snapshot(t, reg)

@@ -15,7 +15,7 @@ import (
 
 // serviceCollector holds the per-service metrics (reading, read_failures,
 // last_good_reading_timestamp_seconds, desired_count,
-// requested_desired_count, in_grace_period, paused, checks_total,
+// requested_desired_count, in_grace_period, paused, tasks, checks_total,
 // scaleouts_total, check_duration_seconds) as a few hundred bytes of plain
 // numbers a service, and turns them into metrics at each scrape. The client
 // library's own vectors keep a child object with its label pairs for each
@@ -23,7 +23,7 @@ import (
 // outweighs the rest of the process.
 type serviceCollector struct {
 	reading, readFailures, lastGood, desired, requested, grace, paused *prometheus.Desc
-	checks, scaleouts, duration                                        *prometheus.Desc
+	tasks, checks, scaleouts, duration                                 *prometheus.Desc
 	bounds                                                             []float64 // the duration buckets' upper bounds, seconds
 
 	mu       sync.RWMutex
@@ -42,7 +42,7 @@ var checkResultNames = [checkResults]string{"ok", "error", "overload"}
 
 // The results of scaleouts_total, in the order series counts them.
 var scaleoutOutcomes = [...]autoscaler.Outcome{autoscaler.ScaledOut, autoscaler.HeldAtMax, autoscaler.ScaleFailed,
-	autoscaler.Paused, autoscaler.InGrace, autoscaler.DryRun, autoscaler.HeldStarting, autoscaler.HeldSuspended}
+	autoscaler.Paused, autoscaler.InGrace, autoscaler.DryRun, autoscaler.HeldStarting, autoscaler.HeldSuspended, autoscaler.ScaleUnknown}
 
 // series is one service's figures, each read by scrapes while the
 // service's checks write it. Gauges are float64 bits.
@@ -56,8 +56,12 @@ type series struct {
 	// show a count not seen.
 	hasReading, hasLastGood, hasDesired, hasRequested atomic.Bool
 	failures                                          atomic.Int64 // consecutive failed reads
-	checks                                            [checkResults]atomic.Uint64
-	scaleouts                                         [len(scaleoutOutcomes)]atomic.Uint64
+	// Per-task readings' task counts, shown from the service's first
+	// per-task reading on.
+	hasTasks                       atomic.Bool
+	answered, unanswered, starting atomic.Int64
+	checks                         [checkResults]atomic.Uint64
+	scaleouts                      [len(scaleoutOutcomes)]atomic.Uint64
 	// buckets counts durations per bucket, not cumulated: buckets[i] holds
 	// those in (bounds[i-1], bounds[i]], the last those above every bound.
 	buckets []atomic.Uint64
@@ -80,11 +84,14 @@ func newServiceCollector() *serviceCollector {
 		requested: desc("requested_desired_count", "Desired task count set by the service's last scale-out (never by a dry run).", svc),
 		grace:     desc("in_grace_period", "1 while the service is in a grace period after a scale-out (or at its cap), else 0.", svc),
 		paused:    desc("paused", "1 while the service is paused (by its config's Paused or the service's fast-autoscaler:paused tag): read, never scaled out; else 0.", svc),
-		checks:    desc("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
+		tasks: desc("tasks", "Per-task reading only: tasks at the last check that answered, did not answer (unanswered), or were still starting (not read).",
+			[]string{"cluster", "service", "state"}),
+		checks: desc("checks_total", "Checks by result: ok, error (the metric read failed), overload (the source reported overload).", svcResult),
 		scaleouts: desc("scaleouts_total", "Scale-out attempts by result: scaled_out, held_at_max (already at the cap), scale_failed, "+
 			"paused (the service is paused), in_grace (a scale-out recorded on the service, by another process or before a restart, is in its grace period), "+
 			"dry_run (decided, not made), held_starting (the tasks asked for last have not started), "+
-			"held_suspended (scale-out suspended on the scalable target).", svcResult),
+			"held_suspended (scale-out suspended on the scalable target), "+
+			"scale_unknown (the update's outcome was unknown; the service was read at once to tell whether it landed).", svcResult),
 		duration: desc("check_duration_seconds", "How long one check took (read, decide, act, notify), in seconds.", svc),
 		bounds:   buckets(),
 		services: make(map[scaler.ServiceID]*series),
@@ -138,6 +145,7 @@ func (c *serviceCollector) observe(s *series, ck autoscaler.Check, took time.Dur
 			s.hasReading.Store(true)
 		}
 	}
+	c.observeTasks(s, ck.Reading)
 	for i, o := range scaleoutOutcomes {
 		if ck.Outcome == o {
 			s.scaleouts[i].Add(1)
@@ -162,6 +170,16 @@ func (c *serviceCollector) observe(s *series, ck autoscaler.Check, took time.Dur
 	case autoscaler.HeldStarting, autoscaler.HeldSuspended:
 		setFloat(&s.desired, float64(ck.DesiredCur))
 		s.hasDesired.Store(true)
+	case autoscaler.ScaleUnknown:
+		if ck.DesiredAfter >= 0 { // read after the lost answer
+			setFloat(&s.desired, float64(ck.DesiredAfter))
+			s.hasDesired.Store(true)
+		}
+		if ck.Landed { // the count asked for is in force: the grace period runs
+			setFloat(&s.requested, float64(ck.DesiredNew))
+			s.hasRequested.Store(true)
+			grace = 1
+		}
 	case autoscaler.ScaleFailed:
 		if ck.DesiredNew > 0 { // the state was read: DesiredCur is known
 			setFloat(&s.desired, float64(ck.DesiredCur))
@@ -174,6 +192,22 @@ func (c *serviceCollector) observe(s *series, ck autoscaler.Check, took time.Dur
 		paused = 1
 	}
 	setFloat(&s.paused, paused)
+}
+
+// observeTasks sets the task counts of a per-task reading. Once a service
+// has had one, a check with no per-task reading (it failed, or read a
+// fallback through the load balancer) counts no task as answered.
+func (c *serviceCollector) observeTasks(s *series, r autoscaler.Reading) {
+	perTask := r.Tasks > 0 || r.Unanswered > 0
+	if !perTask && !s.hasTasks.Load() {
+		return
+	}
+	s.answered.Store(int64(r.Tasks))
+	if perTask {
+		s.unanswered.Store(int64(r.Unanswered))
+		s.starting.Store(int64(r.Starting))
+	}
+	s.hasTasks.Store(true)
 }
 
 // observeDuration counts one check that took seconds.
@@ -193,7 +227,7 @@ func getFloat(u *atomic.Uint64) float64    { return math.Float64frombits(u.Load(
 // Describe implements prometheus.Collector.
 func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.reading, c.readFailures, c.lastGood, c.desired, c.requested, c.grace, c.paused,
-		c.checks, c.scaleouts, c.duration} {
+		c.tasks, c.checks, c.scaleouts, c.duration} {
 		ch <- d
 	}
 }
@@ -219,6 +253,14 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.requested, &s.requested, s.hasRequested.Load())
 		gauge(c.grace, &s.grace, true)
 		gauge(c.paused, &s.paused, true)
+		if s.hasTasks.Load() {
+			for _, t := range []struct {
+				state string
+				n     int64
+			}{{"answered", s.answered.Load()}, {"unanswered", s.unanswered.Load()}, {"starting", s.starting.Load()}} {
+				ch <- prometheus.MustNewConstMetric(c.tasks, prometheus.GaugeValue, float64(t.n), s.cluster, s.name, t.state)
+			}
+		}
 		for i, r := range checkResultNames {
 			ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(s.checks[i].Load()), s.cluster, s.name, r)
 		}

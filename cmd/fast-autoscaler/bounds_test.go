@@ -32,9 +32,11 @@ func TestRunScalableTargetCapsTheScaleOut(t *testing.T) {
 	status.active.Store(500)
 
 	p := start(t, srv.Env(), "run", "-config", boundsConfig(t, status.URL, slack.URL, ""), "-listen", "")
-	state := p.waitLog(t, "service state")
+	// The start-up state read runs beside the first check: either may log
+	// first.
+	got := p.waitLogs(t, "service state", "scaled out")
+	state, scaled := got["service state"], got["scaled out"]
 	assert.EqualValues(t, 8, state["max_capacity"], "the start-up read shows the bounds")
-	scaled := p.waitLog(t, "scaled out")
 	assert.EqualValues(t, 5, scaled["desired_cur"])
 	assert.EqualValues(t, 8, scaled["desired_new"])
 	assert.EqualValues(t, 8, scaled["desired_max"])
@@ -131,9 +133,11 @@ func TestRunTasksNeverStarting(t *testing.T) {
 
 // TestRunLostUpdateResponseIsNotDoubledAgain: issue 15's runaway. Every
 // attempt of the first UpdateService lands but answers 500 (as a 5xx after
-// commit or a reset connection would), so the scale-out is reported failed.
-// The retry reads the service, finds the count it asked for in force, and
-// reports it done rather than doubling it again.
+// commit would), so its outcome is unknown. The service is read at once,
+// the count asked for is found in force, and the scale-out is reported
+// done (landed, its grace period runs) rather than doubled again; the
+// check after the grace period holds while the tasks start, with no second
+// update.
 func TestRunLostUpdateResponseIsNotDoubledAgain(t *testing.T) {
 	srv := awstest.New(t)
 	srv.PutService("shop", "web", awstest.Service{Desired: 3, Running: 3})
@@ -142,18 +146,29 @@ func TestRunLostUpdateResponseIsNotDoubledAgain(t *testing.T) {
 	status.active.Store(500)
 
 	p := start(t, append(srv.Env(), "AWS_MAX_ATTEMPTS=3"), "run", "-config", boundsConfig(t, status.URL, slack.URL, ""), "-listen", "")
-	failed := p.waitLog(t, "scale-out failed")
-	assert.EqualValues(t, 10, failed["desired_new"])
-	done := p.waitLog(t, "scaled out: the update whose call failed is in force, so it is not made again")
+	done := p.waitLog(t, "scale-out outcome unknown")
 	assert.EqualValues(t, 3, done["desired_cur"])
 	assert.EqualValues(t, 10, done["desired_new"])
+	assert.EqualValues(t, 10, done["desired_after"])
+	assert.Equal(t, true, done["landed"])
+	assert.Contains(t, done["error"], "ServerException")
+	held := p.waitLog(t, "scale-out held: tasks asked for have not started")
+	assert.EqualValues(t, 10, held["desired_cur"])
 	code, _ := p.stop(t)
 	assert.Equal(t, exitOK, code)
+	assert.NotContains(t, p.output(), "scale-out failed")
+	slack.mu.Lock()
+	texts := strings.Join(slack.texts, "\n")
+	slack.mu.Unlock()
+	assert.Contains(t, texts, "outcome unknown, but the update landed")
+	assert.NotContains(t, texts, "FAILED")
 
 	svc, _ := srv.Service("shop", "web")
 	assert.EqualValues(t, 10, svc.Desired, "10, not 20")
-	for _, c := range srv.Calls("UpdateService") {
+	updates := srv.Calls("UpdateService")
+	assert.Len(t, updates, 3, "the SDK's three attempts, no second update")
+	for _, c := range updates {
 		assert.EqualValues(t, 10, c.Params["desiredCount"], "every attempt asked for the same count")
 	}
-	assert.NotContains(t, p.output(), `"desired_new":20`)
+	assert.NotContains(t, p.output(), `"msg":"scaled out`, "no second scale-out (the held check names the 20 it would ask for)")
 }

@@ -51,10 +51,15 @@ func common(fs *flag.FlagSet, o *app.Options, env environment) func() error {
 		"read every SSM parameter under this `path` (each one a config document; their services are merged); overrides $"+envParamPath)
 	fs.IntVar(&o.MaxAttempts, "max-attempts", 0,
 		"attempts per AWS call, retries included (0: the SDK default, 3, or $AWS_MAX_ATTEMPTS)")
+	fs.DurationVar(&o.AWSTimeout, "aws-timeout", app.DefaultAWSTimeout,
+		"give up on an AWS call (ECS, SSM, Application Auto Scaling) after this long, its retries included")
 	o.ParamKey, o.ParamPath, o.Region = env.get(envParamKey), env.get(envParamPath), env.get(envRegion)
 	return func() error {
 		if o.MaxAttempts < 0 {
 			return fmt.Errorf("-max-attempts must be >= 0, got %d", o.MaxAttempts)
+		}
+		if o.AWSTimeout <= 0 {
+			return fmt.Errorf("-aws-timeout must be > 0, got %v", o.AWSTimeout)
 		}
 		if path != "" {
 			if o.ConfigFile != "" {
@@ -83,7 +88,7 @@ func exitCode(err error) int {
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, env environment) int {
 	var o app.Options
-	fs := newFlags("validate", "Usage: fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N]\n\n"+
+	fs := newFlags("validate", "Usage: fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N] [-aws-timeout D]\n\n"+
 		"Checks the config document (or every document under a parameter path) and prints each service's effective settings (secrets redacted).\n"+
 		"Exit status 0 when valid, 2 when invalid (every problem is listed), 1 when it cannot be read.", stderr)
 	check := common(fs, &o, env)
@@ -103,7 +108,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env en
 		logLevel slog.Level
 	)
 	fs := newFlags("run", "Usage: fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-pprof] [-reload-interval D] [-log-level LEVEL] [-max-attempts N]\n"+
-		"                           [-metrics-format prometheus|emf] [-emf-interval D]\n\n"+
+		"                           [-aws-timeout D] [-metrics-format prometheus|emf] [-emf-interval D]\n\n"+
 		"Watches every configured service and scales it out when its load crosses the threshold.\n"+
 		"Logs are JSON lines on stdout. SIGHUP reloads the config; SIGTERM or SIGINT stops it (exit 0).", stderr)
 	check := common(fs, &o, env)

@@ -4,8 +4,8 @@
 //
 // Usage:
 //
-//	fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-pprof] [-reload-interval D] [-log-level LEVEL] [-max-attempts N] [-metrics-format prometheus|emf] [-emf-interval D]
-//	fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N]
+//	fast-autoscaler run [-config FILE | -config-path PATH] [-dry-run] [-listen ADDR] [-pprof] [-reload-interval D] [-log-level LEVEL] [-max-attempts N] [-aws-timeout D] [-metrics-format prometheus|emf] [-emf-interval D]
+//	fast-autoscaler validate [-config FILE | -config-path PATH] [-max-attempts N] [-aws-timeout D]
 //	fast-autoscaler health [-url URL]
 //	fast-autoscaler status [-url URL] [-o table|json]
 //	fast-autoscaler simulate -config FILE -trace FILE [flags]

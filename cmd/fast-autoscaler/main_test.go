@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +41,12 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the binary:", err)
 		os.Exit(1)
+	}
+	// The tests here mostly wait on the processes they start, not on the
+	// CPU: run more of them at once than -parallel's default (GOMAXPROCS),
+	// unless told otherwise.
+	if !slices.ContainsFunc(os.Args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "test.parallel") }) {
+		_ = flag.Set("test.parallel", "8")
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -23,6 +23,12 @@ policy "run" uses) and a model of managed target tracking beside it, once with
 the target-tracking model alone. Prints each run's scale events and a summary
 table; -out also writes a plot (PNG and SVG).
 
+-reading per-task models TaskStatusUrl: every running task reports its own
+load (a task not yet serving none) and the reading carries their total;
+-reading balancer models StatusUrl, one serving task's share sampled through
+the load balancer. By default a service with TaskStatusUrl is read per task,
+any other through the balancer.
+
 The trace is CSV with a header: seconds from the start (or RFC 3339 times),
 total concurrent connections at the load balancer; a value holds until the
 next row. Exit status 0 when done, 2 for bad flags or input (the config, the
@@ -45,6 +51,7 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		target     = fs.Float64("target", 0, "target tracking's target, `connections` per task; default the service's ScaleoutThreshold")
 		out        = fs.String("out", "", "write the plot to `PATH`.png and PATH.svg (PATH-<service>.png/.svg for several services)")
 		asJSON     = fs.Bool("json", false, "print the summaries and scale events as JSON instead")
+		readingArg = fs.String("reading", "", "how the load is read: `per-task` (every running task) or balancer (one serving task's share); default per-task for a service with TaskStatusUrl, else balancer")
 	)
 	code := parseFlags(fs, args, stderr, func() error {
 		switch {
@@ -62,6 +69,8 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return fmt.Errorf("-task-capacity must be a number >= 0, got %v", *capacity)
 		case !(*target >= 0) || math.IsInf(*target, 0):
 			return fmt.Errorf("-target must be a number > 0 (0, the default, means the ScaleoutThreshold), got %v", *target)
+		case *readingArg != "" && *readingArg != string(simulate.PerTask) && *readingArg != string(simulate.Balancer):
+			return fmt.Errorf("-reading must be %s or %s, got %q", simulate.PerTask, simulate.Balancer, *readingArg)
 		}
 		return nil
 	})
@@ -88,10 +97,14 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	results := make([]*simulate.Result, 0, len(services))
 	for _, s := range services {
+		reading := simulate.ReadingMode(*readingArg)
+		if reading == "" && s.TaskStatusURL != "" {
+			reading = simulate.PerTask
+		}
 		res, err := simulate.Simulate(ctx, tr, simulate.Options{
 			Cluster: s.EcsClusterName, Name: s.EcsServiceName, Policy: s.Policy,
 			Initial: *initial, Startup: *startup, RegisterDelay: *register, TaskCapacity: *capacity, Target: *target,
-			TTResolution: *resolution,
+			TTResolution: *resolution, Reading: reading, TaskAggregate: s.TaskAggregate,
 		})
 		if err != nil {
 			return usageErr(err)

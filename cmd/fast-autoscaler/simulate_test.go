@@ -149,3 +149,25 @@ func TestSimulateBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestSimulateReading(t *testing.T) {
+	code, out, errOut := simulateCmd(t, "-config", exampleConfig, "-trace", flashSale, "-service", "example-app", "-reading", "per-task")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "reading: per task")
+	assert.Contains(t, out, "112.0/task (560 in all)")
+
+	code, _, errOut = simulateCmd(t, "-config", exampleConfig, "-trace", flashSale, "-reading", "sampled")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `-reading must be per-task or balancer, got "sampled"`)
+
+	// A service with TaskStatusUrl is read per task unless -reading says otherwise.
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"Services":[{"TaskStatusUrl":"http://{ip}:8080/nginx-status",
+	  "ScaleoutThreshold":100,"EcsClusterName":"app","EcsServiceName":"web"}]}`), 0o600))
+	code, out, errOut = simulateCmd(t, "-config", cfg, "-trace", flashSale)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "reading: per task")
+	code, out, errOut = simulateCmd(t, "-config", cfg, "-trace", flashSale, "-reading", "balancer")
+	require.Equal(t, exitOK, code, errOut)
+	assert.NotContains(t, out, "reading: per task")
+}

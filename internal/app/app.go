@@ -39,18 +39,27 @@ const (
 )
 
 // checkCoalesce is the grid the services' checks are put on (see
-// autoscaler.Options.Coalesce): with checks spread over their interval, 25 ms
-// steps let the process wake about 40 times a second whatever the number of
-// services, which halves the CPU a check costs at 1,000 services, and moves
-// a check at most 12.5 ms (never more than 1.25% of its interval).
+// autoscaler.Options.Coalesce): with checks spread over their interval,
+// 10 ms steps let the process wake at most 100 times a second whatever the
+// number of services, rather than once for each check, which costs far
+// less CPU a check with thousands of services; a check moves at most 10 ms
+// later (never more than 2.5% of its interval).
 const checkCoalesce = 10 * time.Millisecond
 
-// Shutdown budget: ECS waits 30 s by default before SIGKILL; the process aims
-// to be out in well under 5 s.
+// Shutdown budget: ECS waits 30 s by default between SIGTERM and SIGKILL.
+// Metric reads in flight are cancelled at once; a scale-out in flight (its
+// AWS calls each bounded by Options.AWSTimeout) may finish within
+// shutdownGrace, and is reported "outcome unknown" if it is cut off; then
+// queued notifications get flushBudget. The process is out within about 23 s
+// at worst, in well under a second when no scale-out is in flight.
 const (
-	shutdownGrace = 2 * time.Second // a check in flight may finish within this
-	flushBudget   = 2 * time.Second // queued notifications may go out within this
+	shutdownGrace = autoscaler.DefaultShutdownGrace // 20 s
+	flushBudget   = 2 * time.Second
 )
+
+// loadTimeout bounds one read of the configuration (a FIFO whose writer
+// never writes, say); an SSM read is also bounded by Options.AWSTimeout.
+const loadTimeout = 30 * time.Second
 
 // The values of Options.MetricsFormat.
 const (
@@ -82,6 +91,13 @@ type Options struct {
 	// MaxAttempts is the attempts per AWS call, retries included; 0 keeps
 	// the SDK's default (3, or $AWS_MAX_ATTEMPTS).
 	MaxAttempts int
+	// AWSTimeout bounds each AWS operation (ECS, SSM, Application Auto
+	// Scaling), its retries and their backoff included, so a call that
+	// hangs never leaves a service unchecked. Default (0)
+	// DefaultAWSTimeout, 10 s. It also sets how long a check may run before
+	// /healthz reports its loop stuck (5 × AWSTimeout + 10 s beyond the
+	// service's CheckInterval).
+	AWSTimeout time.Duration
 	// AWS, when set, is the AWS configuration to use instead of loading the
 	// standard chain (Region and MaxAttempts are then not applied). Tests and
 	// embedders with their own credentials set it.
@@ -144,12 +160,22 @@ func (o *Options) defaults() {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
+	if o.AWSTimeout <= 0 {
+		o.AWSTimeout = DefaultAWSTimeout
+	}
 }
+
+// stuckAfter is how long a check may run beyond its service's CheckInterval
+// (which bounds its metric read) before /healthz reports the loop stuck: a
+// check makes a few AWS calls, each bounded by the AWS timeout.
+func (o *Options) stuckAfter() time.Duration { return 5*o.AWSTimeout + 10*time.Second }
 
 // awsConfig loads the standard AWS configuration chain in o.Region.
 func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
 	if o.AWS != nil {
-		return o.AWS.Copy(), nil
+		cfg := o.AWS.Copy()
+		cfg.APIOptions = append(cfg.APIOptions, awsDeadline(o.AWSTimeout))
+		return cfg, nil
 	}
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(o.Region)}
 	if o.MaxAttempts > 0 {
@@ -159,6 +185,7 @@ func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	cfg.APIOptions = append(cfg.APIOptions, awsDeadline(o.AWSTimeout))
 	return cfg, nil
 }
 
@@ -192,9 +219,11 @@ func (e configError) Error() string        { return e.err.Error() }
 func (e configError) Unwrap() error        { return e.err }
 func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
 
-// load loads, validates and merges the documents; a validation failure
-// matches ErrInvalidConfig.
+// load loads, validates and merges the documents, within loadTimeout; a
+// validation failure matches ErrInvalidConfig.
 func load(ctx context.Context, src configsrc.MultiSource) (*configsrc.Config, error) {
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	cfg, err := configsrc.LoadAll(ctx, src)
 	if _, invalid := errors.AsType[*configsrc.ValidationError](err); invalid {
 		return nil, configError{err}
@@ -232,9 +261,10 @@ func Validate(ctx context.Context, opts Options, w io.Writer) error {
 		if s.Document != "" {
 			where = s.Document + ": "
 		}
-		fmt.Fprintf(w, "\n%sServices[%d] (%s)\n", where, i, s.Name())
+		// Printable: a line break in a name cannot forge lines here.
+		fmt.Fprintf(w, "\n%sServices[%d] (%s)\n", where, i, configsrc.Printable(s.Name()))
 		for _, a := range s.LogValue().Group() {
-			fmt.Fprintf(w, "  %-19s %s\n", a.Key, a.Value)
+			fmt.Fprintf(w, "  %-19s %s\n", a.Key, configsrc.Printable(a.Value.String()))
 		}
 		for _, warning := range s.Warnings() {
 			fmt.Fprintf(w, "  warning: %s\n", warning)
@@ -320,7 +350,8 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("config loaded", "source", configsrc.DescribeAll(src), "services", len(cfg.Services),
 		"documents", len(cfg.Documents), "dry_run", opts.DryRun)
 
-	var sc scaler.Scaler = ecs.NewWithOptions(awsecs.NewFromConfig(awsCfg), ecs.Options{
+	ecsClient := awsecs.NewFromConfig(awsCfg)
+	var sc scaler.Scaler = ecs.NewWithOptions(ecsClient, ecs.Options{
 		ScalableTargets: applicationautoscaling.NewFromConfig(awsCfg), // the bounds managed scaling keeps
 		Logger:          log,
 	})
@@ -329,13 +360,14 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("dry run: no desired count is changed and Slack is not told")
 	}
 	wr := newWirer(log, m, opts.DryRun)
+	wr.tasks = ecs.NewTaskLister(ecsClient, ecs.TaskListerOptions{})
 	p, err := wr.wire(cfg)
 	if err != nil {
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
 		return configError{err}
 	}
 	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m,
-		ShutdownGrace: shutdownGrace, Identity: opts.Identity, Stagger: true, Coalesce: checkCoalesce})
+		ShutdownGrace: shutdownGrace, StuckAfter: opts.stuckAfter(), Identity: opts.Identity})
 	if err != nil {
 		wr.discard(ctx, p)
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)
@@ -363,6 +395,10 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Ready(addr)
 	}
 
+	stopping := context.AfterFunc(ctx, func() {
+		log.Info("stopping: no new checks; a scale-out in flight may finish", "limit", shutdownGrace.String())
+	})
+	defer stopping()
 	if err := eng.Run(ctx); err != nil {
 		log.Error("engine stopped", "error", err.Error())
 		return err

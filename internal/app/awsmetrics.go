@@ -35,14 +35,16 @@ func apiMetrics(m *metrics.Metrics) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error { return stack.Initialize.Add(mw, middleware.After) }
 }
 
-// errorCode is the AWS error code of err, "network" when the request got no
-// response, else "unknown".
+// errorCode is the AWS error code of err, "timeout" when it got no answer
+// in time, "network" when the request got no response, else "unknown".
 func errorCode(err error) string {
 	var api smithy.APIError
 	var send *smithyhttp.RequestSendError
 	switch {
 	case errors.As(err, &api) && api.ErrorCode() != "":
 		return api.ErrorCode()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
 	case errors.As(err, &send):
 		return "network"
 	}

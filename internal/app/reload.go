@@ -68,7 +68,7 @@ func (r *reloader) reload(ctx context.Context, reason string) {
 // changed.
 func (r *reloader) apply(ctx context.Context, reason string) map[scaler.ServiceID]bool {
 	source := configsrc.DescribeAll(r.src)
-	cfg, err := configsrc.LoadAll(ctx, r.src)
+	cfg, err := load(ctx, r.src)
 	var p *plan
 	if err == nil {
 		p, err = r.wr.wire(cfg)

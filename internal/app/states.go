@@ -80,7 +80,7 @@ func (r *stateReader) read(ctx context.Context, services []configsrc.ServiceConf
 			}
 			continue
 		}
-		r.eng.NoteState(id, st)
+		r.eng.NoteState(id, st, start)
 		if st.Paused {
 			paused++
 		}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,8 +27,12 @@ type wirer struct {
 	dryRun     bool                                   // no Slack: its messages would announce changes never made
 	metrics    *metrics.Metrics                       // nil when metrics are off
 	transports map[stubstatus.TLSMode]*http.Transport // by StatusTLSVerify and StatusTLSServerName
+	clients    map[stubstatus.TLSMode]*http.Client    // on those transports, for the per-task sources
 	slacks     map[string]*slack.Notifier             // by webhook URL, in use now
 	current    map[scaler.ServiceID]wiredSvc          // the config in force
+	// tasks lists the tasks of services read task by task (TaskStatusUrl);
+	// one for every service, so they share its ECS call budget.
+	tasks stubstatus.TaskLister
 	// retiring counts notifiers a reload dropped that are still flushing,
 	// and status sources it dropped that are still letting go.
 	retiring sync.WaitGroup
@@ -49,7 +54,8 @@ type plan struct {
 }
 
 func newWirer(log *slog.Logger, m *metrics.Metrics, dryRun bool) *wirer {
-	return &wirer{log: log, dryRun: dryRun, metrics: m, transports: map[stubstatus.TLSMode]*http.Transport{}, slacks: map[string]*slack.Notifier{}}
+	return &wirer{log: log, dryRun: dryRun, metrics: m, transports: map[stubstatus.TLSMode]*http.Transport{},
+		clients: map[stubstatus.TLSMode]*http.Client{}, slacks: map[string]*slack.Notifier{}}
 }
 
 // wire builds the engine services for cfg. A service whose settings are
@@ -88,16 +94,9 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 	if !ok {
 		tr = stubstatus.NewTransportTLS(mode)
 		w.transports[mode] = tr
+		w.clients[mode] = stubstatus.NewClientOn(tr)
 	}
-	src, err := stubstatus.New(stubstatus.Options{
-		URL:        s.StatusURL,
-		AuthHeader: s.StatusAuthName,
-		AuthValue:  s.StatusAuthValue.Reveal(),
-		Metric:     s.StatusMetric,
-		Timeout:    s.StatusTimeout,
-		Transport:  tr,
-		TLS:        mode,
-	})
+	src, err := w.source(s, tr, w.clients[mode], mode)
 	if err != nil {
 		return autoscaler.Service{}, err
 	}
@@ -122,6 +121,51 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 	p.slacks[url] = sl
 	svc.Notifier = sl
 	return svc, nil
+}
+
+// source builds a service's metric source: its StatusUrl, or with
+// TaskStatusUrl every task, with StatusUrl (when given) as the fallback.
+func (w *wirer) source(s configsrc.ServiceConfig, tr *http.Transport, client *http.Client, mode stubstatus.TLSMode) (autoscaler.MetricSource, error) {
+	var lb *stubstatus.Source
+	if s.StatusURL != "" {
+		var err error
+		lb, err = stubstatus.New(stubstatus.Options{
+			URL:        s.StatusURL,
+			AuthHeader: s.StatusAuthName,
+			AuthValue:  s.StatusAuthValue.Reveal(),
+			Metric:     s.StatusMetric,
+			Timeout:    s.StatusTimeout,
+			Transport:  tr,
+			TLS:        mode,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.TaskStatusURL == "" {
+		return lb, nil
+	}
+	if w.tasks == nil {
+		return nil, errors.New("TaskStatusUrl: no task lister to find the tasks with")
+	}
+	opts := stubstatus.TaskOptions{
+		Service:    s.ID(),
+		Lister:     w.tasks,
+		URL:        s.TaskStatusURL,
+		AuthHeader: s.StatusAuthName,
+		AuthValue:  s.StatusAuthValue.Reveal(),
+		Metric:     s.StatusMetric,
+		Aggregate:  s.TaskAggregate,
+		Timeout:    s.StatusTimeout,
+		Client:     client,
+		TLS:        mode,
+		Refresh:    s.TaskRefreshInterval,
+		Logger:     w.log.With("service", s.EcsServiceName, "cluster", s.EcsClusterName),
+	}
+	if lb != nil {
+		opts.Fallback = lb
+	}
+	return stubstatus.NewTaskSource(opts)
 }
 
 // apply puts p in force: notifiers and series of services no longer

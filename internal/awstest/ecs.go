@@ -40,8 +40,14 @@ type Task struct {
 	LastStatus    string // default RUNNING
 	DesiredStatus string // default RUNNING
 	// PrivateIP is the private IPv4 address of its ENI attachment; empty
-	// means no attachment.
+	// means no attachment. While the task is PROVISIONING the attachment is
+	// PRECREATED and holds no address yet, as on AWS.
 	PrivateIP string
+	// NetworkMode is "awsvpc" (the default when empty: launch type FARGATE,
+	// an ENI attachment when PrivateIP is set), or "bridge" or "host"
+	// (launch type EC2, no attachment, the container's port bound on its
+	// instance).
+	NetworkMode string
 }
 
 type cluster struct {
@@ -128,12 +134,29 @@ func (s *Server) RemoveService(clusterName, name string) {
 	}
 }
 
-// PutTask adds a task to a cluster, creating the cluster if needed.
+// PutTask adds a task to a cluster, creating the cluster if needed, or
+// replaces the cluster's task with the same ID (to change its status).
 func (s *Server) PutTask(clusterName string, t Task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.cluster(clusterName)
+	for i := range c.tasks {
+		if c.tasks[i].ID == t.ID {
+			c.tasks[i] = t
+			return
+		}
+	}
 	c.tasks = append(c.tasks, t)
+}
+
+// RemoveTask deletes a task: ListTasks no longer lists it and
+// DescribeTasks reports it MISSING, as for a task stopped long ago.
+func (s *Server) RemoveTask(clusterName, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clusters[clusterName]; ok {
+		c.tasks = slices.DeleteFunc(c.tasks, func(t Task) bool { return t.ID == id })
+	}
 }
 
 func arn(resource string) string { return "arn:aws:ecs:" + Region + ":" + AccountID + ":" + resource }
@@ -381,27 +404,59 @@ func (s *Server) describeTasks(body []byte) (any, *apiError) {
 	return map[string]any{"tasks": tasks, "failures": failures}, nil
 }
 
+// wireTask is a task as DescribeTasks returns it. An awsvpc task has an
+// ElasticNetworkInterface attachment whose details are name/value pairs
+// (subnetId, networkInterfaceId, macAddress, privateDnsName,
+// privateIPv4Address), and each container repeats the address under
+// networkInterfaces; a bridge or host task has neither, only the ports its
+// container binds on the instance.
 func wireTask(clusterName string, t Task) map[string]any {
+	last := orDefault(t.LastStatus, "RUNNING")
+	container := map[string]any{
+		"containerArn": arn("container/" + clusterName + "/" + t.ID + "/nginx"),
+		"taskArn":      arn("task/" + clusterName + "/" + t.ID),
+		"name":         "nginx",
+		"lastStatus":   last,
+	}
 	w := map[string]any{
 		"taskArn":       arn("task/" + clusterName + "/" + t.ID),
 		"clusterArn":    arn("cluster/" + clusterName),
 		"group":         "service:" + t.Service,
-		"lastStatus":    orDefault(t.LastStatus, "RUNNING"),
+		"lastStatus":    last,
 		"desiredStatus": orDefault(t.DesiredStatus, "RUNNING"),
 		"launchType":    "FARGATE",
 		"createdAt":     createdAt,
 		"attachments":   []any{},
+		"containers":    []any{container},
 	}
-	if t.PrivateIP != "" {
-		w["attachments"] = []any{map[string]any{
-			"id": "eni-attach-" + t.ID, "type": "ElasticNetworkInterface", "status": "ATTACHED",
-			"details": []any{
-				map[string]string{"name": "subnetId", "value": "subnet-0awstest"},
-				map[string]string{"name": "networkInterfaceId", "value": "eni-" + t.ID},
-				map[string]string{"name": "privateIPv4Address", "value": t.PrivateIP},
-			},
-		}}
+	if mode := orDefault(t.NetworkMode, "awsvpc"); mode != "awsvpc" {
+		w["launchType"] = "EC2"
+		w["containerInstanceArn"] = arn("container-instance/" + clusterName + "/i-awstest")
+		binding := map[string]any{"bindIP": "0.0.0.0", "containerPort": 80, "hostPort": 80, "protocol": "tcp"}
+		if mode == "bridge" {
+			binding["hostPort"] = 32768
+		}
+		container["networkBindings"] = []any{binding}
+		return w
 	}
+	if t.PrivateIP == "" {
+		return w
+	}
+	eni := "eni-" + t.ID
+	details := []any{map[string]string{"name": "subnetId", "value": "subnet-0awstest"}}
+	status := "ATTACHED"
+	if last == "PROVISIONING" {
+		status = "PRECREATED"
+	} else {
+		details = append(details,
+			map[string]string{"name": "networkInterfaceId", "value": eni},
+			map[string]string{"name": "macAddress", "value": "0a:00:00:00:00:01"},
+			map[string]string{"name": "privateDnsName", "value": "ip-" + strings.ReplaceAll(t.PrivateIP, ".", "-") + "." + Region + ".compute.internal"},
+			map[string]string{"name": "privateIPv4Address", "value": t.PrivateIP},
+		)
+		container["networkInterfaces"] = []any{map[string]string{"attachmentId": "eni-attach-" + t.ID, "privateIpv4Address": t.PrivateIP}}
+	}
+	w["attachments"] = []any{map[string]any{"id": "eni-attach-" + t.ID, "type": "ElasticNetworkInterface", "status": status, "details": details}}
 	return w
 }
 

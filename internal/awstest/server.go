@@ -79,6 +79,16 @@ const (
 	maxBody   = 1 << 20 // bytes of request body read
 )
 
+// StatusClientGone is the Status of a call whose client gave up while it
+// was held by Hold, before it was applied: it is not applied and gets no
+// answer (nginx's "client closed request").
+const StatusClientGone = 499
+
+// StatusDropped is the Status of a call DropAnswer applied and then left
+// without an answer, its connection closed (nginx's "connection closed
+// without response").
+const StatusDropped = 444
+
 // Call is one request the server received, recorded before it is answered.
 type Call struct {
 	// Operation is the operation name, e.g. "DescribeServices"; empty when
@@ -93,6 +103,10 @@ type Call struct {
 	// Time is when the server received the call (the wall clock, before
 	// the body was read).
 	Time time.Time
+	// Applied reports that the operation took effect: answered 200, or
+	// applied before a CommitThenFail error, a DropAnswer or a HoldAnswer
+	// whose client gave up.
+	Applied bool
 
 	seq int // request number, to find the call again
 }
@@ -253,12 +267,17 @@ type fault struct {
 // ServerException, InternalServerError and InternalFailure, else 400.
 // Faults queue: each call consumes the oldest matching one.
 func (s *Server) FailNext(op string, n int, code string) {
-	status := http.StatusBadRequest
+	s.queue(&fault{op: op, n: n, status: codeStatus(code), body: errorBody(code, "awstest: injected "+code)})
+}
+
+// codeStatus is the HTTP status AWS answers an error code with: 500 for
+// ServerException, InternalServerError and InternalFailure, else 400.
+func codeStatus(code string) int {
 	switch code {
 	case "ServerException", "InternalServerError", "InternalFailure":
-		status = http.StatusInternalServerError
+		return http.StatusInternalServerError
 	}
-	s.RespondNext(op, n, status, errorBody(code, "awstest: injected "+code))
+	return http.StatusBadRequest
 }
 
 // Throttle answers the next n calls of op ("" for any) with AWS's
@@ -270,30 +289,35 @@ func (s *Server) Throttle(op string, n int) {
 // RespondNext answers the next n calls of op ("" for any) with this status
 // and raw body, e.g. a 200 with invalid JSON.
 func (s *Server) RespondNext(op string, n int, status int, body []byte) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{op: op, n: n, status: status, body: body})
+	s.queue(&fault{op: op, n: n, status: status, body: body})
 }
 
 // CommitThenFail applies the next n calls of op (an UpdateService changes
 // the desired count) and then answers them with the AWS error code, as
 // FailNext does: the response of a call that landed is lost, as with a 5xx
-// after commit or a reset connection. The client cannot tell it landed.
+// after commit. The client cannot tell it landed. (DropAnswer loses the
+// answer with the connection instead.)
 func (s *Server) CommitThenFail(op string, n int, code string) {
-	status := http.StatusBadRequest
-	switch code {
-	case "ServerException", "InternalServerError", "InternalFailure":
-		status = http.StatusInternalServerError
-	}
-	if n <= 0 {
+	s.queue(&fault{op: op, n: n, status: codeStatus(code), body: errorBody(code, "awstest: injected "+code+" after commit"), commit: true})
+}
+
+// DropAnswer applies the next n calls of op ("" for any) and then closes
+// their connections without an answer, as when a response is lost on its
+// way back: the client sees a broken connection, the change stays made.
+// It is CommitThenFail with no answer at all rather than an error code.
+func (s *Server) DropAnswer(op string, n int) {
+	s.queue(&fault{op: op, n: n, status: StatusDropped, commit: true})
+}
+
+// queue adds f, unless it is for no call at all. Faults queue: each call
+// consumes the oldest matching one.
+func (s *Server) queue(f *fault) {
+	if f.n <= 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{op: op, n: n, status: status, body: errorBody(code, "awstest: injected "+code+" after commit"), commit: true})
+	s.faults = append(s.faults, f)
 }
 
 // Deny answers every later call of op with AccessDeniedException, as AWS
@@ -315,16 +339,24 @@ func (s *Server) Allow(op string) {
 // stand-in for latency that does not depend on the wall clock.
 type Hold struct {
 	op      string
+	applied bool // wait after the operation is applied, not before
 	arrived chan struct{}
 	release chan struct{}
 	once    sync.Once
 }
 
 // Hold makes every later call of op ("" for any) wait after it is recorded
-// and before it is answered, until h.Release, the client giving up, or
-// Close.
-func (s *Server) Hold(op string) *Hold {
-	h := &Hold{op: op, arrived: make(chan struct{}, 100), release: make(chan struct{})}
+// and before it is applied and answered, until h.Release, the client giving
+// up (then it is not applied: its Status is StatusClientGone), or Close.
+func (s *Server) Hold(op string) *Hold { return s.hold(op, false) }
+
+// HoldAnswer makes every later call of op ("" for any) be applied at once
+// and then wait before its answer, until h.Release, the client giving up
+// (the change stays made: a lost answer), or Close.
+func (s *Server) HoldAnswer(op string) *Hold { return s.hold(op, true) }
+
+func (s *Server) hold(op string, applied bool) *Hold {
+	h := &Hold{op: op, applied: applied, arrived: make(chan struct{}, 100), release: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holds = append(s.holds, h)
@@ -399,15 +431,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, Call{Operation: rt.op, Target: target, Body: body, Params: params, Header: r.Header.Clone(), Time: received, seq: seq})
 	s.mu.Unlock()
 
-	status, resp := s.answer(r, rt, known, body)
+	status, resp, applied := s.answer(r, rt, known, body)
 
 	s.mu.Lock()
 	for i := range s.calls { // search: ResetCalls may have run meanwhile
 		if s.calls[i].seq == seq {
-			s.calls[i].Status = status
+			s.calls[i].Status, s.calls[i].Applied = status, applied
 		}
 	}
 	s.mu.Unlock()
+
+	switch status {
+	case StatusClientGone:
+		return
+	case StatusDropped:
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+		status, resp = http.StatusInternalServerError, errorBody("InternalFailure", "awstest: the connection could not be dropped")
+	}
 
 	w.Header().Set("Content-Type", jsonType)
 	w.Header().Set("X-Amzn-RequestId", "awstest-"+strconv.Itoa(seq))
@@ -415,27 +458,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp)
 }
 
-// answer checks the protocol, applies holds and faults, then the operation.
-func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (int, []byte) {
+// answer checks the protocol, applies holds and faults, then the
+// operation, and reports whether the operation took effect.
+func (s *Server) answer(r *http.Request, rt route, known bool, body []byte) (status int, resp []byte, applied bool) {
 	if e := checkProtocol(r, rt, known); e != nil {
-		return e.status, errorBody(e.code, e.message)
+		return e.status, errorBody(e.code, e.message), false
 	}
-	s.wait(r, rt.op)
-	if status, resp, commit, ok := s.injected(rt); ok {
-		if commit {
-			_, _ = rt.handle(body)
-		}
-		return status, resp
+	s.wait(r, rt.op, false)
+	if r.Context().Err() != nil { // gave up while held: never applied
+		return StatusClientGone, nil, false
+	}
+	status, resp, commit, injected := s.injected(rt)
+	if injected && !commit {
+		return status, resp, false
 	}
 	out, e := rt.handle(body)
+	s.wait(r, rt.op, true)
+	if injected { // applied, then failed or dropped
+		return status, resp, e == nil
+	}
 	if e != nil {
-		return e.status, errorBody(e.code, e.message)
+		return e.status, errorBody(e.code, e.message), false
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return http.StatusInternalServerError, errorBody("InternalFailure", err.Error())
+		return http.StatusInternalServerError, errorBody("InternalFailure", err.Error()), true
 	}
-	return http.StatusOK, b
+	return http.StatusOK, b, true
 }
 
 func checkProtocol(r *http.Request, rt route, known bool) *apiError {
@@ -459,12 +508,13 @@ func checkProtocol(r *http.Request, rt route, known bool) *apiError {
 	return nil
 }
 
-// wait blocks while a hold on op is unreleased and the client still waits.
-func (s *Server) wait(r *http.Request, op string) {
+// wait blocks while a hold on op (before or after it is applied) is
+// unreleased and the client still waits.
+func (s *Server) wait(r *http.Request, op string, applied bool) {
 	s.mu.Lock()
 	var holds []*Hold
 	for _, h := range s.holds {
-		if h.op == "" || h.op == op {
+		if (h.op == "" || h.op == op) && h.applied == applied {
 			holds = append(holds, h)
 		}
 	}

@@ -129,8 +129,29 @@ func TestECSThroughSDK(t *testing.T) {
 	out, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: append(arns, "gone")})
 	require.NoError(t, err)
 	require.Len(t, out.Tasks, 2)
-	assert.Equal(t, "10.0.0.1", *out.Tasks[0].Attachments[0].Details[2].Value)
+	eni := out.Tasks[0].Attachments[0]
+	assert.Equal(t, "ElasticNetworkInterface", *eni.Type)
+	assert.Equal(t, "ATTACHED", *eni.Status)
+	detail := map[string]string{}
+	for _, d := range eni.Details {
+		detail[*d.Name] = *d.Value
+	}
+	assert.Equal(t, "10.0.0.1", detail["privateIPv4Address"])
+	assert.Equal(t, "eni-t1", detail["networkInterfaceId"])
+	assert.Equal(t, "10.0.0.1", *out.Tasks[0].Containers[0].NetworkInterfaces[0].PrivateIpv4Address)
 	assert.Equal(t, "PROVISIONING", *out.Tasks[1].LastStatus)
+	assert.Equal(t, "PRECREATED", *out.Tasks[1].Attachments[0].Status, "no address while provisioning")
+	assert.Len(t, out.Tasks[1].Attachments[0].Details, 1)
+
+	s.PutTask("c", awstest.Task{ID: "t1", Service: "web", NetworkMode: "bridge"}) // replaces t1
+	s.RemoveTask("c", "t2")
+	out, err = client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: arns})
+	require.NoError(t, err)
+	require.Len(t, out.Tasks, 1)
+	assert.Empty(t, out.Tasks[0].Attachments, "bridge mode: no ENI")
+	assert.Equal(t, ecstypes.LaunchTypeEc2, out.Tasks[0].LaunchType)
+	assert.EqualValues(t, 32768, *out.Tasks[0].Containers[0].NetworkBindings[0].HostPort)
+	require.Len(t, out.Failures, 1, "t2 removed: MISSING")
 	require.Len(t, out.Failures, 1)
 	assert.Equal(t, "MISSING", *out.Failures[0].Reason)
 
@@ -313,9 +334,36 @@ func TestCommitThenFail(t *testing.T) {
 	client := ecs.NewFromConfig(s.Config())
 	_, err := client.UpdateService(context.Background(), &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("web"), DesiredCount: aws.Int32(10)})
 	require.Error(t, err)
-	assert.Len(t, s.Calls("UpdateService"), awstest.MaxAttempts, "the SDK retried the 500s")
+	calls := s.Calls("UpdateService")
+	assert.Len(t, calls, awstest.MaxAttempts, "the SDK retried the 500s")
+	for _, c := range calls {
+		assert.Equal(t, [2]any{http.StatusInternalServerError, true}, [2]any{c.Status, c.Applied})
+	}
 	got, _ := s.Service("c", "web")
 	assert.Equal(t, int32(10), got.Desired, "yet it landed")
+}
+
+// TestDropAnswer: the update lands, the caller sees a broken connection;
+// the next call is answered as usual.
+func TestDropAnswer(t *testing.T) {
+	s := awstest.New(t)
+	s.PutService("c", "web", awstest.Service{Desired: 3, Running: 3})
+	s.DropAnswer("UpdateService", 1)
+	cfg := s.Config()
+	cfg.RetryMaxAttempts = 1 // the broken answer is final
+	client := ecs.NewFromConfig(cfg)
+	in := &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("web"), DesiredCount: aws.Int32(10)}
+	_, err := client.UpdateService(context.Background(), in)
+	require.Error(t, err)
+	got, _ := s.Service("c", "web")
+	assert.Equal(t, int32(10), got.Desired, "yet it landed")
+	in.DesiredCount = aws.Int32(12)
+	_, err = client.UpdateService(context.Background(), in)
+	require.NoError(t, err, "one answer dropped, not the next")
+	calls := s.Calls("UpdateService")
+	require.Len(t, calls, 2)
+	assert.Equal(t, [2]any{awstest.StatusDropped, true}, [2]any{calls[0].Status, calls[0].Applied})
+	assert.Equal(t, [2]any{http.StatusOK, true}, [2]any{calls[1].Status, calls[1].Applied})
 }
 
 func TestTagsThroughSDK(t *testing.T) {

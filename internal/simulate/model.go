@@ -1,10 +1,12 @@
 package simulate
 
 import (
+	"fmt"
 	"math"
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // Managed target tracking, as modelled here (see the README for why these
@@ -36,6 +38,34 @@ func reading(conns float64, ready int, capacity float64) autoscaler.Reading {
 		return autoscaler.Reading{Overload: true}
 	}
 	return autoscaler.Reading{Value: load}
+}
+
+// perTaskReading returns what reading every running task's status page
+// reports: a serving task its share of conns (or a 503 when capacity is set
+// and the share exceeds it), a running task the load balancer does not send
+// traffic to yet none; their sum, their average or maximum as agg says, and
+// the tasks asked for that do not run yet, as starting. With no task
+// running there is nothing to read: an error, as TaskSource gives.
+func perTaskReading(conns float64, ready, running, desired int, capacity float64, agg stubstatus.Aggregate) (autoscaler.Reading, error) {
+	starting := max(desired-running, 0)
+	if running < 1 {
+		return autoscaler.Reading{}, fmt.Errorf("no task running to read (%d starting)", starting)
+	}
+	r := autoscaler.Reading{Tasks: running, Starting: starting}
+	if ready < 1 {
+		return r, nil // nothing serves: every running task reports no load
+	}
+	share := conns / float64(ready)
+	if capacity > 0 && share > capacity {
+		r.Overload = true // the serving tasks answer 503: no figure
+		return r, nil
+	}
+	r.Total = conns
+	r.Value = conns / float64(running)
+	if agg == stubstatus.AggregateMax {
+		r.Value = share
+	}
+	return r, nil
 }
 
 // targetTracking is the model of Application Auto Scaling target tracking on

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // WriteText writes a report of res for a person: the settings, each run's
@@ -33,6 +34,10 @@ func WriteText(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintf(&b, "  target tracking (model): target %s/task, min %d, max %s, %s datapoints\n", conns(o.Target), o.Initial,
 		orNone(p.MaxDesiredCount), points)
+	if o.Reading == PerTask {
+		fmt.Fprintf(&b, "  reading: per task (every running task's status page, their %s compared and their total known)\n",
+			map[stubstatus.Aggregate]string{stubstatus.AggregateAvg: "average", stubstatus.AggregateMax: "maximum"}[o.TaskAggregate])
+	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, run := range []*Run{&res.Fast, &res.Managed} {
@@ -44,6 +49,9 @@ func WriteText(w io.Writer, res *Result) error {
 		fmt.Fprintln(tw, "  time\tby\taction\treading\tdesired\tready")
 		for _, ev := range run.Events {
 			r := perTaskLoad(ev.Reading) + "/task"
+			if ev.Tasks > 0 && !ev.Overload {
+				r += fmt.Sprintf(" (%s in all)", conns(ev.Total))
+			}
 			if ev.Overload {
 				r = "503 (overloaded)"
 			} else if ev.By == TargetTracking {
@@ -201,6 +209,9 @@ type (
 		EscalateWhenReady   bool    `json:"escalate_when_ready"`
 		RegisterDelayS      float64 `json:"register_delay_s"`
 		TTResolutionS       float64 `json:"tt_resolution_s"`
+		// Added with per-task reading: "per-task"; left out for the balancer.
+		Reading       string `json:"reading,omitempty"`
+		TaskAggregate string `json:"task_aggregate,omitempty"`
 	}
 	jsonRun struct {
 		Label   string      `json:"label"`
@@ -227,6 +238,8 @@ type (
 		DesiredCur int     `json:"desired_cur"`
 		DesiredNew int     `json:"desired_new"`
 		Ready      int     `json:"ready"`
+		Tasks      int     `json:"tasks,omitempty"` // per-task reading: tasks that answered
+		Total      float64 `json:"total,omitempty"` // and their summed connections
 	}
 )
 
@@ -240,6 +253,10 @@ func WriteJSON(w io.Writer, results []*Result) error {
 		if p.EffectiveMode() == autoscaler.ModeCapacity {
 			target = p.EffectiveTargetPerTask()
 		}
+		settingsReading, settingsAgg := "", ""
+		if o.Reading == PerTask {
+			settingsReading, settingsAgg = string(PerTask), string(o.TaskAggregate)
+		}
 		doc.Services = append(doc.Services, jsonService{
 			Cluster: o.Cluster, Service: o.Name, Trace: res.Trace.Name,
 			DurationS: res.Trace.Duration().Seconds(),
@@ -250,7 +267,7 @@ func WriteJSON(w io.Writer, results []*Result) error {
 				TaskCapacity: o.TaskCapacity, Target: o.Target,
 				ScaleoutMode: string(p.EffectiveMode()), ScaleoutAfterChecks: max(p.ScaleoutAfterChecks, 1),
 				TargetPerTask: target, EscalateWhenReady: p.EscalateWhenReady, RegisterDelayS: o.RegisterDelay.Seconds(),
-				TTResolutionS: o.TTResolution.Seconds(),
+				TTResolutionS: o.TTResolution.Seconds(), Reading: settingsReading, TaskAggregate: settingsAgg,
 			},
 			FastAutoscaler: jsonRunOf(&res.Fast),
 			TargetTracking: jsonRunOf(&res.Managed),
@@ -278,7 +295,8 @@ func jsonRunOf(r *Run) jsonRun {
 	}
 	for _, ev := range r.Events {
 		out.Events = append(out.Events, jsonEvent{AtS: ev.At.Seconds(), By: ev.By, Action: ev.Action,
-			Reading: ev.Reading, Overload: ev.Overload, DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: ev.Ready})
+			Reading: ev.Reading, Overload: ev.Overload, DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: ev.Ready,
+			Tasks: ev.Tasks, Total: ev.Total})
 	}
 	return out
 }

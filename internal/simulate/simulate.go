@@ -8,7 +8,11 @@
 // requested by a scale-out becomes ready Options.Startup later; connections
 // spread evenly over ready tasks; the status URL, reached through the load
 // balancer, reports one task's share, or answers 503 when that share exceeds
-// Options.TaskCapacity.
+// Options.TaskCapacity. With Options.Reading PerTask, every running task
+// reports its own load instead (as TaskStatusUrl reads a real service): a
+// serving task its share, a task the load balancer does not send traffic to
+// yet none; the reading carries their sum and count, and tasks not running
+// yet count as starting.
 package simulate
 
 import (
@@ -21,6 +25,7 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
+	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 // DefaultStartup is how long a requested task takes to run unless
@@ -64,7 +69,28 @@ type Options struct {
 	// default) or HighResolution. It scales out after 3 datapoints above its
 	// target and scales in after 15 minutes below it.
 	TTResolution time.Duration
+	// Reading is how fast-autoscaler reads the load: Balancer (the
+	// default, one sample through the load balancer) or PerTask (every
+	// running task).
+	Reading ReadingMode
+	// TaskAggregate is what a per-task reading compares with the
+	// threshold: the running tasks' average (stubstatus.AggregateAvg, the
+	// default) or the busiest task's load (AggregateMax).
+	TaskAggregate stubstatus.Aggregate
 }
+
+// ReadingMode is how the simulated fast-autoscaler reads the service's load.
+type ReadingMode string
+
+// The reading modes.
+const (
+	// Balancer: the status URL through the load balancer reports one serving
+	// task's share (StatusUrl). The default.
+	Balancer ReadingMode = "balancer"
+	// PerTask: every running task reports its own load, and the reading
+	// carries their exact total (TaskStatusUrl).
+	PerTask ReadingMode = "per-task"
+)
 
 // withDefaults fills in the defaults and checks every field.
 func (o Options) withDefaults() (Options, error) {
@@ -86,6 +112,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.TTResolution == 0 {
 		o.TTResolution = StandardResolution
 	}
+	if o.Reading == "" {
+		o.Reading = Balancer
+	}
+	if o.TaskAggregate == "" {
+		o.TaskAggregate = stubstatus.AggregateAvg
+	}
 	errs := []error{o.Policy.Validate()}
 	if o.Initial < 1 {
 		errs = append(errs, fmt.Errorf("initial task count must be >= 1, got %d", o.Initial))
@@ -104,6 +136,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !(o.Target > 0) || math.IsInf(o.Target, 0) {
 		errs = append(errs, fmt.Errorf("target must be a finite number > 0, got %v", o.Target))
+	}
+	if o.Reading != Balancer && o.Reading != PerTask {
+		errs = append(errs, fmt.Errorf("reading must be %q or %q, got %q", Balancer, PerTask, o.Reading))
+	}
+	if _, err := stubstatus.ParseAggregate(string(o.TaskAggregate)); err != nil {
+		errs = append(errs, fmt.Errorf("task aggregate %w", err))
 	}
 	return o, errors.Join(errs...)
 }
@@ -142,7 +180,12 @@ type Event struct {
 	// tracking. Meaningless when Overload is set.
 	Reading float64
 	// Overload reports the status URL answered 503.
-	Overload   bool
+	Overload bool
+	// Tasks and Total are, for a per-task reading (Options.Reading
+	// PerTask), the tasks that answered and their summed connections; 0
+	// otherwise.
+	Tasks      int
+	Total      float64
 	DesiredCur int // desired count before
 	DesiredNew int // desired count after
 	Ready      int // tasks ready at the time
@@ -251,6 +294,7 @@ type fast struct {
 	mem     *scaler.Memory
 	id      scaler.ServiceID
 	start   time.Time
+	last    autoscaler.Reading // the per-task reading of the check running
 }
 
 // newFast returns fast-autoscaler's controller for w, recording its events
@@ -262,12 +306,17 @@ func newFast(opts Options, start time.Time, w *world) (*fast, error) {
 		Name:    opts.Name,
 		Policy:  opts.Policy,
 		Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+			if opts.Reading == PerTask {
+				r, err := perTaskReading(w.conns, w.tasks.ready, w.tasks.running, w.tasks.desired, opts.TaskCapacity, opts.TaskAggregate)
+				f.last = r
+				return r, err
+			}
 			return reading(w.conns, w.tasks.ready, opts.TaskCapacity), nil
 		}),
 		Notifier: notify.NotifierFunc(func(_ context.Context, ev notify.Event) error {
 			w.run.Events = append(w.run.Events, Event{
 				At: ev.Time.Sub(start), By: FastAutoscaler, Action: action(ev.Kind),
-				Reading: ev.Value, Overload: ev.Overload,
+				Reading: ev.Value, Overload: ev.Overload, Tasks: f.last.Tasks, Total: f.last.Total,
 				DesiredCur: ev.DesiredCur, DesiredNew: ev.DesiredNew, Ready: w.tasks.ready,
 			})
 			return nil

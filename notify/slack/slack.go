@@ -441,9 +441,11 @@ func (s *Notifier) failed(n, attempts int, err error) {
 		slog.Int("events", n), slog.Int("attempts", attempts), slog.String("error", err.Error()))
 }
 
-// post makes one request. On failure, retry says what may be done: 0 means
-// the failure is permanent, > 0 is the wait Slack asked for (429), and < 0
-// asks for the exponential backoff (5xx, network errors).
+// post makes one request. Slack accepts a message with HTTP 200 and the
+// body "ok"; anything else is a failure (a 200 with another body, such as
+// "invalid_payload", included). On failure, retry says what may be done: 0
+// means the failure is permanent, > 0 is the wait Slack asked for (429), and
+// < 0 asks for the exponential backoff (5xx, network errors).
 func (s *Notifier) post(body []byte) (retry time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
@@ -463,10 +465,10 @@ func (s *Notifier) post(body []byte) (retry time.Duration, err error) {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, slackMaxBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4*slackMaxBody)) // so the connection can be reused
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	answer := strings.TrimSpace(strings.ToValidUTF8(string(raw), "?"))
+	if resp.StatusCode == http.StatusOK && answer == "ok" {
 		return 0, nil
 	}
-	answer := strings.TrimSpace(strings.ToValidUTF8(string(raw), "?"))
 	err = fmt.Errorf("slack: post to %s: answered %d %q", s.redacted, resp.StatusCode, answer)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -568,6 +570,22 @@ func Format(ev notify.Event) string {
 		writeReading(&b, ev)
 		if ev.DesiredNew > 0 {
 			fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
+		}
+		fmt.Fprintf(&b, "Error: %s\n```", errorText(ev.Err))
+	case notify.ScaleUnknown:
+		fmt.Fprintf(&b, "scaleout %s service (cluster %s): outcome unknown, ", svc, cluster)
+		switch {
+		case ev.DesiredAfter < 0:
+			b.WriteString("and the service could not be read to tell\n```\n")
+		case ev.Landed:
+			b.WriteString("but the update landed\n```\n")
+		default:
+			b.WriteString("and the update did not land (retrying)\n```\n")
+		}
+		writeReading(&b, ev)
+		fmt.Fprintf(&b, "DesiredCount(cur): %d\nDesiredCount(new): %d\n", ev.DesiredCur, ev.DesiredNew)
+		if ev.DesiredAfter >= 0 {
+			fmt.Fprintf(&b, "DesiredCount(now): %d\n", ev.DesiredAfter)
 		}
 		fmt.Fprintf(&b, "Error: %s\n```", errorText(ev.Err))
 	case notify.MetricFailing:

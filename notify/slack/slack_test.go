@@ -227,6 +227,18 @@ func TestFormatSlack(t *testing.T) {
 		{"scale-out failed reading state",
 			notify.Event{Kind: notify.ScaleFailed, Cluster: "prod", Service: "web", Overload: true, Err: errors.New("read service state: boom")},
 			"scaleout web service (cluster prod) FAILED\n```\nActiveConnections: overloaded (status URL answered 503)\nError: read service state: boom\n```"},
+		{"outcome unknown, landed",
+			notify.Event{Kind: notify.ScaleUnknown, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 3, DesiredNew: 10, DesiredAfter: 10, Landed: true,
+				Err: errors.New("set desired count 10: context deadline exceeded")},
+			"scaleout web service (cluster prod): outcome unknown, but the update landed\n```\nActiveConnections: 300\nDesiredCount(cur): 3\nDesiredCount(new): 10\nDesiredCount(now): 10\nError: set desired count 10: context deadline exceeded\n```"},
+		{"outcome unknown, not landed",
+			notify.Event{Kind: notify.ScaleUnknown, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 3, DesiredNew: 10, DesiredAfter: 3,
+				Err: errors.New("connection reset")},
+			"scaleout web service (cluster prod): outcome unknown, and the update did not land (retrying)\n```\nActiveConnections: 300\nDesiredCount(cur): 3\nDesiredCount(new): 10\nDesiredCount(now): 3\nError: connection reset\n```"},
+		{"outcome unknown, unreadable",
+			notify.Event{Kind: notify.ScaleUnknown, Cluster: "prod", Service: "web", Value: 300, DesiredCur: 3, DesiredNew: 10, DesiredAfter: -1,
+				Err: errors.New("connection reset")},
+			"scaleout web service (cluster prod): outcome unknown, and the service could not be read to tell\n```\nActiveConnections: 300\nDesiredCount(cur): 3\nDesiredCount(new): 10\nError: connection reset\n```"},
 		{"metric failing",
 			notify.Event{Kind: notify.MetricFailing, Cluster: "prod", Service: "web", Failures: 5, Err: errors.New("GET status: 502")},
 			"metric source of web service (cluster prod) failing for 5 checks in a row\n```\nLast error: GET status: 502\n```"},
@@ -415,6 +427,8 @@ func TestSlackPermanentErrorsAreNotRetried(t *testing.T) {
 		{http.StatusForbidden, "invalid_token"},
 		{http.StatusGone, "channel_is_archived"},
 		{http.StatusFound, "moved"},
+		{http.StatusOK, "invalid_payload"}, // Slack has answered errors with 200
+		{http.StatusOK, "no_text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/benbjohnson/clock"
 
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
@@ -232,7 +234,11 @@ func deploying(ds []types.Deployment) bool {
 }
 
 // SetDesired sets the service's desired count (0 to 1,000,000 tasks) with
-// UpdateService, which starts no new deployment.
+// UpdateService, which starts no new deployment. When the call fails in a
+// way that leaves open whether ECS applied it (no answer before ctx's
+// deadline or cancellation, the connection broke after the request went
+// out, or ECS answered with a server error: a 5xx may come after the change
+// was committed), the error also wraps scaler.ErrOutcomeUnknown.
 func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired int) error {
 	if desired < 0 || desired > maxTasks {
 		return fmt.Errorf("ecs: set desired count of %s to %d: out of range 0..%d", svc, desired, maxTasks)
@@ -244,9 +250,32 @@ func (e *Scaler) SetDesired(ctx context.Context, svc scaler.ServiceID, desired i
 	})
 	e.staleTarget(svc) // read the scalable target afresh: a scale-out may meet its bounds
 	if err != nil {
-		return e.wrap("UpdateService", svc, err)
+		err = e.wrap("UpdateService", svc, err)
+		if outcomeUnknown(err) {
+			return fmt.Errorf("%w: %w", scaler.ErrOutcomeUnknown, err)
+		}
+		return err
 	}
 	return nil
+}
+
+// outcomeUnknown reports whether a call that failed with err may have
+// reached ECS and been applied: it got no answer before its context ended,
+// its connection failed after it was made, or ECS answered with a server
+// error (HTTP 5xx). A request that never connected, and a client error
+// (4xx: denied, throttled, invalid, not found), are known outcomes: not
+// applied. With the SDK's retries, err is the last attempt's.
+func outcomeUnknown(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var send *smithyhttp.RequestSendError
+	if errors.As(err, &send) { // no answer: unknown unless it never connected
+		var op *net.OpError
+		return !errors.As(err, &op) || op.Op != "dial"
+	}
+	var resp interface{ HTTPStatusCode() int }
+	return errors.As(err, &resp) && resp.HTTPStatusCode() >= 500
 }
 
 // RecordScaleOut tags the service with rec (TagLastScaleOut, TagDesired,

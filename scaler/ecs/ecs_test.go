@@ -278,6 +278,46 @@ func BenchmarkECSScaleOut(b *testing.B) {
 	}
 }
 
+// TestECSOutcomeUnknown: an UpdateService whose answer is lost (no answer
+// before the deadline, the connection broken after the request went out)
+// may have been applied, and SetDesired says so; an answer from ECS, or a
+// request that never connected, is a known outcome.
+func TestECSOutcomeUnknown(t *testing.T) {
+	t.Run("no answer before the deadline", func(t *testing.T) {
+		s, e := newECS(t, awstest.Service{Desired: 3})
+		held := s.HoldAnswer("UpdateService")
+		defer held.Release()
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { <-held.Arrived(); cancel() }()
+		err := e.SetDesired(ctx, web, 10)
+		require.ErrorIs(t, err, scaler.ErrOutcomeUnknown)
+		assert.ErrorIs(t, err, context.Canceled)
+		got, _ := s.Service("app", "web")
+		assert.Equal(t, int32(10), got.Desired, "applied all the same")
+	})
+	t.Run("connection broken after the request", func(t *testing.T) {
+		s := awstest.New(t)
+		s.PutService("app", "web", awstest.Service{Desired: 3})
+		cfg := s.Config()
+		cfg.RetryMaxAttempts, cfg.Retryer = 1, nil // no retry: the first broken answer is final
+		e := ecs.New(awsecs.NewFromConfig(cfg))
+		s.DropAnswer("UpdateService", 1)
+		err := e.SetDesired(t.Context(), web, 10)
+		require.ErrorIs(t, err, scaler.ErrOutcomeUnknown, "%v", err)
+		got, _ := s.Service("app", "web")
+		assert.Equal(t, int32(10), got.Desired)
+	})
+	t.Run("known outcomes", func(t *testing.T) {
+		s, e := newECS(t, awstest.Service{Desired: 3})
+		s.Deny("UpdateService")
+		assert.NotErrorIs(t, e.SetDesired(t.Context(), web, 10), scaler.ErrOutcomeUnknown, "an answer from ECS")
+		s.Close()
+		err := e.SetDesired(t.Context(), web, 10)
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, scaler.ErrOutcomeUnknown, "never connected: %v", err)
+	})
+}
+
 // newWithTargets returns a scaler reading scalable targets too, on a mock
 // clock, logging to the returned buffer.
 func newWithTargets(t testing.TB, svc awstest.Service) (*awstest.Server, *ecs.Scaler, *clock.Mock, *bytes.Buffer) {
@@ -398,43 +438,93 @@ func TestECSLastEvent(t *testing.T) {
 }
 
 // TestWatcherRetryFindsTheLostUpdate drives the real watcher through the
-// real SDK client: an UpdateService that lands but answers 500 on every
-// attempt is a failed scale-out; the next check finds the count it asked
-// for in force and reports the scale-out done, with no second update, in
-// every ScaleoutMode.
+// real SDK client, in every ScaleoutMode, with an UpdateService that lands
+// but whose answer is an error. Whatever the error, no second update is
+// made:
+//   - a 500 on every attempt, or a connection dropped after the call was
+//     applied: the outcome is unknown (scale_unknown); the service is read
+//     at once, the count asked for is found in force, and the scale-out is
+//     done (Landed, its grace period runs);
+//   - the same, with the read right after failing too: the retry reads
+//     first, finds the count in force, and reports the scale-out done
+//     (ScaledOut, Landed);
+//   - a client error (which ECS answers when it applied nothing, here after
+//     applying it all the same): a failure (scale_failed), remembered, and
+//     the retry reads first and finds it in force.
 func TestWatcherRetryFindsTheLostUpdate(t *testing.T) {
 	steps := &autoscaler.StepScaling{AdjustmentType: autoscaler.ChangeInCapacity,
 		StepAdjustments: []autoscaler.StepAdjustment{{MetricIntervalLowerBound: new(0.0), ScalingAdjustment: 4}}}
-	for _, mode := range []autoscaler.ScaleoutMode{autoscaler.ModeDouble, autoscaler.ModeCapacity, autoscaler.ModeSteps} {
-		t.Run(string(mode), func(t *testing.T) {
-			s, e := newECS(t, awstest.Service{Desired: 3, Running: 3})
+	faults := []struct {
+		name    string
+		inject  func(s *awstest.Server)
+		first   autoscaler.Outcome
+		settled bool // by the read right after the update
+		calls   int  // UpdateService calls made, the SDK's retries included
+	}{
+		{"500 after commit", func(s *awstest.Server) {
 			s.CommitThenFail("UpdateService", awstest.MaxAttempts, "ServerException")
-			p := autoscaler.DefaultPolicy()
-			p.ScaleoutThreshold, p.ScaleoutMode = 100, mode
-			if mode == autoscaler.ModeSteps {
-				p.Steps = steps
-			}
-			w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Policy: p,
-				Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
-					return autoscaler.Reading{Value: 400}, nil
-				})}, e, nil)
-			require.NoError(t, err)
-			now := time.Unix(1_700_000_000, 0)
+		}, autoscaler.ScaleUnknown, true, awstest.MaxAttempts},
+		{"answer dropped", func(s *awstest.Server) {
+			s.DropAnswer("UpdateService", awstest.MaxAttempts)
+		}, autoscaler.ScaleUnknown, true, awstest.MaxAttempts},
+		{"500 after commit, the read after fails", func(s *awstest.Server) {
+			s.CommitThenFail("UpdateService", awstest.MaxAttempts, "ServerException")
+			// Once the check's own read is made and the update applied,
+			// fail every attempt of the read right after it.
+			held := s.HoldAnswer("UpdateService")
+			go func() {
+				<-held.Arrived()
+				s.FailNext("DescribeServices", awstest.MaxAttempts, "ServerException")
+				held.Release()
+			}()
+		}, autoscaler.ScaleUnknown, false, awstest.MaxAttempts},
+		{"client error after commit", func(s *awstest.Server) {
+			s.CommitThenFail("UpdateService", 1, "InvalidParameterException")
+		}, autoscaler.ScaleFailed, false, 1},
+	}
+	for _, f := range faults {
+		for _, mode := range []autoscaler.ScaleoutMode{autoscaler.ModeDouble, autoscaler.ModeCapacity, autoscaler.ModeSteps} {
+			t.Run(f.name+"/"+string(mode), func(t *testing.T) {
+				s, e := newECS(t, awstest.Service{Desired: 3, Running: 3})
+				p := autoscaler.DefaultPolicy()
+				p.ScaleoutThreshold, p.ScaleoutMode = 100, mode
+				if mode == autoscaler.ModeSteps {
+					p.Steps = steps
+				}
+				w, err := autoscaler.NewWatcher(autoscaler.Service{Cluster: web.Cluster, Name: web.Name, Policy: p,
+					Source: autoscaler.MetricSourceFunc(func(context.Context) (autoscaler.Reading, error) {
+						return autoscaler.Reading{Value: 400}, nil
+					})}, e, nil)
+				require.NoError(t, err)
+				now := time.Unix(1_700_000_000, 0)
 
-			c := w.Step(t.Context(), now)
-			require.Equal(t, autoscaler.ScaleFailed, c.Outcome, "the call failed")
-			asked := c.DesiredNew
-			got, _ := s.Service(web.Cluster, web.Name)
-			require.EqualValues(t, asked, got.Desired, "yet it landed")
+				f.inject(s)
+				c := w.Step(t.Context(), now)
+				require.Equal(t, f.first, c.Outcome, "%v", c.Err)
+				asked := c.DesiredNew
+				got, _ := s.Service(web.Cluster, web.Name)
+				require.EqualValues(t, asked, got.Desired, "the update landed")
+				assert.Len(t, s.Calls("UpdateService"), f.calls)
+				if f.settled {
+					assert.True(t, c.Landed, "found in force by the read right after: done")
+					assert.True(t, c.Grace)
+					assert.Equal(t, asked, c.DesiredAfter)
+					return
+				}
+				assert.False(t, c.Landed)
+				if f.first == autoscaler.ScaleUnknown {
+					assert.Equal(t, -1, c.DesiredAfter, "the read after failed")
+				}
 
-			c = w.Step(t.Context(), c.Next)
-			assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
-			assert.True(t, c.Landed, "found in force: done")
-			assert.Equal(t, [2]int{3, asked}, [2]int{c.DesiredCur, c.DesiredNew})
-			assert.Len(t, s.Calls("UpdateService"), awstest.MaxAttempts, "no second update")
-			got, _ = s.Service(web.Cluster, web.Name)
-			assert.EqualValues(t, asked, got.Desired)
-		})
+				c = w.Step(t.Context(), c.Next)
+				assert.Equal(t, autoscaler.ScaledOut, c.Outcome)
+				assert.True(t, c.Landed, "found in force by the retry's read: done")
+				assert.Equal(t, [2]int{3, asked}, [2]int{c.DesiredCur, c.DesiredNew})
+				assert.Len(t, s.Calls("UpdateService"), f.calls, "no second update")
+				got, _ = s.Service(web.Cluster, web.Name)
+				assert.EqualValues(t, asked, got.Desired)
+			})
+		}
 	}
 }
 
