@@ -367,7 +367,8 @@ func Run(ctx context.Context, opts Options) error {
 		return configError{err}
 	}
 	eng, err := autoscaler.New(p.services, autoscaler.Options{Scaler: sc, Logger: log, Observer: m,
-		ShutdownGrace: shutdownGrace, StuckAfter: opts.stuckAfter(), Identity: opts.Identity})
+		ShutdownGrace: shutdownGrace, StuckAfter: opts.stuckAfter(), Identity: opts.Identity,
+		Stagger: true, Coalesce: checkCoalesce})
 	if err != nil {
 		wr.discard(ctx, p)
 		fmt.Fprintln(opts.Stderr, "fast-autoscaler run:", err)

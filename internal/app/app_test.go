@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,4 +215,57 @@ func TestApplyClosesDroppedSources(t *testing.T) {
 	assert.EqualValues(t, 1, api.closed.Load(), "read anew: the old source is closed")
 	assert.EqualValues(t, 1, batch.closed.Load(), "removed: closed")
 	assert.Zero(t, api2.closed.Load(), "the new source is in use")
+}
+
+// TestRunSpreadsChecks: the application staggers its services' checks over
+// their interval, on the coalescing grid, rather than checking every
+// service at once.
+func TestRunSpreadsChecks(t *testing.T) {
+	const n = 40
+	aws := awstest.New(t)
+	var mu sync.Mutex
+	first := map[string]time.Time{}
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if _, ok := first[r.URL.Path]; !ok {
+			first[r.URL.Path] = time.Now()
+			if len(first) == n {
+				close(all)
+			}
+		}
+		mu.Unlock()
+		fmt.Fprint(w, "Active connections: 1 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n")
+	}))
+	t.Cleanup(srv.Close)
+	var svcs []string
+	for i := range n {
+		name := fmt.Sprintf("svc-%d", i)
+		aws.PutService("shop", name, awstest.Service{Desired: 2, Running: 2})
+		svcs = append(svcs, fmt.Sprintf(`{"StatusUrl":%q,"CheckInterval":2,"EcsClusterName":"shop","EcsServiceName":%q}`, srv.URL+"/"+name, name))
+	}
+	file := writeConfig(t, `{"Services":[`+strings.Join(svcs, ",")+`]}`)
+	cfg := aws.Config()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Options{ConfigFile: file, AWS: &cfg, DryRun: true}) }()
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not every service was checked within 30s")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	mu.Lock()
+	defer mu.Unlock()
+	var lo, hi time.Time
+	for _, at := range first {
+		if lo.IsZero() || at.Before(lo) {
+			lo = at
+		}
+		if at.After(hi) {
+			hi = at
+		}
+	}
+	assert.Greater(t, hi.Sub(lo), 500*time.Millisecond, "first checks spread over the 2 s interval, not all at once")
 }
