@@ -210,8 +210,12 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		pc, err = startChild("poller", self, []string{"-as-poller", "-services", strconv.Itoa(o.services),
-			"-interval", o.interval.String(), "-target", "http://" + ng.addr + "/p/"}, nil)
+		args := []string{"-as-poller", "-services", strconv.Itoa(o.services),
+			"-interval", o.interval.String(), "-target", "http://" + ng.addr + "/p/"}
+		if o.pollerProfile != "" {
+			args = append(args, "-poller-profile", o.pollerProfile)
+		}
+		pc, err = startChild("poller", self, args, nil)
 		if err != nil {
 			return err
 		}

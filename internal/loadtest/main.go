@@ -55,8 +55,9 @@ type options struct {
 	extraEnv  string
 
 	// The hidden poller mode.
-	asPoller bool
-	target   string
+	asPoller      bool
+	target        string
+	pollerProfile string
 }
 
 func main() {
@@ -84,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.extraEnv, "binary-env", "", "extra environment for the binary, space separated KEY=value (e.g. GOGC=50)")
 	fs.BoolVar(&o.asPoller, "as-poller", false, "internal: be the plain poller")
 	fs.StringVar(&o.target, "target", "", "internal: the poller's base URL; service i is <target><i>")
+	fs.StringVar(&o.pollerProfile, "poller-profile", "", "write the plain poller's CPU profile (go tool pprof) to this `file`, to compare it with the binary's")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

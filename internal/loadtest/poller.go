@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,8 +30,23 @@ type pollerResult struct {
 // Active count picked out of it. It prints "ready" once every goroutine is
 // started, and its pollerResult as JSON when ctx is done (SIGTERM).
 func runPoller(ctx context.Context, o options, stdout io.Writer) error {
+	if o.pollerProfile != "" {
+		f, err := os.Create(o.pollerProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64 // the binary's pool allows 64 connections a host
+	// Keep-alive for every service: all of them fire together each
+	// interval, and a smaller idle pool would close and reopen connections
+	// every time. This is the poller at its cheapest: the floor.
+	tr.MaxIdleConns = o.services
+	tr.MaxIdleConnsPerHost = o.services
 	tr.DisableCompression = true
 	client := &http.Client{Transport: tr}
 
