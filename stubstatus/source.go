@@ -436,12 +436,30 @@ func NewTransport(verifyTLS bool) *http.Transport {
 	return NewTransportTLS(TLSMode{Verify: verifyTLS})
 }
 
+// The idle pool of NewTransportTLS (see there): keep-alive connections kept
+// open a host, and in all.
+const (
+	MaxIdlePerHost = 512
+	MaxIdle        = 4096
+)
+
 // NewTransportTLS returns an HTTP transport for stub_status requests, meant
 // to be shared by every Source with TLS mode m. Many services often sit
-// behind one load balancer, so it keeps a bounded pool of idle keep-alive
-// connections per host (at most 64 a host and 256 in all, each closed after
-// 90 s idle). It speaks HTTP/1.1 (HTTP/2 is not forced) and asks for no
-// compression, since the page is tiny.
+// behind one load balancer, so it keeps a pool of idle keep-alive
+// connections per host: at most MaxIdlePerHost a host and MaxIdle in all,
+// each closed after 90 s idle. It speaks HTTP/1.1 (HTTP/2 is not forced) and
+// asks for no compression, since the page is tiny.
+//
+// The idle pool is sized for thousands of services behind one host. The
+// checks that fall due together (the engine puts them on a grid, see
+// autoscaler.Options.Coalesce) each need a connection at once, and every
+// connection the pool cannot keep when they end is closed, to be dialled
+// again a moment later: with 5,000 services a second on one host and 25 ms
+// steps that is 125 at once, far over the 16 or 64 a host once kept, and
+// the process spent most of its time opening connections. A generous cap
+// costs nothing where few services share a host: the pool reuses the most
+// recently used connection first, so the ones beyond what the checks need
+// sit unused and are closed after 90 s.
 //
 // It does not cap the connections in use per host (MaxConnsPerHost is 0).
 // Such a cap would be shared by every service behind the host, so requests
@@ -471,8 +489,8 @@ func NewTransportTLS(m TLSMode) *http.Transport {
 		DialContext:         dialer.DialContext,
 		TLSClientConfig:     tlsConfig,
 		TLSHandshakeTimeout: 5 * time.Second,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 64,
+		MaxIdleConns:        MaxIdle,
+		MaxIdleConnsPerHost: MaxIdlePerHost,
 		MaxConnsPerHost:     0, // no cap: see above
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,

@@ -620,3 +620,40 @@ func FuzzSource(f *testing.F) {
 		}
 	})
 }
+
+// TestTransportKeepsAConnectionForEachCheckInFlight: checks of many
+// services behind one host that run at once each need a connection; the
+// transport keeps them all for the next round instead of closing the ones
+// over a small idle cap and dialling them again.
+func TestTransportKeepsAConnectionForEachCheckInFlight(t *testing.T) {
+	const n = 100 // more than the 16 or 64 idle connections a host once kept
+	var arrived atomic.Int32
+	gate := make(chan struct{})
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1)%n == 0 {
+			close(gate) // all n are in flight, each on its own connection
+		} else {
+			<-gate
+		}
+		serveBody(nginxBody)(w, r)
+	})
+	tr := NewTransport(false)
+	t.Cleanup(tr.CloseIdleConnections)
+	srcs := make([]*Source, n)
+	for i := range srcs {
+		srcs[i] = newSource(t, Options{URL: fmt.Sprintf("%s/s/%d", srv.URL, i), Transport: tr})
+	}
+	for range 3 {
+		gate = make(chan struct{}) // the last round's requests have all been answered
+		errs := make(chan error, n)
+		for _, src := range srcs {
+			go func() { _, err := src.Read(t.Context()); errs <- err }()
+		}
+		for range n {
+			require.NoError(t, <-errs)
+		}
+	}
+	assert.EqualValues(t, n, srv.conns.Load(), "three rounds of %d checks at once on %d connections", n, n)
+	assert.Equal(t, MaxIdlePerHost, tr.MaxIdleConnsPerHost)
+	assert.Zero(t, tr.MaxConnsPerHost, "no cap on connections in use")
+}
