@@ -614,6 +614,12 @@ func outcomeUnknown(err error) bool {
 	return errors.Is(err, scaler.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
+// SettleReadTimeout bounds the read that settles an update cut off by
+// shutdown (its own context has ended, so the read gets a new one): 3 s,
+// which keeps a shutdown with a scale-out in flight inside ECS's default
+// 30 s stop timeout (DefaultShutdownGrace + this).
+const SettleReadTimeout = 3 * time.Second
+
 // unknown ends a scale-out whose update failed with an unknown outcome (see
 // outcomeUnknown); the caller has remembered it as unsure, as any failed
 // update is. The service is read at once and the unsure update settled as a
@@ -628,7 +634,13 @@ func (w *Watcher) unknown(ctx context.Context, c Check, ev notify.Event, attrs [
 	c.Outcome, c.Err = ScaleUnknown, err
 	ev.Kind, ev.Err = notify.ScaleUnknown, err
 	landed := false
-	st, readErr := w.scaler.State(ctx, w.id)
+	readCtx := ctx
+	if ctx.Err() != nil { // shutdown cut the update off: still say what happened
+		var cancel context.CancelFunc
+		readCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), SettleReadTimeout)
+		defer cancel()
+	}
+	st, readErr := w.scaler.State(readCtx, w.id)
 	if readErr != nil {
 		c.DesiredAfter = -1
 		attrs = append(attrs, slog.String("read_error", readErr.Error()))
