@@ -510,9 +510,7 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 		if err := w.scaler.SetDesired(ctx, w.id, d.to); err != nil {
 			if errors.Is(err, scaler.ErrDryRun) { // remembered as asked for: the count is not asked for again
 				p.record(c.Time, d, &w.mem, true)
-				c = w.dryRun(ctx, c, ev, attrs, false)
-				c.Next, c.Grace = p.afterScaleOut(c.Time, &w.mem), true
-				return c
+				return w.dryRun(ctx, c, ev, attrs)
 			}
 			p.record(c.Time, d, &w.mem, false) // unsure: the retry reads first
 			err = fmt.Errorf("set desired count %d: %w", d.to, err)
