@@ -433,7 +433,9 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 	c.Paused = w.notePaused(ctx)
 	d := p.decide(c.Time, c.Reading, st, &w.mem)
 	c.DesiredCur, c.Next = d.from, d.next
-	if d.outcome == ScaledOut && !d.landed { // a raise: unless paused, or held by another process's scale-out
+	// A raise, or a hold that would be told, waits while the service is
+	// paused or another process's scale-out is in its grace period.
+	if d.outcome == ScaledOut && !d.landed || d.outcome == HeldAtMax || d.outcome == HeldSuspended {
 		rec := st.LastScaleOut
 		if w.ownRecord(rec) {
 			st.LastScaleOut = scaler.ScaleOut{}
