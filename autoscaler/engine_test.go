@@ -423,12 +423,20 @@ func TestEngineCoalesceNeverChecksBeforeTheGracePeriodEnds(t *testing.T) {
 }
 
 // hangingScaler's SetDesired waits for its context (and never applies),
-// or, when release is set, for release and then fails with err.
+// or, when release is set, for release and then fails with err. Its State,
+// like a real scaler's, fails on a context that has ended.
 type hangingScaler struct {
 	*scaler.Memory
 	entered chan struct{}
 	release chan struct{}
 	err     error
+}
+
+func (h hangingScaler) State(ctx context.Context, svc scaler.ServiceID) (scaler.State, error) {
+	if err := ctx.Err(); err != nil {
+		return scaler.State{}, err
+	}
+	return h.Memory.State(ctx, svc)
 }
 
 func (h hangingScaler) SetDesired(ctx context.Context, _ scaler.ServiceID, _ int) error {
@@ -464,7 +472,7 @@ func TestEngineShutdownGraceCutsAnUpdateOffAsUnknown(t *testing.T) {
 		advance(mock, time.Millisecond)
 		require.NoError(t, <-done)
 		require.Equal(t, []notify.Kind{notify.ScaleUnknown}, rec.kinds(), "cut off, so unknown: never reported as failed")
-		assert.Equal(t, 3, rec.events[0].DesiredAfter, "the service was read once: the update did not land")
+		assert.Equal(t, 3, rec.events[0].DesiredAfter, "the service was read once, on a context of its own: the update did not land")
 		assert.ErrorIs(t, rec.events[0].Err, context.Canceled)
 	})
 }

@@ -150,6 +150,30 @@ func TestStepDryRunIsNotAScaleOut(t *testing.T) {
 	assert.EqualValues(t, 10, lines[1]["desired_new"])
 }
 
+// TestStepDryRunLogsTheGracePeriodItWaits: in steps mode with a Cooldown,
+// a dry run waits out the Cooldown (as the scale-out would have), and its
+// log line says so, not GracePeriod.
+func TestStepDryRunLogsTheGracePeriodItWaits(t *testing.T) {
+	var logs logLines
+	mem := memWith(3, "a")
+	svc := newService("a", fixed(autoscaler.Reading{Value: 161}), nil)
+	svc.Policy.ScaleoutMode = autoscaler.ModeSteps
+	svc.Policy.Steps = &autoscaler.StepScaling{AdjustmentType: autoscaler.ChangeInCapacity,
+		StepAdjustments: []autoscaler.StepAdjustment{{MetricIntervalLowerBound: new(0.0), ScalingAdjustment: 2}},
+		Cooldown:        time.Minute}
+	w, err := autoscaler.NewWatcher(svc, scaler.NewDryRun(mem, nil), logs.logger(slog.LevelInfo))
+	require.NoError(t, err)
+
+	c := w.Step(t.Context(), t0)
+	require.Equal(t, autoscaler.DryRun, c.Outcome)
+	assert.Equal(t, 5, c.DesiredNew)
+	assert.Equal(t, t0.Add(time.Minute), c.Next, "waits out the Cooldown")
+	lines := logs.take(t)
+	require.Len(t, lines, 1)
+	assert.Equal(t, "dry run: scale-out not made", lines[0]["msg"])
+	assert.Equal(t, "1m0s", lines[0]["grace"], "the grace period it waits, the Cooldown")
+}
+
 func TestEngineStatus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mock := clock.NewMock()

@@ -179,3 +179,26 @@ func TestEngineNoteStateShowsPausedWithoutASpike(t *testing.T) {
 		assert.Equal(t, []scaler.ServiceID{{Cluster: "c", Name: "p"}}, eng.Paused())
 	})
 }
+
+// A paused service at its cap, or with scale-out suspended, is paused: it
+// tells no one that it would have been held.
+func TestStepPausedAtMaxOrSuspendedTellsNoOne(t *testing.T) {
+	for name, st := range map[string]scaler.State{
+		"at max":    {Desired: 20, Running: 20, Paused: true},
+		"suspended": {Desired: 3, Running: 3, Paused: true, Target: scaler.ScalableTarget{Registered: true, Min: 1, Max: 50, ScaleOutSuspended: true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := scaler.NewMemory()
+			mem.Put(svcA, st)
+			n := &recorder{}
+			svc := newService("a", fixed(autoscaler.Reading{Value: 500}), n)
+			svc.Policy.MaxDesiredCount = 20
+			w, err := autoscaler.NewWatcher(svc, mem, nil)
+			require.NoError(t, err)
+			c := w.Step(context.Background(), t0)
+			assert.Equal(t, autoscaler.Paused, c.Outcome)
+			assert.Empty(t, n.kinds(), "paused: no held event")
+			assert.Empty(t, mem.Updates())
+		})
+	}
+}

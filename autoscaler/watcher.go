@@ -433,7 +433,9 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 	c.Paused = w.notePaused(ctx)
 	d := p.decide(c.Time, c.Reading, st, &w.mem)
 	c.DesiredCur, c.Next = d.from, d.next
-	if d.outcome == ScaledOut && !d.landed { // a raise: unless paused, or held by another process's scale-out
+	// A raise, or a hold that would be told, waits while the service is
+	// paused or another process's scale-out is in its grace period.
+	if d.outcome == ScaledOut && !d.landed || d.outcome == HeldAtMax || d.outcome == HeldSuspended {
 		rec := st.LastScaleOut
 		if w.ownRecord(rec) {
 			st.LastScaleOut = scaler.ScaleOut{}
@@ -510,9 +512,7 @@ func (w *Watcher) act(ctx context.Context, c Check) Check {
 		if err := w.scaler.SetDesired(ctx, w.id, d.to); err != nil {
 			if errors.Is(err, scaler.ErrDryRun) { // remembered as asked for: the count is not asked for again
 				p.record(c.Time, d, &w.mem, true)
-				c = w.dryRun(ctx, c, ev, attrs, false)
-				c.Next, c.Grace = p.afterScaleOut(c.Time, &w.mem), true
-				return c
+				return w.dryRun(ctx, c, ev, attrs)
 			}
 			p.record(c.Time, d, &w.mem, false) // unsure: the retry reads first
 			err = fmt.Errorf("set desired count %d: %w", d.to, err)
@@ -614,6 +614,12 @@ func outcomeUnknown(err error) bool {
 	return errors.Is(err, scaler.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
+// SettleReadTimeout bounds the read that settles an update cut off by
+// shutdown (its own context has ended, so the read gets a new one): 3 s,
+// which keeps a shutdown with a scale-out in flight inside ECS's default
+// 30 s stop timeout (DefaultShutdownGrace + this).
+const SettleReadTimeout = 3 * time.Second
+
 // unknown ends a scale-out whose update failed with an unknown outcome (see
 // outcomeUnknown); the caller has remembered it as unsure, as any failed
 // update is. The service is read at once and the unsure update settled as a
@@ -628,7 +634,13 @@ func (w *Watcher) unknown(ctx context.Context, c Check, ev notify.Event, attrs [
 	c.Outcome, c.Err = ScaleUnknown, err
 	ev.Kind, ev.Err = notify.ScaleUnknown, err
 	landed := false
-	st, readErr := w.scaler.State(ctx, w.id)
+	readCtx := ctx
+	if ctx.Err() != nil { // shutdown cut the update off: still say what happened
+		var cancel context.CancelFunc
+		readCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), SettleReadTimeout)
+		defer cancel()
+	}
+	st, readErr := w.scaler.State(readCtx, w.id)
 	if readErr != nil {
 		c.DesiredAfter = -1
 		attrs = append(attrs, slog.String("read_error", readErr.Error()))

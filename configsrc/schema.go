@@ -342,21 +342,16 @@ func positiveNumber(dst func(*ServiceConfig) *float64) func(*ServiceConfig, json
 // check (when not nil). The range is ECS's int32.
 func count(dst func(*ServiceConfig) *int, check func(int) error) func(*ServiceConfig, json.RawMessage) error {
 	return func(sc *ServiceConfig, raw json.RawMessage) error {
-		f, err := float(raw)
-		switch {
-		case err != nil:
+		var n int
+		if err := whole(raw, &n); err != nil {
 			return err
-		case f != math.Trunc(f):
-			return fmt.Errorf("must be a whole number, got %s", raw)
-		case math.Abs(f) > math.MaxInt32:
-			return fmt.Errorf("must be at most %d, got %s", math.MaxInt32, raw)
 		}
 		if check != nil {
-			if err := check(int(f)); err != nil {
+			if err := check(n); err != nil {
 				return err
 			}
 		}
-		*dst(sc) = int(f)
+		*dst(sc) = n
 		return nil
 	}
 }

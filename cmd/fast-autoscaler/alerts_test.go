@@ -48,7 +48,7 @@ func checkREADMEAlerts(t *testing.T, base string) {
 	for name, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			b := labels.NewScratchBuilder(len(m.GetLabel()) + 1)
-			b.Add(labels.MetricName, name)
+			b.Add(model.MetricNameLabel, name)
 			for _, l := range m.GetLabel() {
 				b.Add(l.GetName(), l.GetValue())
 			}
@@ -113,7 +113,7 @@ func TestREADMEAlertsParse(t *testing.T) {
 		require.NoError(t, err, "%s: %s", name, expr)
 		for _, ms := range parser.ExtractSelectors(e) {
 			for _, m := range ms {
-				if m.Name == labels.MetricName {
+				if m.Name == model.MetricNameLabel {
 					assert.True(t, strings.HasPrefix(m.Value, "fast_autoscaler_"), "%s: %s", name, m.Value)
 				}
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -183,10 +182,7 @@ func cmdHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if timeout <= 0 {
 			return fmt.Errorf("-timeout must be > 0, got %v", timeout)
 		}
-		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("-url must be an http or https URL, got %q", target)
-		}
-		return nil
+		return checkEndpointURL(target)
 	}); code >= 0 {
 		return code
 	}

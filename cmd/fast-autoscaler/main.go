@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime/debug"
 
@@ -139,4 +140,17 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, checks ...fun
 		}
 	}
 	return -1
+}
+
+// checkEndpointURL checks a -url flag: an http or https URL with a host. The
+// value quoted back has any password in it replaced by "xxxxx".
+func checkEndpointURL(target string) error {
+	u, err := url.Parse(target)
+	switch {
+	case err != nil:
+		return errors.New("-url must be an http or https URL; the value given does not parse as a URL")
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("-url must be an http or https URL, got %q", u.Redacted())
+	}
+	return nil
 }

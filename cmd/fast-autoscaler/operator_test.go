@@ -216,6 +216,7 @@ func TestStatusUsage(t *testing.T) {
 	}{
 		{[]string{"status", "-o", "yaml"}, "-o must be table or json"},
 		{[]string{"status", "-url", "ftp://x"}, "-url must be an http or https URL"},
+		{[]string{"health", "-url", "ftp://x"}, "-url must be an http or https URL"},
 		{[]string{"status", "-timeout", "0s"}, "-timeout must be > 0"},
 		{[]string{"run", "-metrics-format", "statsd", "-config", "x.json"}, "-metrics-format must be prometheus or emf"},
 		{[]string{"run", "-emf-interval", "10ms", "-config", "x.json"}, "-emf-interval must be at least 1s"},
@@ -223,6 +224,14 @@ func TestStatusUsage(t *testing.T) {
 		r := runBinary(t, nil, tt.args...)
 		assert.Equal(t, exitUsage, r.code, "%q", tt.args)
 		assert.Contains(t, r.stderr, tt.want, "%q", tt.args)
+	}
+	for _, cmd := range []string{"status", "health"} {
+		for _, u := range []string{"ftp://ops:s3cret-pw@host/", "://ops:s3cret-pw@host/"} {
+			r := runBinary(t, nil, cmd, "-url", u)
+			assert.Equal(t, exitUsage, r.code, "%s -url %s", cmd, u)
+			assert.Contains(t, r.stderr, "-url must be an http or https URL", "%s -url %s", cmd, u)
+			assert.NotContains(t, r.stderr+r.stdout, "s3cret-pw", "%s: a password in -url is never echoed", cmd)
+		}
 	}
 	unhealthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "not ready: config not loaded yet", http.StatusServiceUnavailable)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -37,10 +36,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if output != "table" && output != "json" {
 			return fmt.Errorf("-o must be table or json, got %q", output)
 		}
-		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("-url must be an http or https URL, got %q", target)
-		}
-		return nil
+		return checkEndpointURL(target)
 	}); code >= 0 {
 		return code
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -106,12 +107,8 @@ func serve(addr string, reg *prometheus.Registry, p *probes, withPprof bool, log
 // CheckHealth asks a running fast-autoscaler's health endpoint at url. It
 // returns the body of a 200 answer, or an error saying why the process is
 // not healthy (the status and body of another answer, or no answer).
-func CheckHealth(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", fmt.Errorf("health URL: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+func CheckHealth(ctx context.Context, target string) (string, error) {
+	resp, _, err := get(ctx, "health", target)
 	if err != nil {
 		return "", err
 	}
@@ -121,4 +118,33 @@ func CheckHealth(ctx context.Context, url string) (string, error) {
 		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	return strings.TrimSpace(string(body)), nil
+}
+
+// get sends a GET to target (what names the endpoint in errors) and returns
+// the response and target as errors may show it: with any password in it
+// replaced by "xxxxx", as it is in the errors get returns (net/http's quote
+// the whole URL).
+func get(ctx context.Context, what, target string) (*http.Response, string, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s URL does not parse as a URL", what)
+	}
+	shown := u.Redacted()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, shown, fmt.Errorf("%s URL %s: %w", what, shown, redactURLError(err, shown))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, shown, redactURLError(err, shown)
+	}
+	return resp, shown, nil
+}
+
+// redactURLError puts shown in place of the URL a *url.Error in err quotes.
+func redactURLError(err error, shown string) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		ue.URL = shown
+	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +148,27 @@ func TestServicesEndpoint(t *testing.T) {
 		"scale_failures": 0.0, "last_check": "2026-11-22T12:00:00Z", "last_outcome": "scaled_out",
 		"next_check": "2026-11-22T12:03:00Z",
 	}, w)
+}
+
+// TestClientsNeverShowAURLPassword: the health and status clients quote
+// their URL in errors with any password in it masked, whether nothing
+// answers (net/http's *url.Error quotes the whole URL) or the answer is not
+// a 200.
+func TestClientsNeverShowAURLPassword(t *testing.T) {
+	refusing := httptest.NewServer(http.NotFoundHandler())
+	refusing.Close() // nothing listens there any more
+	unhealthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	}))
+	defer unhealthy.Close()
+	for _, base := range []string{refusing.URL, unhealthy.URL} {
+		withPassword := strings.Replace(base, "://", "://ops:pa55word-x@", 1)
+		_, err := CheckHealth(t.Context(), withPassword+"/healthz")
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "pa55word-x", "health")
+		_, _, err = FetchStatus(t.Context(), withPassword+StatusPath)
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "pa55word-x", "status")
+		assert.Contains(t, err.Error(), "ops:xxxxx@", "status names the URL, password masked")
+	}
 }

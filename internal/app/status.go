@@ -146,12 +146,8 @@ func blindLines(statuses []autoscaler.ServiceStatus, now time.Time) (lines []str
 // FetchStatus asks a running fast-autoscaler for its services' status at
 // url (its /v1/services). It returns the decoded answer and the body as it
 // came, or an error saying why there is none.
-func FetchStatus(ctx context.Context, url string) (*StatusResponse, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("status URL: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+func FetchStatus(ctx context.Context, target string) (*StatusResponse, []byte, error) {
+	resp, url, err := get(ctx, "status", target)
 	if err != nil {
 		return nil, nil, err
 	}

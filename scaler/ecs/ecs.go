@@ -164,7 +164,7 @@ func (e *Scaler) describeOne(ctx context.Context, svc scaler.ServiceID) (scaler.
 func (e *Scaler) failure(svc scaler.ServiceID, f types.Failure) error {
 	reason := aws.ToString(f.Reason)
 	if reason == "MISSING" {
-		return fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound)
+		return fmt.Errorf("ecs: service %q not found in cluster %q%s: %w", svc.Name, svc.Cluster, inRegion(e.region), scaler.ErrServiceNotFound)
 	}
 	return fmt.Errorf("ecs: describe service %s: failure %s %s", svc, reason, aws.ToString(f.Detail))
 }
@@ -310,16 +310,13 @@ func (e *Scaler) RecordScaleOut(ctx context.Context, svc scaler.ServiceID, rec s
 // SDK error in the chain.
 func (e *Scaler) wrap(op string, svc scaler.ServiceID, err error) error {
 	var (
-		noCluster *types.ClusterNotFoundException
-		noService *types.ServiceNotFoundException
 		notActive *types.ServiceNotActiveException
 		denied    *types.AccessDeniedException
 	)
+	if nf := wrapNotFound(op, svc, e.region, err); nf != nil {
+		return nf
+	}
 	switch {
-	case errors.As(err, &noCluster):
-		return fmt.Errorf("ecs %s %s: cluster %q does not exist%s: %w: %w", op, svc, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound, err)
-	case errors.As(err, &noService):
-		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, e.inRegion(), scaler.ErrServiceNotFound, err)
 	case errors.As(err, &notActive):
 		return fmt.Errorf("ecs %s %s: service is draining or inactive, so it cannot be scaled: remove it from the config or recreate it: %w: %w", op, svc, scaler.ErrServiceNotActive, err)
 	case errors.As(err, &denied):
@@ -328,10 +325,28 @@ func (e *Scaler) wrap(op string, svc scaler.ServiceID, err error) error {
 	return fmt.Errorf("ecs %s %s: %w", op, svc, err)
 }
 
+// wrapNotFound is the error for a cluster or service ECS does not know
+// (scaler.ErrServiceNotFound in the chain, with region when known), or nil
+// when err is neither.
+func wrapNotFound(op string, svc scaler.ServiceID, region string, err error) error {
+	var (
+		noCluster *types.ClusterNotFoundException
+		noService *types.ServiceNotFoundException
+	)
+	in := inRegion(region)
+	switch {
+	case errors.As(err, &noCluster):
+		return fmt.Errorf("ecs %s %s: cluster %q does not exist%s: %w: %w", op, svc, svc.Cluster, in, scaler.ErrServiceNotFound, err)
+	case errors.As(err, &noService):
+		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, in, scaler.ErrServiceNotFound, err)
+	}
+	return nil
+}
+
 // inRegion is " in region <r>", or "" when the region is unknown.
-func (e *Scaler) inRegion() string {
-	if e.region == "" {
+func inRegion(region string) string {
+	if region == "" {
 		return ""
 	}
-	return " in region " + e.region
+	return " in region " + region
 }

@@ -253,20 +253,13 @@ func orUnknown(s string) string {
 // SDK error in the chain.
 func (l *TaskLister) wrap(op string, svc scaler.ServiceID, err error) error {
 	var (
-		noCluster *types.ClusterNotFoundException
-		noService *types.ServiceNotFoundException
-		denied    *types.AccessDeniedException
-		api       smithy.APIError
+		denied *types.AccessDeniedException
+		api    smithy.APIError
 	)
-	in := ""
-	if l.region != "" {
-		in = " in region " + l.region
+	if nf := wrapNotFound(op, svc, l.region, err); nf != nil {
+		return nf
 	}
 	switch {
-	case errors.As(err, &noCluster):
-		return fmt.Errorf("ecs %s %s: cluster %q does not exist%s: %w: %w", op, svc, svc.Cluster, in, scaler.ErrServiceNotFound, err)
-	case errors.As(err, &noService):
-		return fmt.Errorf("ecs %s %s: service %q not found in cluster %q%s: %w: %w", op, svc, svc.Name, svc.Cluster, in, scaler.ErrServiceNotFound, err)
 	case errors.As(err, &denied):
 		return fmt.Errorf("ecs %s %s: access denied: grant the IAM action ecs:%s (per-task reading, TaskStatusUrl, needs ecs:ListTasks and ecs:DescribeTasks on cluster %s): %w",
 			op, svc, op, svc.Cluster, err)
