@@ -89,6 +89,14 @@ func runSpike(ctx context.Context, o options, stdout io.Writer) error {
 		for i, c := range updates {
 			lat[i] = c.Time.Sub(at).Seconds()
 		}
+		// The tasks asked for start: the engine raises a service again only
+		// once the ones it asked for last time run.
+		for i := range o.services {
+			if svc, ok := aws.Service(cluster, serviceName(i)); ok {
+				svc.Running = svc.Desired
+				aws.PutService(cluster, serviceName(i), svc)
+			}
+		}
 		slices.Sort(lat)
 		fmt.Fprintf(stdout, "round %d: %d services, spike to UpdateService p50 %.3f s, p99 %.3f s, max %.3f s\n",
 			round+1, len(lat), quantile(lat, 0.5), quantile(lat, 0.99), lat[len(lat)-1])
