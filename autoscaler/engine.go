@@ -212,10 +212,11 @@ func (e *Engine) watchers(services []Service) ([]*Watcher, error) {
 
 // Update replaces the set of services, validating it as New does; on error
 // nothing changes. Services are matched by cluster and name: a new one starts
-// (its first check at once), a removed one stops (a check in flight
-// finishes), and one that stays takes its new settings at its next check
-// while keeping its state: its schedule, a grace period in progress, and its
-// count of failed reads. Update may be called before, during or after Run.
+// (its first check at once, or at its phase with Options.Stagger), a removed
+// one stops (a check in flight finishes), and one that stays takes its new
+// settings at its next check while keeping its state: its schedule, a grace
+// period in progress, and its count of failed reads. Update may be called
+// before, during or after Run.
 func (e *Engine) Update(services []Service) error {
 	watchers, err := e.watchers(services)
 	if err != nil {
