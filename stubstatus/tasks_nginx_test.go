@@ -1,7 +1,6 @@
 package stubstatus_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,30 +19,13 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/nginxtest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
 	"github.com/fast-autoscaler/fast-autoscaler/stubstatus"
 )
 
 var shopWeb = scaler.ServiceID{Cluster: "shop", Name: "web"}
-
-// syncLog is a log buffer safe for a logger and the test at once.
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // tasksOn puts one awstest task per nginx, t<last octet> at its address.
 func tasksOn(s *awstest.Server, ns ...*nginxtest.Nginx) {
@@ -55,7 +37,7 @@ func tasksOn(s *awstest.Server, ns ...*nginxtest.Nginx) {
 func taskID(n *nginxtest.Nginx) string { return "t" + n.IP[strings.LastIndexByte(n.IP, '.')+1:] }
 
 // newTaskSource reads shop/web's tasks through the real ECS client on s.
-func newTaskSource(t *testing.T, s *awstest.Server, port int, logs *syncLog, timeout time.Duration) *stubstatus.TaskSource {
+func newTaskSource(t *testing.T, s *awstest.Server, port int, logs *syncbuf.Buffer, timeout time.Duration) *stubstatus.TaskSource {
 	t.Helper()
 	src, err := stubstatus.NewTaskSource(stubstatus.TaskOptions{
 		Service: shopWeb,
@@ -82,7 +64,7 @@ func TestTaskSourceRealNginx(t *testing.T) {
 	aws.PutTask(shopWeb.Cluster, awstest.Task{ID: "t9", Service: shopWeb.Name, LastStatus: "PROVISIONING", PrivateIP: "10.9.9.9"})
 	nginxtest.OpenIdle(t, ns[0].Addr, 3)
 	nginxtest.OpenIdle(t, ns[2].Addr, 5)
-	logs := &syncLog{}
+	logs := &syncbuf.Buffer{}
 	src := newTaskSource(t, aws, ns[0].Port, logs, 3*time.Second)
 
 	// Each nginx counts its idle connections and the status request itself.
@@ -138,7 +120,7 @@ func TestTaskSourceRealNginxWithHungTask(t *testing.T) {
 	aws.PutService(shopWeb.Cluster, shopWeb.Name, awstest.Service{Desired: 3, Running: 3})
 	tasksOn(aws, ns...)
 	aws.PutTask(shopWeb.Cluster, awstest.Task{ID: "hung", Service: shopWeb.Name, PrivateIP: "127.0.0.9"})
-	logs := &syncLog{}
+	logs := &syncbuf.Buffer{}
 	src := newTaskSource(t, aws, ns[0].Port, logs, 300*time.Millisecond)
 
 	for range 2 { // the second read's listing confirms the hung task runs
@@ -176,7 +158,7 @@ func TestTaskSourceDiscoveryFailuresNeverScaleOut(t *testing.T) {
 			aws := awstest.New(t)
 			aws.PutService(shopWeb.Cluster, shopWeb.Name, awstest.Service{Desired: 2, Running: 2})
 			tt.setup(aws)
-			logs := &syncLog{}
+			logs := &syncbuf.Buffer{}
 			src := newTaskSource(t, aws, 8080, logs, time.Second)
 			p := autoscaler.DefaultPolicy()
 			p.ScaleoutThreshold = 0.5

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler/metrics"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/promtest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 )
 
 func TestEMFLinesMatchTheRegistry(t *testing.T) {
@@ -84,7 +84,7 @@ func TestEMFRunWritesOnTheIntervalAndAtTheEnd(t *testing.T) {
 		m.Observe(web, autoscaler.Check{Time: at(0), Outcome: autoscaler.Idle, Reading: autoscaler.Reading{Value: 5}}, 0)
 		mock := clock.NewMock()
 		mock.Set(at(0))
-		var out syncWriter
+		var out syncbuf.Buffer
 		emf, err := metrics.NewEMF(metrics.EMFOptions{Gatherer: reg, Writer: &out, Clock: mock, Namespace: "Test"})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(t.Context())
@@ -107,22 +107,4 @@ func TestEMFRunWritesOnTheIntervalAndAtTheEnd(t *testing.T) {
 func TestNewEMFRequiresItsOptions(t *testing.T) {
 	_, err := metrics.NewEMF(metrics.EMFOptions{})
 	assert.ErrorContains(t, err, "Gatherer and Writer are required")
-}
-
-// syncWriter is a bytes.Buffer safe for one writer goroutine and the test.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 )
 
 // The secrets every matrix config holds; none may appear in any output.
@@ -48,30 +49,12 @@ var allSecrets = []string{authSecret, hookSecret, urlPassword}
 // a test wait for a line matching any condition.
 type proc struct {
 	cmd     *exec.Cmd
-	stderr  syncBuilder
+	stderr  syncbuf.Buffer
 	mu      sync.Mutex
 	lines   []map[string]any
 	raw     strings.Builder
 	changed chan struct{} // signalled (never blocking) on each line
 	done    chan struct{} // closed when stdout ends
-}
-
-// syncBuilder is a strings.Builder safe for a process and the test at once.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startProc(t *testing.T, env []string, args ...string) *proc {

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,29 +19,10 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and the test at once.
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
 
 // statusPage serves nginx stub_status with the given Active count.
 func statusPage(t *testing.T, active *atomic.Int64) string {
@@ -72,7 +52,7 @@ func TestRunScalesOutAndStops(t *testing.T) {
 		"EcsClusterName":"shop","EcsServiceName":"web"}]}`)
 	held := aws.Hold("UpdateService")
 	cfg := aws.Config()
-	logs := newSyncBuffer()
+	logs := &syncbuf.Buffer{}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -159,7 +139,7 @@ func TestNoCapIsWarned(t *testing.T) {
 	}
 	aws.PutScalableTarget("shop", "bounded", awstest.ScalableTarget{Min: 2, Max: 30})
 	cfg := aws.Config()
-	logs := newSyncBuffer()
+	logs := &syncbuf.Buffer{}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)

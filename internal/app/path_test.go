@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 )
 
 // fleetDoc is a config document for services of cluster shop, read from
@@ -46,7 +47,7 @@ func TestReloadPathKeepsLastGoodConfig(t *testing.T) {
 	put("/fleet/team/c", fleetDoc(status, "pay", "cart"))
 
 	cfg := aws.Config()
-	logs := newSyncBuffer()
+	logs := &syncbuf.Buffer{}
 	reload := make(chan string)
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -143,7 +144,7 @@ func TestRunShowsPausedServices(t *testing.T) {
 		{"StatusUrl":"`+status+`","EcsClusterName":"shop","EcsServiceName":"api","CheckInterval":0.2,"Paused":true},
 		{"StatusUrl":"`+status+`","EcsClusterName":"shop","EcsServiceName":"pay","CheckInterval":0.2}]}`)
 	cfg := aws.Config()
-	logs := newSyncBuffer()
+	logs := &syncbuf.Buffer{}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)

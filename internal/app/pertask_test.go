@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 )
 
 // A service read task by task whose tasks cannot be listed (no
@@ -27,7 +28,7 @@ func TestRunPerTaskFallsBackToStatusURL(t *testing.T) {
 		"TaskStatusUrl":"http://{ip}:8080/nginx-status","ScaleoutThreshold":100,"CheckInterval":0.1,"GracePeriod":0.5,
 		"EcsClusterName":"shop","EcsServiceName":"web"}]}`)
 	cfg := aws.Config()
-	logs := newSyncBuffer()
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
 )
@@ -34,7 +35,7 @@ func TestStateReaderLogsChanges(t *testing.T) {
 	}
 	eng, err := autoscaler.New(engineServices, autoscaler.Options{Scaler: mem})
 	require.NoError(t, err)
-	logs := newSyncBuffer()
+	logs := &syncbuf.Buffer{}
 	r := &stateReader{sc: mem, eng: eng, log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	count := func(msg string) int { return strings.Count(logs.String(), `"msg":"`+msg+`"`) }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/syncbuf"
 	"github.com/fast-autoscaler/fast-autoscaler/notify"
 	"github.com/fast-autoscaler/fast-autoscaler/notify/slack"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
@@ -44,29 +45,11 @@ func scaleOut(service string) notify.Event {
 	return notify.Event{Kind: notify.ScaledOut, Cluster: "c", Service: service, Value: 200, DesiredCur: 5, DesiredNew: 10}
 }
 
-// logBuf collects log output; it is safe for concurrent use.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newLogger returns a debug-level logger into a buffer, and checks when the
 // test ends that nothing logged carries the webhook's path.
-func newLogger(t *testing.T) (*slog.Logger, *logBuf) {
+func newLogger(t *testing.T) (*slog.Logger, *syncbuf.Buffer) {
 	t.Helper()
-	buf := &logBuf{}
+	buf := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		out := buf.String()
 		assert.NotContains(t, out, secret, "webhook secret in the logs")
