@@ -56,20 +56,27 @@ func writeConfigWith(path string, n int, entry func(i int) string) error {
 	return f.Close()
 }
 
-// workdir makes the run's temporary directory; the function returned
-// removes it unless keep.
-func workdir(keep bool, stdout io.Writer) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "fast-autoscaler-loadtest")
-	if err != nil {
-		return "", nil, err
+// workdir makes the run's scratch directory and finds the binary to run:
+// o.binary, or one built into the directory. cleanup removes the directory
+// (or, with o.keep, names it).
+func workdir(o options, stdout io.Writer) (dir, bin string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", "fast-autoscaler-loadtest"); err != nil {
+		return "", "", nil, err
 	}
-	return dir, func() {
-		if keep {
+	cleanup = func() {
+		if o.keep {
 			fmt.Fprintln(stdout, "kept:", dir)
 			return
 		}
 		_ = os.RemoveAll(dir)
-	}, nil
+	}
+	if bin = o.binary; bin == "" {
+		if bin, err = buildBinary(dir); err != nil {
+			cleanup()
+			return "", "", nil, err
+		}
+	}
+	return dir, bin, cleanup, nil
 }
 
 // startBinary runs the binary's run command on cfgPath against aws and
@@ -159,17 +166,11 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dir, cleanup, err := workdir(o.keep, stdout)
+	dir, bin, cleanup, err := workdir(o, stdout)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	bin := o.binary
-	if bin == "" {
-		if bin, err = buildBinary(dir); err != nil {
-			return err
-		}
-	}
 	ng, err := startNginx(nginxBin, dir, min(4*o.services+1024, nofile()))
 	if err != nil {
 		return err

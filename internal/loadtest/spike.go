@@ -28,17 +28,11 @@ const (
 // runSpike measures the time from a jump in Active connections to the
 // UpdateService that answers it, for every service, in spikeRounds rounds.
 func runSpike(ctx context.Context, o options, stdout io.Writer) error {
-	dir, cleanup, err := workdir(o.keep, stdout)
+	dir, bin, cleanup, err := workdir(o, stdout)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	bin := o.binary
-	if bin == "" {
-		if bin, err = buildBinary(dir); err != nil {
-			return err
-		}
-	}
 
 	var active atomic.Int64
 	active.Store(spikeLow)
