@@ -38,13 +38,25 @@ func parseURL(s string) (*url.URL, error) {
 
 // CheckHeaderName accepts an HTTP field name: a token (RFC 9110 §5.6.2).
 func CheckHeaderName(s string) error {
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return fmt.Errorf("must be a valid HTTP header name, got %q", s)
-		}
+	if checkToken(s) != nil {
+		return fmt.Errorf("must be a valid HTTP header name, got %q", s)
 	}
-	if s == "" {
-		return errors.New("must be a valid HTTP header name, got an empty string")
+	return nil
+}
+
+// errNotToken is a string that is not an HTTP token.
+var errNotToken = errors.New("not an HTTP token")
+
+// checkToken accepts an HTTP token (RFC 9110 §5.6.2): one or more visible
+// ASCII characters other than separators.
+func checkToken[T string | []byte](s T) error {
+	if len(s) == 0 {
+		return errNotToken
+	}
+	for i := range len(s) {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return errNotToken
+		}
 	}
 	return nil
 }
@@ -52,12 +64,21 @@ func CheckHeaderName(s string) error {
 // CheckHeaderValue rejects control characters other than tab (a line break
 // would split the request); it never repeats the value.
 func CheckHeaderValue(s string) error {
-	for _, c := range []byte(s) {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return errors.New("must not contain control characters such as line breaks")
-		}
+	if !isFieldValue(s) {
+		return errors.New("must not contain control characters such as line breaks")
 	}
 	return nil
+}
+
+// isFieldValue reports whether s holds no control character but tab, as
+// an HTTP field value must (RFC 9110 §5.5).
+func isFieldValue[T string | []byte](s T) bool {
+	for i := range len(s) {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseMetric returns the Metric named s: "active" or "busy".

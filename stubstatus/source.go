@@ -64,14 +64,14 @@ type Options struct {
 	// TLS settings included: prefer one from NewClientTLS with the same TLS,
 	// or Transport.
 	Client *http.Client
-	// Transport, when set instead of Client, makes each request as a single
-	// RoundTrip, with no http.Client: no redirect is followed (a 3xx answer
-	// is an error, as with NewClientTLS), no cookie is kept, and userinfo in
-	// URL is sent as basic auth all the same. It costs less per check than a
-	// Client, which copies the request's headers on every request in case it
-	// follows a redirect. Share one across Sources with the same TLS mode
-	// (see NewTransportTLS). With neither Client nor Transport, the Source
-	// uses a new NewTransportTLS(TLS) of its own.
+	// Transport, when set instead of Client, makes each request with no
+	// http.Client: no redirect is followed (a 3xx answer is an error, as
+	// with NewClientTLS), no cookie is kept, and userinfo in URL is sent as
+	// basic auth all the same. A *Transport (see NewTransportTLS) makes the
+	// requests itself, at the least cost a check can have; any other
+	// http.RoundTripper makes each as a single RoundTrip. Share one across
+	// Sources with the same TLS mode. With neither Client nor Transport,
+	// the Source uses a new NewTransportTLS(TLS) of its own.
 	Transport http.RoundTripper
 	// TLS says how the server's certificate is checked (see TLSMode). The
 	// zero value skips verification, as the seed does. New checks it with
@@ -89,10 +89,12 @@ type Options struct {
 type Source struct {
 	get     getter
 	req     *http.Request // built once; each request is a shallow copy with its own context
+	ep      *endpoint     // req prepared for get.fast, when the Source has one
 	safeURL string        // the URL without userinfo, for errors and String
 
-	mu   sync.Mutex
-	slot slot
+	mu    sync.Mutex
+	slot  slot
+	watch watch // the context of requests through get.fast
 	// The request in use, kept from one read to the next while the caller
 	// passes the same context (the engine does: one per service), so that a
 	// read allocates no context, timer or request of its own.
@@ -106,7 +108,8 @@ type Source struct {
 // share.
 type getter struct {
 	client  *http.Client      // makes the requests, or
-	rt      http.RoundTripper // makes them as single round trips (when client is nil)
+	rt      http.RoundTripper // makes them as single round trips (when client is nil),
+	fast    *Transport        // or, when rt is one, makes those it has an endpoint for
 	secret  string            // the auth value, kept out of errors
 	metric  Metric
 	timeout time.Duration
@@ -167,11 +170,9 @@ func New(opts Options) (*Source, error) {
 	if opts.Client == nil && rt == nil {
 		rt = NewTransportTLS(opts.TLS)
 	}
-	return &Source{
-		get:     getter{client: opts.Client, rt: rt, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody},
-		req:     req,
-		safeURL: safe.String(),
-	}, nil
+	g := getter{client: opts.Client, rt: rt, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody}
+	g.fast, _ = rt.(*Transport)
+	return &Source{get: g, req: req, ep: g.endpoint(req), safeURL: safe.String()}, nil
 }
 
 // checkRequest checks the settings every status request has (those of
@@ -241,6 +242,10 @@ func (s *Source) fetch(ctx context.Context) (st Status, overload bool, err error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	if s.ep != nil {
+		s.watch.bind(ctx)
+		return s.get.sendFast(ctx, &s.watch, s.ep, s, &s.slot)
+	}
 	if !sameContext(ctx, s.bound) || s.live.Context().Err() != nil {
 		s.bind(ctx)
 	}
@@ -269,8 +274,10 @@ func sameContext(a, b context.Context) bool {
 	return t != nil && t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
-// release cancels the request context in use, if any. s.mu must be held.
+// release cancels the request context in use, if any, and stops watching
+// the context of requests through get.fast. s.mu must be held.
 func (s *Source) release() {
+	s.watch.release()
 	if s.cancel != nil {
 		s.expire.Stop()
 		s.cancel(context.Canceled)
@@ -290,14 +297,36 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// fetch makes one request, req with ctx, reading the body into sl.
-// overload reports a 503 answer. who names the page in errors (the
-// client's own errors, which quote the URL with its user name, are shown
-// without it: see transportError).
-func (g *getter) fetch(ctx context.Context, req *http.Request, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+// endpoint prepares req for g.fast, or returns nil when g has no fast
+// path for it (no Transport of this package, or a proxy in the way).
+func (g *getter) endpoint(req *http.Request) *endpoint {
+	if g.fast == nil {
+		return nil
+	}
+	return g.fast.endpoint(req)
+}
+
+// fetch makes one request, req with ctx (or ep, when not nil, through
+// g.fast), reading the body into sl. overload reports a 503 answer. who
+// names the page in errors (the client's own errors, which quote the URL
+// with its user name, are shown without it: see transportError).
+func (g *getter) fetch(ctx context.Context, req *http.Request, ep *endpoint, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+	if ep != nil {
+		return g.sendFast(ctx, nil, ep, who, sl)
+	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	return g.send(req.WithContext(ctx), who, sl)
+}
+
+// sendFast makes ep's request through g.fast, within g.timeout and ctx
+// (watched by w, when not nil: see Transport.get); otherwise as fetch.
+func (g *getter) sendFast(ctx context.Context, w *watch, ep *endpoint, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
+	code, err := g.fast.get(ctx, w, ep, g.timeout, sl, g.maxBody)
+	if code == 0 {
+		return st, false, g.requestError(who, err)
+	}
+	return g.answer(code, err, who, sl)
 }
 
 // send makes one request, req as it is (its context bounds it), reading the
@@ -305,10 +334,7 @@ func (g *getter) fetch(ctx context.Context, req *http.Request, who fmt.Stringer,
 func (g *getter) send(req *http.Request, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
 	resp, err := g.do(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return st, false, fmt.Errorf("%s: no answer within %v: %w", who, g.timeout, g.transportError(err))
-		}
-		return st, false, fmt.Errorf("%s: %w", who, g.transportError(err))
+		return st, false, g.requestError(who, err)
 	}
 	// Read the body to the end (bounded) before closing it, so that the
 	// keep-alive connection goes back to the pool whatever the status.
@@ -317,14 +343,31 @@ func (g *getter) send(req *http.Request, who fmt.Stringer, sl *slot) (st Status,
 	_, err = sl.buf.ReadFrom(&sl.body)
 	sl.body.R = nil
 	resp.Body.Close()
+	if err != nil {
+		err = fmt.Errorf("reading the body: %w", err)
+	}
+	return g.answer(resp.StatusCode, err, who, sl)
+}
+
+// requestError is the error of a request that got no answer.
+func (g *getter) requestError(who fmt.Stringer, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no answer within %v: %w", who, g.timeout, g.transportError(err))
+	}
+	return fmt.Errorf("%s: %w", who, g.transportError(err))
+}
+
+// answer judges an answer with status code whose body, read into sl,
+// ended in bodyErr (nil when read whole).
+func (g *getter) answer(code int, bodyErr error, who fmt.Stringer, sl *slot) (st Status, overload bool, err error) {
 	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable:
+	case code == http.StatusServiceUnavailable:
 		return st, true, nil
-	case resp.StatusCode != http.StatusOK:
+	case code != http.StatusOK:
 		return st, false, fmt.Errorf("%s: unexpected HTTP status %d %s, want 200 (or 503 for overload)",
-			who, resp.StatusCode, http.StatusText(resp.StatusCode))
-	case err != nil:
-		return st, false, fmt.Errorf("%s: reading the body: %w", who, err)
+			who, code, http.StatusText(code))
+	case bodyErr != nil:
+		return st, false, fmt.Errorf("%s: %w", who, g.transportError(bodyErr))
 	case int64(sl.buf.Len()) > g.maxBody:
 		return st, false, fmt.Errorf("%s: body larger than %d bytes, not a stub_status page", who, g.maxBody)
 	}
@@ -413,10 +456,11 @@ type TLSMode struct {
 func NewClient(verifyTLS bool) *http.Client { return NewClientTLS(TLSMode{Verify: verifyTLS}) }
 
 // NewClientTLS returns an HTTP client for stub_status requests on a new
-// NewTransportTLS(m), meant to be shared by every Source with that mode. It
-// does not follow redirects: Go would forward the auth header to wherever a
-// redirect points, so a 3xx answer is reported as an error instead.
-func NewClientTLS(m TLSMode) *http.Client { return NewClientOn(NewTransportTLS(m)) }
+// NewTransportTLS(m).HTTP, meant to be shared by every Source with that
+// mode. It does not follow redirects: Go would forward the auth header to
+// wherever a redirect points, so a 3xx answer is reported as an error
+// instead.
+func NewClientTLS(m TLSMode) *http.Client { return NewClientOn(NewTransportTLS(m).HTTP) }
 
 // NewClientOn returns an HTTP client for stub_status requests on rt, for a
 // program that shares one transport between Sources given it as Transport
@@ -432,7 +476,7 @@ func NewClientOn(rt http.RoundTripper) *http.Client {
 }
 
 // NewTransport returns NewTransportTLS(TLSMode{Verify: verifyTLS}).
-func NewTransport(verifyTLS bool) *http.Transport {
+func NewTransport(verifyTLS bool) *Transport {
 	return NewTransportTLS(TLSMode{Verify: verifyTLS})
 }
 
@@ -443,8 +487,8 @@ const (
 	MaxIdle        = 4096
 )
 
-// NewTransportTLS returns an HTTP transport for stub_status requests, meant
-// to be shared by every Source with TLS mode m. Many services often sit
+// NewTransportTLS returns a Transport for stub_status requests, meant to be
+// shared by every Source with TLS mode m. Many services often sit
 // behind one load balancer, so it keeps a pool of idle keep-alive
 // connections per host: at most MaxIdlePerHost a host and MaxIdle in all,
 // each closed after 90 s idle. It speaks HTTP/1.1 (HTTP/2 is not forced) and
@@ -478,13 +522,13 @@ const (
 // balancer's name in the URL and verifies the certificate against the
 // site's name instead; prefer it, or Verify alone when the URL's name
 // matches its certificate.
-func NewTransportTLS(m TLSMode) *http.Transport {
+func NewTransportTLS(m TLSMode) *Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	tlsConfig := &tls.Config{InsecureSkipVerify: !m.Verify, MinVersion: tls.VersionTLS12}
 	if m.Verify && m.ServerName != "" {
 		tlsConfig.ServerName = m.ServerName // the transport keeps a name it is given
 	}
-	return &http.Transport{
+	return &Transport{HTTP: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         dialer.DialContext,
 		TLSClientConfig:     tlsConfig,
@@ -494,5 +538,5 @@ func NewTransportTLS(m TLSMode) *http.Transport {
 		MaxConnsPerHost:     0, // no cap: see above
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-	}
+	}}
 }

@@ -3,6 +3,7 @@ package stubstatus
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -100,9 +101,17 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, int64(DefaultMaxBody), src.get.maxBody)
 	assert.Equal(t, "stub_status https://example.com/nginx-status", src.String())
 	assert.Nil(t, src.get.client, "no http.Client: single round trips")
-	tr, ok := src.get.rt.(*http.Transport)
+	tr, ok := src.get.rt.(*Transport)
 	require.True(t, ok)
-	assert.True(t, tr.TLSClientConfig.InsecureSkipVerify, "the seed skips verification by default")
+	assert.Same(t, tr, src.get.fast, "its own requests")
+	require.NotNil(t, src.ep)
+	assert.True(t, tr.HTTP.TLSClientConfig.InsecureSkipVerify, "the seed skips verification by default")
+	assert.True(t, src.ep.tls.InsecureSkipVerify)
+	assert.Equal(t, "example.com", src.ep.tls.ServerName, "SNI")
+	assert.Equal(t, "example.com:443", src.ep.addr)
+	assert.Equal(t, "GET /nginx-status HTTP/1.1\r\nHost: example.com\r\n"+
+		"Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("alice:"+testSecret))+"\r\n"+
+		"User-Agent: fast-autoscaler\r\n\r\n", string(src.ep.wire))
 }
 
 func TestReadSendsAuthHeaderOnlyWhenSet(t *testing.T) {
@@ -348,11 +357,11 @@ func TestNewTransportTLS(t *testing.T) {
 	assert.Contains(t, err.Error(), "certificate")
 
 	tr := NewTransport(true)
-	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify)
-	assert.False(t, tr.ForceAttemptHTTP2)
-	assert.Positive(t, tr.MaxIdleConnsPerHost)
-	assert.Zero(t, tr.MaxConnsPerHost, "no per-host cap: hung requests must not hold slots healthy services need")
-	assert.Positive(t, tr.IdleConnTimeout)
+	assert.False(t, tr.HTTP.TLSClientConfig.InsecureSkipVerify)
+	assert.False(t, tr.HTTP.ForceAttemptHTTP2)
+	assert.Positive(t, tr.HTTP.MaxIdleConnsPerHost)
+	assert.Zero(t, tr.HTTP.MaxConnsPerHost, "no per-host cap: hung requests must not hold slots healthy services need")
+	assert.Positive(t, tr.HTTP.IdleConnTimeout)
 }
 
 // TestHungServicesDoNotStarveHealthyOnes puts 150 services whose status page
@@ -482,9 +491,11 @@ func TestNewClientAndTransportTogether(t *testing.T) {
 	assert.Contains(t, err.Error(), "Transport: set together with Client")
 }
 
-// TestReadKeepsItsRequestPerContext: reads given the same context reuse one
-// request and its context; another context, a timeout or Close makes a new
-// one, and each behaves as a fresh request would.
+// TestReadKeepsItsRequestPerContext: through a net/http transport, reads
+// given the same context reuse one request and its context; another
+// context, a timeout or Close makes a new one. Through either transport,
+// each read behaves as a fresh request would: the caller's context and the
+// timeout count, and a read after either works.
 func TestReadKeepsItsRequestPerContext(t *testing.T) {
 	release := make(chan struct{})
 	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -499,49 +510,58 @@ func TestReadKeepsItsRequestPerContext(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) })
 
-	src := newSource(t, Options{URL: srv.URL + "/nginx-status"})
-	ctx := t.Context()
-	_, err := src.Read(ctx)
-	require.NoError(t, err)
-	first := src.live
-	_, err = src.Read(ctx)
-	require.NoError(t, err)
-	assert.Same(t, first, src.live, "the same context: the same request")
+	for name, rt := range map[string]http.RoundTripper{"net/http": NewTransport(false).HTTP, "Transport": NewTransport(false)} {
+		t.Run(name, func(t *testing.T) {
+			viaHTTP := name == "net/http"
+			src := newSource(t, Options{URL: srv.URL + "/nginx-status", Transport: rt})
+			ctx := t.Context()
+			_, err := src.Read(ctx)
+			require.NoError(t, err)
+			first := src.live
+			_, err = src.Read(ctx)
+			require.NoError(t, err)
+			if viaHTTP {
+				assert.Same(t, first, src.live, "the same context: the same request")
+			}
 
-	other, cancel := context.WithCancel(ctx)
-	_, err = src.Read(other)
-	require.NoError(t, err)
-	assert.NotSame(t, first, src.live, "another context: another request")
-	cancel()
-	_, err = src.Read(other)
-	assert.ErrorIs(t, err, context.Canceled, "the caller's context still counts")
-	_, err = src.Read(ctx)
-	require.NoError(t, err, "back on a live context")
+			other, cancel := context.WithCancel(ctx)
+			_, err = src.Read(other)
+			require.NoError(t, err)
+			if viaHTTP {
+				assert.NotSame(t, first, src.live, "another context: another request")
+			}
+			cancel()
+			_, err = src.Read(other)
+			assert.ErrorIs(t, err, context.Canceled, "the caller's context still counts")
+			_, err = src.Read(ctx)
+			require.NoError(t, err, "back on a live context")
 
-	require.NoError(t, src.Close())
-	assert.Nil(t, src.live)
-	_, err = src.Read(ctx)
-	require.NoError(t, err, "a read after Close works")
+			require.NoError(t, src.Close())
+			assert.Nil(t, src.live)
+			_, err = src.Read(ctx)
+			require.NoError(t, err, "a read after Close works")
 
-	slow := newSource(t, Options{URL: srv.URL + "/slow", Timeout: 20 * time.Millisecond})
-	for range 2 { // the second read follows a timeout: a fresh context, the same rule
-		_, err = slow.Read(ctx)
-		require.Error(t, err)
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Contains(t, err.Error(), "no answer within 20ms")
+			slow := newSource(t, Options{URL: srv.URL + "/slow", Timeout: 20 * time.Millisecond, Transport: rt})
+			for range 2 { // the second read follows a timeout: a fresh context, the same rule
+				_, err = slow.Read(ctx)
+				require.Error(t, err)
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.Contains(t, err.Error(), "no answer within 20ms")
+			}
+
+			type valueless struct{ context.Context }
+			_, err = src.Read(valueless{ctx}) // comparable, but not ctx
+			require.NoError(t, err)
+			type uncomparable struct {
+				context.Context
+				_ []int
+			}
+			_, err = src.Read(uncomparable{Context: ctx})
+			require.NoError(t, err, "a context type == would panic on")
+			_, err = src.Read(uncomparable{Context: ctx})
+			require.NoError(t, err)
+		})
 	}
-
-	type valueless struct{ context.Context }
-	_, err = src.Read(valueless{ctx}) // comparable, but not ctx
-	require.NoError(t, err)
-	type uncomparable struct {
-		context.Context
-		_ []int
-	}
-	_, err = src.Read(uncomparable{Context: ctx})
-	require.NoError(t, err, "a context type == would panic on")
-	_, err = src.Read(uncomparable{Context: ctx})
-	require.NoError(t, err)
 }
 
 // fuzzCase is what the fuzz server answers next.
@@ -654,6 +674,6 @@ func TestTransportKeepsAConnectionForEachCheckInFlight(t *testing.T) {
 		}
 	}
 	assert.EqualValues(t, n, srv.conns.Load(), "three rounds of %d checks at once on %d connections", n, n)
-	assert.Equal(t, MaxIdlePerHost, tr.MaxIdleConnsPerHost)
-	assert.Zero(t, tr.MaxConnsPerHost, "no cap on connections in use")
+	assert.Equal(t, MaxIdlePerHost, tr.HTTP.MaxIdleConnsPerHost)
+	assert.Zero(t, tr.HTTP.MaxConnsPerHost, "no cap on connections in use")
 }

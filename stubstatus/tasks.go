@@ -79,9 +79,10 @@ type TaskOptions struct {
 	// take at most half of it) and every task's request, which run at once.
 	// Required (> 0); pass the service's StatusTimeout.
 	Timeout time.Duration
-	// Client makes the requests, as for Options. nil means a new
-	// NewClientTLS(TLS).
-	Client *http.Client
+	// Client or Transport makes the requests, as for Options. With neither,
+	// the TaskSource uses a new NewTransportTLS(TLS) of its own.
+	Client    *http.Client
+	Transport http.RoundTripper
 	// TLS says how each task's certificate is checked, as for Options; a
 	// ServerName needs an https URL template and Verify.
 	TLS TLSMode
@@ -167,6 +168,7 @@ type TaskSource struct {
 type task struct {
 	id   string
 	req  *http.Request // built once per listing that changed its address
+	ep   *endpoint     // req prepared for get.fast, when the source has one
 	url  string        // the request's URL without userinfo
 	name string        // "task <id> (<url>)", for errors
 
@@ -230,6 +232,9 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 	if opts.MaxInFlight == 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
 	}
+	if opts.Client != nil && opts.Transport != nil {
+		bad("Transport", "set together with Client: give one or the other")
+	}
 	if opts.MaxInFlight < 0 {
 		bad("MaxInFlight", fmt.Sprintf("must be > 0 (or 0 for the default), got %d", opts.MaxInFlight))
 	}
@@ -241,10 +246,12 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 	if opts.AuthHeader != "" {
 		header.Set(opts.AuthHeader, opts.AuthValue)
 	}
-	client := opts.Client
-	if client == nil {
-		client = NewClientTLS(opts.TLS)
+	rt := opts.Transport
+	if opts.Client == nil && rt == nil {
+		rt = NewTransportTLS(opts.TLS)
 	}
+	g := getter{client: opts.Client, rt: rt, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody}
+	g.fast, _ = rt.(*Transport)
 	if opts.Clock == nil {
 		opts.Clock = clock.New()
 	}
@@ -253,7 +260,7 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &TaskSource{
-		get:      getter{client: client, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody},
+		get:      g,
 		svc:      opts.Service,
 		lister:   opts.Lister,
 		url:      tmpl,
@@ -483,7 +490,7 @@ func (s *TaskSource) newTask(id, url string) (*task, error) {
 	req.Header = s.header.Clone()
 	safe := *req.URL
 	safe.User = nil
-	t := &task{id: id, req: req, url: safe.String(), failSeq: -1}
+	t := &task{id: id, req: req, ep: s.get.endpoint(req), url: safe.String(), failSeq: -1}
 	t.name = "task " + id + " (" + t.url + ")"
 	return t, nil
 }
@@ -518,7 +525,7 @@ func (s *TaskSource) poll(ctx context.Context, ts []*task) {
 
 func (s *TaskSource) pollOne(ctx context.Context, t *task, sl *slot) {
 	t.read, t.readSeq = s.reads, s.seq
-	st, overload, err := s.get.fetch(ctx, t.req, t, sl)
+	st, overload, err := s.get.fetch(ctx, t.req, t.ep, t, sl)
 	t.value, t.overload, t.err = 0, overload, err
 	if err == nil && !overload {
 		t.value, t.err = s.get.value(st, t)

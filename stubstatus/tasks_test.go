@@ -75,7 +75,7 @@ func newFarm(t *testing.T) *farm {
 	f := &farm{t: t, routes: map[string]string{}, srvs: map[string]*httptest.Server{}, lister: &fakeLister{}}
 	var d net.Dialer
 	tr := NewTransport(false)
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	tr.HTTP.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, _ := net.SplitHostPort(addr)
 		f.mu.Lock()
 		target, ok := f.routes[host]
@@ -569,9 +569,10 @@ func TestNewTaskSourceTLSServerName(t *testing.T) {
 	opts.URL = "https://{ip}:8443/s"
 	src, err := NewTaskSource(opts)
 	require.NoError(t, err)
-	tr, ok := src.get.client.Transport.(*http.Transport)
+	tr, ok := src.get.rt.(*Transport)
 	require.True(t, ok)
-	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify, "the default client follows TLS")
+	assert.Same(t, tr, src.get.fast)
+	assert.False(t, tr.HTTP.TLSClientConfig.InsecureSkipVerify, "the default transport follows TLS")
 }
 
 // Capacity mode sizes a scale-out from the exact total a per-task reading

@@ -17,6 +17,7 @@ import (
 // status URL names a load balancer), the certificate names only
 // status.example.test. Verifying against the URL's host fails; verifying
 // against the server name succeeds, sends it as SNI and carries the header.
+// The same through a Transport and through an http.Client.
 func TestTLSServerNameVerifiesAnotherName(t *testing.T) {
 	var sni atomic.Value
 	var header atomic.Value
@@ -27,30 +28,39 @@ func TestTLSServerNameVerifiesAnotherName(t *testing.T) {
 	}), "status.example.test")
 	url := srv.URL + "/nginx-status" // https://127.0.0.1:port
 
-	read := func(m TLSMode) error {
-		client := NewClientTLS(m)
-		client.Transport.(*http.Transport).TLSClientConfig.RootCAs = srv.Roots // the test's CA, as SSL_CERT_FILE would add
-		src, err := New(Options{URL: url, AuthHeader: testHeader, AuthValue: testSecret, Timeout: 5 * time.Second,
-			Client: client, TLS: m})
-		require.NoError(t, err)
-		_, err = src.Read(t.Context())
-		return err
+	for _, viaHTTP := range []bool{false, true} {
+		read := func(m TLSMode) error {
+			opts := Options{URL: url, AuthHeader: testHeader, AuthValue: testSecret, Timeout: 5 * time.Second, TLS: m}
+			if viaHTTP {
+				client := NewClientTLS(m)
+				client.Transport.(*http.Transport).TLSClientConfig.RootCAs = srv.Roots // the test's CA, as SSL_CERT_FILE would add
+				opts.Client = client
+			} else {
+				tr := NewTransportTLS(m)
+				tr.HTTP.TLSClientConfig.RootCAs = srv.Roots
+				opts.Transport = tr
+			}
+			src, err := New(opts)
+			require.NoError(t, err)
+			_, err = src.Read(t.Context())
+			return err
+		}
+
+		require.NoError(t, read(TLSMode{}), "unverified, as the seed")
+		err := read(TLSMode{Verify: true})
+		require.Error(t, err, "the certificate does not name the URL's host")
+		assert.Contains(t, err.Error(), "certificate")
+		assert.NotContains(t, err.Error(), testSecret)
+
+		header.Store("")
+		require.NoError(t, read(TLSMode{Verify: true, ServerName: "status.example.test"}))
+		assert.Equal(t, "status.example.test", sni.Load(), "the name is sent as SNI")
+		assert.Equal(t, testSecret, header.Load(), "the header went over verified TLS")
+
+		err = read(TLSMode{Verify: true, ServerName: "other.example.test"})
+		require.Error(t, err, "a certificate for another name is refused")
+		assert.Contains(t, err.Error(), "other.example.test")
 	}
-
-	require.NoError(t, read(TLSMode{}), "unverified, as the seed")
-	err := read(TLSMode{Verify: true})
-	require.Error(t, err, "the certificate does not name the URL's host")
-	assert.Contains(t, err.Error(), "certificate")
-	assert.NotContains(t, err.Error(), testSecret)
-
-	header.Store("")
-	require.NoError(t, read(TLSMode{Verify: true, ServerName: "status.example.test"}))
-	assert.Equal(t, "status.example.test", sni.Load(), "the name is sent as SNI")
-	assert.Equal(t, testSecret, header.Load(), "the header went over verified TLS")
-
-	err = read(TLSMode{Verify: true, ServerName: "other.example.test"})
-	require.Error(t, err, "a certificate for another name is refused")
-	assert.Contains(t, err.Error(), "other.example.test")
 }
 
 func TestTLSRules(t *testing.T) {

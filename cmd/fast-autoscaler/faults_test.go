@@ -382,7 +382,7 @@ func TestFaultsStatusPage(t *testing.T) {
 				fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\n0: \x7f%s\r\n\r\n", r.Header.Get("Status-Auth-Key"))
 				_ = buf.Flush()
 			}
-		}, nil, "", "malformed MIME header line"},
+		}, nil, "", "malformed answer: a header value holds control characters"},
 		{"HTML", func(<-chan struct{}) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "<html><body>Welcome %s</body></html>", r.Header.Get("Status-Auth-Key"))

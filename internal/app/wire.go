@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 
 	"github.com/fast-autoscaler/fast-autoscaler/autoscaler"
@@ -24,12 +23,11 @@ import (
 // reload reuses what did not change.
 type wirer struct {
 	log        *slog.Logger
-	dryRun     bool                                   // no Slack: its messages would announce changes never made
-	metrics    *metrics.Metrics                       // nil when metrics are off
-	transports map[stubstatus.TLSMode]*http.Transport // by StatusTLSVerify and StatusTLSServerName
-	clients    map[stubstatus.TLSMode]*http.Client    // on those transports, for the per-task sources
-	slacks     map[string]*slack.Notifier             // by webhook URL, in use now
-	current    map[scaler.ServiceID]wiredSvc          // the config in force
+	dryRun     bool                                         // no Slack: its messages would announce changes never made
+	metrics    *metrics.Metrics                             // nil when metrics are off
+	transports map[stubstatus.TLSMode]*stubstatus.Transport // by StatusTLSVerify and StatusTLSServerName
+	slacks     map[string]*slack.Notifier                   // by webhook URL, in use now
+	current    map[scaler.ServiceID]wiredSvc                // the config in force
 	// tasks lists the tasks of services read task by task (TaskStatusUrl);
 	// one for every service, so they share its ECS call budget.
 	tasks stubstatus.TaskLister
@@ -54,8 +52,8 @@ type plan struct {
 }
 
 func newWirer(log *slog.Logger, m *metrics.Metrics, dryRun bool) *wirer {
-	return &wirer{log: log, dryRun: dryRun, metrics: m, transports: map[stubstatus.TLSMode]*http.Transport{},
-		clients: map[stubstatus.TLSMode]*http.Client{}, slacks: map[string]*slack.Notifier{}}
+	return &wirer{log: log, dryRun: dryRun, metrics: m, transports: map[stubstatus.TLSMode]*stubstatus.Transport{},
+		slacks: map[string]*slack.Notifier{}}
 }
 
 // wire builds the engine services for cfg. A service whose settings are
@@ -94,9 +92,8 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 	if !ok {
 		tr = stubstatus.NewTransportTLS(mode)
 		w.transports[mode] = tr
-		w.clients[mode] = stubstatus.NewClientOn(tr)
 	}
-	src, err := w.source(s, tr, w.clients[mode], mode)
+	src, err := w.source(s, tr, mode)
 	if err != nil {
 		return autoscaler.Service{}, err
 	}
@@ -125,7 +122,7 @@ func (w *wirer) service(s configsrc.ServiceConfig, p *plan) (autoscaler.Service,
 
 // source builds a service's metric source: its StatusUrl, or with
 // TaskStatusUrl every task, with StatusUrl (when given) as the fallback.
-func (w *wirer) source(s configsrc.ServiceConfig, tr *http.Transport, client *http.Client, mode stubstatus.TLSMode) (autoscaler.MetricSource, error) {
+func (w *wirer) source(s configsrc.ServiceConfig, tr *stubstatus.Transport, mode stubstatus.TLSMode) (autoscaler.MetricSource, error) {
 	var lb *stubstatus.Source
 	if s.StatusURL != "" {
 		var err error
@@ -157,7 +154,7 @@ func (w *wirer) source(s configsrc.ServiceConfig, tr *http.Transport, client *ht
 		Metric:     s.StatusMetric,
 		Aggregate:  s.TaskAggregate,
 		Timeout:    s.StatusTimeout,
-		Client:     client,
+		Transport:  tr,
 		TLS:        mode,
 		Refresh:    s.TaskRefreshInterval,
 		Logger:     w.log.With("service", s.EcsServiceName, "cluster", s.EcsClusterName),

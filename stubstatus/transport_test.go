@@ -1,0 +1,402 @@
+package stubstatus
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// answerCase is an answer as it comes off the wire, and what readAnswer
+// makes of it.
+type answerCase struct {
+	name   string
+	wire   string
+	code   int
+	body   string
+	keep   bool
+	errHas string // the error, when there is one
+}
+
+var answerCases = []answerCase{
+	{name: "nginx", wire: "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello",
+		code: 200, body: "hello", keep: true},
+	{name: "no reason, bare LF", wire: "HTTP/1.1 200\nContent-Length: 2\n\nhi", code: 200, body: "hi", keep: true},
+	{name: "header names in any case", wire: "HTTP/1.1 200 OK\r\ncontent-LENGTH:2\r\n\r\nhi", code: 200, body: "hi", keep: true},
+	{name: "Connection: close", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Keep-Alive, close\r\n\r\nhi",
+		code: 200, body: "hi"},
+	{name: "HTTP/1.0 closes", wire: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", code: 200, body: "hi"},
+	{name: "HTTP/1.0 keep-alive", wire: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi",
+		code: 200, body: "hi", keep: true},
+	{name: "chunked", wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2;x=1\r\nlo\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		code: 200, body: "hello", keep: true},
+	{name: "chunked wins over a length, and closes", wire: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+		code: 200, body: "hi"},
+	{name: "HTTP/1.0 ignores Transfer-Encoding", wire: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi",
+		code: 200, body: "2\r\nhi"},
+	{name: "until the connection closes", wire: "HTTP/1.1 200 OK\r\n\r\nhello", code: 200, body: "hello"},
+	{name: "informational answers skipped", wire: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+		code: 200, body: "hi", keep: true},
+	{name: "204 has no body", wire: "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", code: 204, keep: true},
+	{name: "503 with a body", wire: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", code: 503, body: "busy", keep: true},
+	{name: "same length twice", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi", code: 200, body: "hi", keep: true},
+	{name: "more than it framed: not used again", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\n", code: 200, body: "hi"},
+	{name: "body over the limit: not used again", wire: "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n" + strings.Repeat("x", 40),
+		code: 200, body: strings.Repeat("x", 17)},
+
+	{name: "nothing", wire: "", errHas: "connection closed before an answer"},
+	{name: "HTTP/2", wire: "HTTP/2 200\r\n\r\n", errHas: "not an HTTP/1.0 or HTTP/1.1 status line"},
+	{name: "HTTP/1.2", wire: "HTTP/1.2 200 OK\r\n\r\n", errHas: "status line"},
+	{name: "two-digit code", wire: "HTTP/1.1 20 OK\r\n\r\n", errHas: "status line"},
+	{name: "letters in the code", wire: "HTTP/1.1 2x0 OK\r\n\r\n", errHas: "3 digits"},
+	{name: "code under 100", wire: "HTTP/1.1 099 OK\r\n\r\n", errHas: "status code 99"},
+	{name: "101", wire: "HTTP/1.1 101 Switching Protocols\r\n\r\n", errHas: "101"},
+	{name: "line without a colon", wire: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", errHas: "a header line is not"},
+	{name: "folded line", wire: "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", errHas: "a header line is not"},
+	{name: "space before the colon", wire: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nhi", errHas: "a header line is not"},
+	{name: "conflicting lengths", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi", errHas: "Content-Length"},
+	{name: "signed length", wire: "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nhi", errHas: "Content-Length"},
+	{name: "empty length", wire: "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", errHas: "Content-Length"},
+	{name: "gzip", wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", errHas: "Transfer-Encoding"},
+	{name: "chunked twice", wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", errHas: "Transfer-Encoding"},
+	{name: "header cut off", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", errHas: "unexpected EOF"},
+	{name: "body cut off", wire: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhi", code: 200, body: "hi", errHas: "reading the body: unexpected EOF"},
+	{name: "bad chunk", wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhi\r\n", code: 200, errHas: "reading the body"},
+	{name: "long line", wire: "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 5000) + "\r\n\r\n", errHas: "longer than 4096 bytes"},
+	{name: "too many lines", wire: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X: 1\r\n", 101) + "\r\n", errHas: "more than 100 header lines"},
+}
+
+func TestReadAnswer(t *testing.T) {
+	for _, c := range answerCases {
+		t.Run(c.name, func(t *testing.T) {
+			var sl slot
+			unanswered := true
+			code, keep, err := readAnswer(bufio.NewReaderSize(strings.NewReader(c.wire), connBuffer), &sl, 16, &unanswered)
+			if c.errHas != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), c.errHas)
+				assert.False(t, keep, "a connection that failed is never used again")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, c.keep, keep, "keep")
+			}
+			assert.Equal(t, c.code, code)
+			assert.Equal(t, c.body, sl.buf.String())
+			assert.Equal(t, c.wire == "", unanswered, "unanswered only when no byte came")
+		})
+	}
+}
+
+// FuzzReadAnswer checks readAnswer against net/http's own reading of the
+// same bytes: an answer it accepts, net/http reads with the same status
+// and body. It is stricter than net/http in places (an HTTP/1.2 status
+// line, folded header lines), never laxer. Errors never quote the answer.
+func FuzzReadAnswer(f *testing.F) {
+	for _, c := range answerCases {
+		f.Add([]byte(c.wire))
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Echo: secret-value\r\n\r\nhello"))
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		const maxBody = 64
+		var sl slot
+		unanswered := true
+		code, _, err := readAnswer(bufio.NewReaderSize(bytes.NewReader(wire), connBuffer), &sl, maxBody, &unanswered)
+		if err != nil {
+			if strings.Contains(err.Error(), "secret") {
+				t.Fatalf("the error quotes the answer: %v", err)
+			}
+			return
+		}
+		br := bufio.NewReader(bytes.NewReader(wire))
+		var resp *http.Response
+		for {
+			resp, err = http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+			if err != nil {
+				t.Fatalf("readAnswer took an answer net/http refuses (%v): %q", err, wire)
+			}
+			if resp.StatusCode >= 200 {
+				break
+			}
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		// net/http checks the trailer after the last chunk more closely;
+		// readAnswer only skips it (the body is whole either way).
+		if err != nil && !strings.Contains(err.Error(), "trailer") {
+			t.Fatalf("readAnswer read a body net/http cannot (%v): %q", err, wire)
+		}
+		if resp.StatusCode != code || !bytes.Equal(body, sl.buf.Bytes()) {
+			t.Fatalf("readAnswer: %d %q; net/http: %d %q; answer %q", code, sl.buf.Bytes(), resp.StatusCode, body, wire)
+		}
+	})
+}
+
+// TestTransportRedialsWhatTheServerClosed: a keep-alive connection the
+// server closed while it sat idle in the pool costs no failed read: the
+// request is made again on a new connection.
+func TestTransportRedialsWhatTheServerClosed(t *testing.T) {
+	srv := newStatusServer(t, serveBody(nginxBody))
+	src := newSource(t, Options{URL: srv.URL})
+	for i := range 3 {
+		_, err := src.Read(t.Context())
+		require.NoError(t, err, "read %d", i)
+		srv.CloseClientConnections() // as a server does at its keep-alive timeout
+	}
+	assert.EqualValues(t, 3, srv.conns.Load())
+}
+
+// TestTransportTakesAnIdleTimeoutAnswer: a server that gave up on an idle
+// connection with 408 Request Timeout (as some do) has the request made
+// again on a new connection.
+func TestTransportTakesAnIdleTimeoutAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				readRequest := func() bool { _, err := http.ReadRequest(br); return err == nil }
+				if !readRequest() {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(nginxBody), nginxBody)
+				if n == 1 { // then gives up on the idle connection, as the next request arrives
+					readRequest()
+					io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+				}
+			}()
+		}
+	}()
+	src := newSource(t, Options{URL: "http://" + ln.Addr().String() + "/"})
+	for range 2 {
+		r, err := src.Read(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 291.0, r.Value)
+	}
+	assert.EqualValues(t, 2, accepted.Load())
+}
+
+// TestTransportHonoursConnectionClose: a server that closes after every
+// answer is read on a new connection each time.
+func TestTransportHonoursConnectionClose(t *testing.T) {
+	srv := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		serveBody(nginxBody)(w, r)
+	})
+	src := newSource(t, Options{URL: srv.URL})
+	for range 3 {
+		_, err := src.Read(t.Context())
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 3, srv.conns.Load())
+}
+
+// TestTransportCancelEndsARead: a read hung on a server that does not
+// answer ends as soon as its context is cancelled, long before its
+// timeout, whether the Source watches its context (a Source's reads) or
+// the request does (a TaskSource's).
+func TestTransportCancelEndsARead(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := newStatusServer(t, func(_ http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	tr := NewTransport(false)
+	src := newSource(t, Options{URL: srv.URL, Timeout: time.Hour, Transport: tr})
+	reads := map[string]func(context.Context) error{
+		"Source": func(ctx context.Context) error { _, err := src.Read(ctx); return err },
+		"request": func(ctx context.Context) error {
+			_, err := tr.get(ctx, nil, src.ep, time.Hour, &slot{}, DefaultMaxBody)
+			return err
+		},
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- read(ctx) }()
+			<-arrived
+			cancel()
+			failsafe := time.NewTimer(10 * time.Second)
+			defer failsafe.Stop()
+			select {
+			case err := <-done:
+				assert.ErrorIs(t, err, context.Canceled)
+			case <-failsafe.C:
+				t.Fatal("the read went on after its context was cancelled")
+			}
+		})
+	}
+}
+
+// TestTransportLeavesProxiedRequestsToHTTP: a status URL the proxy
+// setting sends through a proxy is read through HTTP, which speaks to the
+// proxy.
+func TestTransportLeavesProxiedRequestsToHTTP(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := newStatusServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.IsAbs() { // a proxy is asked for the whole URL
+			proxied.Add(1)
+		}
+		serveBody(nginxBody)(w, r)
+	})
+	proxyURL, err := url.Parse(proxy.URL)
+	require.NoError(t, err)
+	tr := NewTransport(false)
+	tr.HTTP.Proxy = http.ProxyURL(proxyURL)
+	src := newSource(t, Options{URL: "http://status.example.test/nginx-status", Transport: tr})
+	assert.Nil(t, src.ep)
+	r, err := src.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 291.0, r.Value)
+	assert.EqualValues(t, 1, proxied.Load())
+}
+
+// TestTransportPool: the idle pool keeps at most MaxIdleConnsPerHost a
+// host and MaxIdleConns in all, closing the rest, and sweeps out the
+// connections idle for longer than IdleConnTimeout.
+func TestTransportPool(t *testing.T) {
+	tr := NewTransport(false)
+	tr.HTTP.MaxIdleConnsPerHost, tr.HTTP.MaxIdleConns = 2, 3
+	newConn := func() *conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return &conn{nc: a}
+	}
+	isClosed := func(c *conn) bool {
+		c.nc.SetDeadline(time.Now())
+		_, err := c.nc.Read(make([]byte, 1))
+		return errors.Is(err, io.ErrClosedPipe)
+	}
+	a1, a2, a3, b1, c1 := newConn(), newConn(), newConn(), newConn(), newConn()
+	tr.put("a", a1)
+	tr.put("a", a2)
+	tr.put("a", a3)
+	assert.True(t, isClosed(a3), "over the host's cap")
+	tr.put("b", b1)
+	tr.put("c", c1)
+	assert.True(t, isClosed(c1), "over the cap in all")
+	assert.Same(t, a2, tr.take("a", time.Now()), "the most recently used first")
+	assert.Same(t, a1, tr.take("a", time.Now()))
+	assert.Nil(t, tr.take("a", time.Now()))
+
+	tr.put("a", a1)
+	a1.idleSince = time.Now().Add(-2 * tr.HTTP.IdleConnTimeout)
+	tr.swept = time.Time{}
+	tr.put("a", a2) // sweeps
+	assert.True(t, isClosed(a1), "idle for too long")
+	assert.False(t, isClosed(a2))
+	assert.Same(t, a2, tr.take("a", time.Now()))
+	assert.Nil(t, tr.take("a", time.Now()))
+}
+
+// BenchmarkReadNetHTTP is BenchmarkRead through net/http's transport, for
+// comparison.
+func BenchmarkReadNetHTTP(b *testing.B) {
+	srv := httptest.NewServer(serveBody(nginxBody))
+	b.Cleanup(srv.Close)
+	src, err := New(Options{URL: srv.URL + "/nginx-status", AuthHeader: testHeader, AuthValue: testSecret, Timeout: 5 * time.Second,
+		Transport: NewTransport(false).HTTP})
+	require.NoError(b, err)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := src.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// rawServer answers every request on every connection with answer, as
+// fast as it can and allocating nothing per request, so that a benchmark
+// or an allocation count measures the client alone.
+func rawServer(t testing.TB, answer []byte) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadSlice('\n')
+					if err != nil {
+						return
+					}
+					if len(line) <= 2 { // the blank line that ends a request
+						if _, err := c.Write(answer); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/nginx-status"
+}
+
+var nginxAnswer = fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: keep-alive\r\n\r\n%s",
+	len(nginxBody), nginxBody)
+
+// TestReadAllocatesNothing: a Source's read through its Transport, on a
+// kept-alive connection and the same context, allocates nothing.
+func TestReadAllocatesNothing(t *testing.T) {
+	src := newSource(t, Options{URL: rawServer(t, nginxAnswer), AuthHeader: testHeader, AuthValue: testSecret})
+	ctx := t.Context()
+	var err error
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err = src.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+// BenchmarkReadRaw is BenchmarkRead against a server that costs next to
+// nothing: the client's own cost.
+func BenchmarkReadRaw(b *testing.B) {
+	for name, rt := range map[string]http.RoundTripper{"Transport": NewTransport(false), "net/http": NewTransport(false).HTTP} {
+		b.Run(name, func(b *testing.B) {
+			src, err := New(Options{URL: rawServer(b, nginxAnswer), AuthHeader: testHeader, AuthValue: testSecret,
+				Timeout: 5 * time.Second, Transport: rt})
+			require.NoError(b, err)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := src.Read(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
