@@ -41,15 +41,16 @@ func ExampleNew() {
 	}))
 	defer nginx.Close()
 
-	// One shared client for every source; NewClient(true) verifies TLS.
-	client := stubstatus.NewClient(false)
+	// One transport shared by every source: its kept-alive connections
+	// serve them all. NewTransport(true) verifies TLS.
+	tr := stubstatus.NewTransport(false)
 	src, err := stubstatus.New(stubstatus.Options{
 		URL:        nginx.URL + "/nginx-status",
 		AuthHeader: "Status-Auth-Key",
 		AuthValue:  "hogefuga",
 		Metric:     stubstatus.MetricBusy,
 		Timeout:    3 * time.Second, // the check interval
-		Client:     client,
+		Transport:  tr,
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -82,11 +83,11 @@ func ExampleNewTaskSource() {
 		}, nil
 	})
 	src, err := stubstatus.NewTaskSource(stubstatus.TaskOptions{
-		Service: scaler.ServiceID{Cluster: "example-app", Name: "example-app"},
-		Lister:  lister,
-		URL:     fmt.Sprintf("http://{ip}:%d/nginx-status", port),
-		Timeout: 3 * time.Second, // the whole read of every task
-		Client:  stubstatus.NewClient(false),
+		Service:   scaler.ServiceID{Cluster: "example-app", Name: "example-app"},
+		Lister:    lister,
+		URL:       fmt.Sprintf("http://{ip}:%d/nginx-status", port),
+		Timeout:   3 * time.Second, // the whole read of every task
+		Transport: stubstatus.NewTransport(false),
 	})
 	if err != nil {
 		fmt.Println(err)
