@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,12 +24,41 @@ const cluster = "load"
 
 func serviceName(i int) string { return "svc-" + strconv.Itoa(i) }
 
+// putServices puts lay's services on the wire server, in cluster: with
+// two running tasks each (their count only), or with lay.tasks > 0 that many
+// running tasks each, task k of service i at taskAddr(i, k). It returns the
+// service of each task ID.
+func putServices(aws *awstest.Server, lay layout) map[string]int {
+	aws.AddCluster(cluster)
+	n := int32(max(lay.tasks, 2))
+	taskService := map[string]int{}
+	for i := range lay.services {
+		aws.PutService(cluster, serviceName(i), awstest.Service{Desired: n, Running: n})
+		for k := range lay.tasks {
+			aws.PutTask(cluster, awstest.Task{ID: taskID(i, k), Service: serviceName(i), PrivateIP: taskAddr(i, k).String()})
+			taskService[taskID(i, k)] = i
+		}
+	}
+	return taskService
+}
+
 // writeConfig writes a config document of n services, service i reading
 // statusURL(i) every interval, with the given threshold.
 func writeConfig(path string, n int, interval time.Duration, threshold int, statusURL func(int) string) error {
 	return writeConfigWith(path, n, func(i int) string {
 		return fmt.Sprintf(`{"StatusUrl": %q, "ScaleoutThreshold": %d, "CheckInterval": %q, "EcsClusterName": %q, "EcsServiceName": %q}`,
 			statusURL(i), threshold, interval.String(), cluster, serviceName(i))
+	})
+}
+
+// writeTaskConfig writes a config document of n services, service i
+// reading each of its tasks at taskURL(i) (a TaskStatusUrl template) every
+// interval, with the given threshold; no StatusUrl, so no fallback hides a
+// service whose tasks are not listed.
+func writeTaskConfig(path string, n int, interval time.Duration, threshold int, taskURL func(int) string) error {
+	return writeConfigWith(path, n, func(i int) string {
+		return fmt.Sprintf(`{"TaskStatusUrl": %q, "ScaleoutThreshold": %d, "CheckInterval": %q, "EcsClusterName": %q, "EcsServiceName": %q}`,
+			taskURL(i), threshold, interval.String(), cluster, serviceName(i))
 	})
 }
 
@@ -151,9 +181,13 @@ type side struct {
 	peakRSS      int64  // highest VmRSS sampled during the window
 	tr           *traffic
 	failedReads  int
-	checkedFirst time.Duration // from the process start to its last service's first check
+	checkedFirst time.Duration // from the process start to its last pair's first request
+	// checks is the binary's checks in the window, from its metrics (per-task
+	// mode only; zero when not measured).
+	checks checkCounts
 }
 
+// perCheck is the CPU per request (per check, with one request a check).
 func (s side) perCheck() time.Duration {
 	if s.tr.requests == 0 {
 		return 0
@@ -161,17 +195,34 @@ func (s side) perCheck() time.Duration {
 	return s.cpu / time.Duration(s.tr.requests)
 }
 
+// tasksSeen is what the wire server and the access log tell of per-task
+// reading's start.
+type tasksSeen struct {
+	listedBy      time.Duration // from the binary's start to the last service's first DescribeTasks
+	listed        int           // services whose tasks were described at least once
+	listCalls     int           // ListTasks and DescribeTasks calls, the whole run
+	windowCalls   int           // of which in the window
+	peak          int           // the most in one second
+	waited        time.Duration // how long the harness waited for every pair to be read
+	readBeforeWin int           // pairs read before the warm-up began
+}
+
 func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 	nginxBin, err := findNginx(o.nginx)
 	if err != nil {
 		return err
+	}
+	lay := layout{services: o.services, tasks: o.tasks}
+	if need := 3*lay.pairs() + 256; o.tasks > 0 && need > nofile() {
+		return fmt.Errorf("-services %d -tasks %d needs about %d open files in nginx (a listening socket and two connections a task), more than the %d allowed here (ulimit -Hn)",
+			o.services, o.tasks, need, nofile())
 	}
 	dir, bin, cleanup, err := workdir(o, stdout)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	ng, err := startNginx(nginxBin, dir, min(4*o.services+1024, nofile()))
+	ng, err := startNginx(nginxBin, dir, min(4*lay.pairs()+1024, nofile()), lay.addrs())
 	if err != nil {
 		return err
 	}
@@ -184,18 +235,28 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 
 	aws := awstest.Start()
 	defer aws.Close()
-	aws.AddCluster(cluster)
-	for i := range o.services {
-		aws.PutService(cluster, serviceName(i), awstest.Service{Desired: 2, Running: 2})
-	}
+	taskService := putServices(aws, lay)
 	cfgPath := filepath.Join(dir, "config.json")
-	if err := writeConfig(cfgPath, o.services, o.interval, 1_000_000_000, func(i int) string {
-		return "http://" + ng.addr + "/a/" + strconv.Itoa(i)
-	}); err != nil {
+	port := strconv.Itoa(ng.port)
+	if o.tasks == 0 {
+		err = writeConfig(cfgPath, o.services, o.interval, 1_000_000_000, func(i int) string {
+			return "http://" + ng.addr + "/a/" + strconv.Itoa(i)
+		})
+	} else {
+		err = writeTaskConfig(cfgPath, o.services, o.interval, 1_000_000_000, func(i int) string {
+			return "http://{ip}:" + port + "/a/" + strconv.Itoa(i)
+		})
+	}
+	if err != nil {
 		return err
 	}
 	if st, err := os.Stat(cfgPath); err == nil {
-		fmt.Fprintf(stdout, "config: %d services, %d bytes; nginx on %s\n", o.services, st.Size(), ng.addr)
+		if o.tasks == 0 {
+			fmt.Fprintf(stdout, "config: %d services, %d bytes; nginx on %s\n", o.services, st.Size(), ng.addr)
+		} else {
+			fmt.Fprintf(stdout, "config: %d services of %d tasks each (TaskStatusUrl), %d bytes; nginx on port %d of %d loopback addresses, %s to %s\n",
+				o.services, o.tasks, st.Size(), ng.port, lay.pairs(), taskAddr(0, 0), taskAddr(o.services-1, o.tasks-1))
+		}
 	}
 
 	bc, blog, closeLog, err := startBinary(o, bin, dir, cfgPath, aws, true)
@@ -211,8 +272,12 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		args := []string{"-as-poller", "-services", strconv.Itoa(o.services),
-			"-interval", o.interval.String(), "-target", "http://" + ng.addr + "/p/"}
+		target := "http://" + ng.addr + "/p/"
+		if o.tasks > 0 {
+			target = "http://{ip}:" + port + "/p/"
+		}
+		args := []string{"-as-poller", "-services", strconv.Itoa(o.services), "-tasks", strconv.Itoa(o.tasks),
+			"-interval", o.interval.String(), "-target", target}
 		if o.pollerProfile != "" {
 			args = append(args, "-poller-profile", o.pollerProfile)
 		}
@@ -246,6 +311,12 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 	}
+	var ts tasksSeen
+	if o.tasks > 0 {
+		if ts.readBeforeWin, ts.waited, err = waitPairs(ctx, o, lay, ng.accessLog, bc, stdout); err != nil {
+			return err
+		}
+	}
 	if err := sleepAlive(ctx, o.warmup, bc); err != nil {
 		return err
 	}
@@ -254,6 +325,14 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 	if pc != nil {
 		procs = append(procs, pc)
 	}
+	// The binary's checks, from its metrics, outside the CPU window.
+	var checks0 checkCounts
+	if o.tasks > 0 {
+		if checks0, err = scrapeChecks(ctx, snap.addr); err != nil {
+			return err
+		}
+	}
+	atFrom := blog.snapshot()
 	from := time.Now()
 	cpu0 := make([]time.Duration, len(procs))
 	for i, c := range procs {
@@ -286,6 +365,14 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 		sides[i] = side{cpu: cpu1 - cpu0[i], mem: m, peakRSS: max(peak[i], m.RSS)}
+	}
+	atTo := blog.snapshot()
+	if o.tasks > 0 {
+		checks1, err := scrapeChecks(ctx, snap.addr)
+		if err != nil {
+			return err
+		}
+		sides[0].checks = checkCounts{all: checks1.all - checks0.all, failed: checks1.failed - checks0.failed}
 	}
 	if o.hold > 0 {
 		fmt.Fprintf(stdout, "holding for %v\n", o.hold)
@@ -323,26 +410,146 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	snap = blog.snapshot()
 	sides[0].tr, sides[0].failedReads = tr['a'], snap.readFailed
-	sides[0].checkedFirst = lastFirst(tr['a'], o.services, bc.started)
+	sides[0].checkedFirst = lastFirst(tr['a'], lay, bc.started)
 	if pc != nil {
 		sides[1].tr, sides[1].failedReads = tr['p'], int(pr.Failures)
-		sides[1].checkedFirst = lastFirst(tr['p'], o.services, pc.started)
+		sides[1].checkedFirst = lastFirst(tr['p'], lay, pc.started)
+	}
+	if o.tasks > 0 {
+		ts = listingSeen(ts, aws, taskService, o.services, bc.started, from, to)
 	}
 	report(stdout, o, to.Sub(from), bc, snap, aws, sides)
-	return loadErrors(o, snap, sides, pr)
+	if o.tasks > 0 {
+		reportTasks(stdout, o, snap, atFrom, atTo, ts)
+	}
+	return loadErrors(o, lay, snap, sides, pr)
 }
 
-// lastFirst is how long after start the last of n services was first
-// checked; -1 when some never was.
-func lastFirst(t *traffic, n int, start time.Time) time.Duration {
-	if len(t.first) < n {
+// waitPairs waits, at most o.tasksWait, until the binary has read every
+// (service, task) pair once, following the access log; it returns how many
+// pairs were read and how long it waited, and says so.
+func waitPairs(ctx context.Context, o options, lay layout, accessLog string, bc *child, stdout io.Writer) (int, time.Duration, error) {
+	fol := newPairFollower(accessLog)
+	start := time.Now()
+	deadline := start.Add(o.tasksWait)
+	next := start.Add(10 * time.Second)
+	for {
+		if err := fol.poll(); err != nil {
+			return 0, 0, err
+		}
+		n := fol.read(lay)
+		switch {
+		case n >= lay.pairs():
+			fmt.Fprintf(stdout, "every (service, task) pair read once, %.1f s after the start-up state read (%.1f s after exec)\n",
+				time.Since(start).Seconds(), time.Since(bc.started).Seconds())
+			return n, time.Since(start), nil
+		case time.Now().After(deadline):
+			fmt.Fprintf(stdout, "only %d of %d (service, task) pairs read within -tasks-wait %v: measuring anyway\n", n, lay.pairs(), o.tasksWait)
+			return n, time.Since(start), nil
+		case time.Now().After(next):
+			next = next.Add(10 * time.Second)
+			fmt.Fprintf(stdout, "  %d of %d (service, task) pairs read after %.0f s\n", n, lay.pairs(), time.Since(start).Seconds())
+		}
+		// nginx writes its log out every second.
+		if err := sleepAlive(ctx, 250*time.Millisecond, bc); err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+// scrapeChecks reads the binary's checks so far from its /metrics.
+func scrapeChecks(ctx context.Context, addr string) (checkCounts, error) {
+	if addr == "" {
+		return checkCounts{}, errors.New("the binary logged no \"listening\" address to read its metrics from")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return checkCounts{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return checkCounts{}, fmt.Errorf("the binary's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return checkCounts{}, fmt.Errorf("the binary's metrics: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return checkCounts{}, fmt.Errorf("the binary's metrics: HTTP %d", resp.StatusCode)
+	}
+	return parseChecks(b)
+}
+
+// listingSeen adds to ts what the wire server saw of the task listing:
+// when each service's tasks were first described, and the calls made.
+func listingSeen(ts tasksSeen, aws *awstest.Server, taskService map[string]int, services int, started, from, to time.Time) tasksSeen {
+	calls := aws.Calls("ListTasks", "DescribeTasks")
+	slices.SortFunc(calls, func(a, b awstest.Call) int { return a.Time.Compare(b.Time) })
+	ts.listCalls = len(calls)
+	ts.peak, _ = peakPerSecond(calls)
+	first := map[int]time.Time{}
+	for _, c := range calls {
+		if !c.Time.Before(from) && !c.Time.After(to) {
+			ts.windowCalls++
+		}
+		if c.Operation != "DescribeTasks" || c.Status != http.StatusOK {
+			continue
+		}
+		ids, _ := c.Params["tasks"].([]any)
+		for _, id := range ids {
+			arn, _ := id.(string)
+			svc, ok := taskService[arn[strings.LastIndexByte(arn, '/')+1:]]
+			if _, seen := first[svc]; ok && !seen {
+				first[svc] = c.Time
+			}
+		}
+	}
+	ts.listed = len(first)
+	for _, t := range first {
+		ts.listedBy = max(ts.listedBy, t.Sub(started))
+	}
+	if ts.listed < services {
+		ts.listedBy = -1
+	}
+	return ts
+}
+
+// lastFirst is how long after start the last of lay's pairs was first
+// read; -1 when some never was.
+func lastFirst(t *traffic, lay layout, start time.Time) time.Duration {
+	var last int64
+	n := 0
+	for p, ms := range t.first {
+		if lay.valid(p) {
+			n++
+			last = max(last, ms)
+		}
+	}
+	if n < lay.pairs() {
 		return -1
 	}
-	var last int64
-	for _, ms := range t.first {
-		last = max(last, ms)
-	}
 	return time.UnixMilli(last).Sub(start)
+}
+
+// pairsRead counts lay's pairs t read at least once, and those it read that
+// lay does not make (a request at another service's task, or at the wrong
+// address), with an example of the latter.
+func pairsRead(t *traffic, lay layout) (read, wrong int, example pair) {
+	for p := range t.first {
+		switch {
+		case lay.valid(p):
+			read++
+		case wrong == 0 || p.service < example.service || p.service == example.service && p.addr.Less(example.addr):
+			wrong++
+			example = p
+		default:
+			wrong++
+		}
+	}
+	return read, wrong, example
 }
 
 func lastLine(b []byte) []byte {
@@ -351,7 +558,7 @@ func lastLine(b []byte) []byte {
 }
 
 // loadErrors is the run's failure, if any: never a timing.
-func loadErrors(o options, snap logSeen, sides []side, pr pollerResult) error {
+func loadErrors(o options, lay layout, snap logSeen, sides []side, pr pollerResult) error {
 	var errs []error
 	b := sides[0]
 	if b.tr.requests == 0 {
@@ -360,11 +567,25 @@ func loadErrors(o options, snap logSeen, sides []side, pr pollerResult) error {
 	if b.failedReads > 0 {
 		errs = append(errs, fmt.Errorf("the binary logged %d failed reads, e.g. %s", b.failedReads, strings.Join(snap.failLines, "\n")))
 	}
+	if snap.unanswered > 0 {
+		errs = append(errs, fmt.Errorf("the binary logged \"tasks did not answer\" %d times, e.g. %s", snap.unanswered, strings.Join(snap.unansweredLines, "\n")))
+	}
 	if b.tr.errors > 0 {
 		errs = append(errs, fmt.Errorf("nginx answered %d of the binary's requests with a status other than 200", b.tr.errors))
 	}
-	if len(b.tr.first) < o.services {
-		errs = append(errs, fmt.Errorf("only %d of %d services were ever checked", len(b.tr.first), o.services))
+	what := "services were ever checked"
+	if o.tasks > 0 {
+		what = "(service, task) pairs were ever read"
+	}
+	for i, s := range sides {
+		name := []string{"the binary", "the poller"}[i]
+		read, wrong, ex := pairsRead(s.tr, lay)
+		if read < lay.pairs() {
+			errs = append(errs, fmt.Errorf("%s: only %d of %d %s", name, read, lay.pairs(), what))
+		}
+		if wrong > 0 {
+			errs = append(errs, fmt.Errorf("%s read %d (service, address) pairs the run does not make, e.g. service %d at %s", name, wrong, ex.service, ex.addr))
+		}
 	}
 	if snap.unreadable > 0 {
 		errs = append(errs, fmt.Errorf("the preflight found %d services not readable", snap.unreadable))
@@ -385,7 +606,11 @@ func loadErrors(o options, snap logSeen, sides []side, pr pollerResult) error {
 }
 
 func report(w io.Writer, o options, window time.Duration, bc *child, snap logSeen, aws *awstest.Server, sides []side) {
-	fmt.Fprintf(w, "\n%d services, CheckInterval %v, window %.1f s\n", o.services, o.interval, window.Seconds())
+	if o.tasks == 0 {
+		fmt.Fprintf(w, "\n%d services, CheckInterval %v, window %.1f s\n", o.services, o.interval, window.Seconds())
+	} else {
+		fmt.Fprintf(w, "\n%d services of %d tasks (%d pairs), CheckInterval %v, window %.1f s\n", o.services, o.tasks, o.services*o.tasks, o.interval, window.Seconds())
+	}
 	row := func(name string, f func(s side) string, ratio func(b, p side) string) {
 		fmt.Fprintf(w, "  %-28s", name)
 		for _, s := range sides {
@@ -406,20 +631,48 @@ func report(w io.Writer, o options, window time.Duration, bc *child, snap logSee
 	}
 	fmt.Fprintln(w)
 	mb := func(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
-	row("checks in window", func(s side) string { return strconv.Itoa(s.tr.requests) }, nil)
+	µs := func(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1e3) }
+	perTask := o.tasks > 0
+	if !perTask {
+		row("checks in window", func(s side) string { return strconv.Itoa(s.tr.requests) }, nil)
+	} else {
+		row("requests in window", func(s side) string { return strconv.Itoa(s.tr.requests) }, nil)
+		row("requests per check", func(s side) string {
+			if s.checks.all <= 0 {
+				return "1"
+			}
+			return fmt.Sprintf("%.2f (T=%d)", float64(s.tr.requests)/float64(s.checks.all), o.tasks)
+		}, nil)
+	}
 	row("connections used / opened", func(s side) string { return fmt.Sprintf("%d / %d", s.tr.conns, s.tr.newConns) }, nil)
 	row("CPU in window", func(s side) string { return fmt.Sprintf("%.2f s", s.cpu.Seconds()) }, nil)
-	row("CPU per check", func(s side) string { return fmt.Sprintf("%.1f µs", float64(s.perCheck().Nanoseconds())/1e3) },
+	name := "CPU per check"
+	if perTask {
+		name = "CPU per request"
+	}
+	row(name, func(s side) string { return µs(s.perCheck()) },
 		func(b, p side) string {
 			if p.perCheck() == 0 {
 				return ""
 			}
 			return fmt.Sprintf("%.2f", float64(b.perCheck())/float64(p.perCheck()))
 		})
+	if perTask {
+		row("CPU per check", func(s side) string {
+			if s.checks.all <= 0 {
+				return "-"
+			}
+			return µs(s.cpu / time.Duration(s.checks.all))
+		}, nil)
+	}
 	row("RSS end / peak / HWM (MB)", func(s side) string {
 		return fmt.Sprintf("%s / %s / %s", mb(s.mem.RSS), mb(s.peakRSS), mb(s.mem.HWM))
 	}, func(b, p side) string { return fmt.Sprintf("%.2f (RSS end)", float64(b.mem.RSS)/float64(p.mem.RSS)) })
-	row("period p50 / p99 / max (s)", func(s side) string {
+	name = "period p50 / p99 / max (s)"
+	if perTask {
+		name = "period of a pair p50/p99/max"
+	}
+	row(name, func(s side) string {
 		st := summarise(s.tr.periods, o.interval)
 		return fmt.Sprintf("%.3f / %.3f / %.3f", st.p50, st.p99, st.max)
 	}, nil)
@@ -428,7 +681,19 @@ func report(w io.Writer, o options, window time.Duration, bc *child, snap logSee
 		return fmt.Sprintf("%d of %d", st.late, st.n)
 	}, nil)
 	row("failed reads (whole run)", func(s side) string { return strconv.Itoa(s.failedReads) }, nil)
-	row("all checked once after", func(s side) string {
+	if perTask {
+		row("failed checks in window", func(s side) string {
+			if s.checks.all <= 0 {
+				return "-"
+			}
+			return strconv.FormatInt(s.checks.failed, 10)
+		}, nil)
+	}
+	name = "all checked once after"
+	if perTask {
+		name = "all pairs read once after"
+	}
+	row(name, func(s side) string {
 		if s.checkedFirst < 0 {
 			return "never"
 		}
@@ -440,6 +705,27 @@ func report(w io.Writer, o options, window time.Duration, bc *child, snap logSee
 	peak, _ := peakPerSecond(calls)
 	fmt.Fprintf(w, "  start: ready %.2f s after exec; state of %d services read (%d not readable) by %.2f s, in %d DescribeServices calls (peak %d in one second)\n",
 		snap.readyAt.Sub(bc.started).Seconds(), snap.preflight, snap.unreadable, snap.preflightT.Sub(bc.started).Seconds(), len(calls), peak)
+}
+
+// reportTasks reports how per-task reading started and went: the listing,
+// the wait for every pair, and the binary's per-task log lines (over the
+// whole run, and in the window: from atFrom to atTo).
+func reportTasks(w io.Writer, o options, snap, atFrom, atTo logSeen, ts tasksSeen) {
+	listed := "never, for some"
+	if ts.listedBy >= 0 {
+		listed = fmt.Sprintf("by %.2f s after exec", ts.listedBy.Seconds())
+	}
+	fmt.Fprintf(w, "  tasks: every service's tasks listed %s (%d of %d services); %d ListTasks+DescribeTasks calls in all, %d in the window, peak %d in one second\n",
+		listed, ts.listed, o.services, ts.listCalls, ts.windowCalls, ts.peak)
+	fmt.Fprintf(w, "  tasks: waited %.1f s after the state read for every pair to be read (%d of %d were)\n",
+		ts.waited.Seconds(), ts.readBeforeWin, o.services*o.tasks)
+	fmt.Fprintf(w, "  log, whole run (window): metric read failed %d (%d), still failing %d (%d), recovered %d (%d), tasks did not answer %d (%d), tasks not listed %d (%d)\n",
+		snap.readFailed, atTo.readFailed-atFrom.readFailed, snap.stillFailing, atTo.stillFailing-atFrom.stillFailing,
+		snap.recovered, atTo.recovered-atFrom.recovered, snap.unanswered, atTo.unanswered-atFrom.unanswered,
+		snap.notListed, atTo.notListed-atFrom.notListed)
+	if len(snap.notListedLines) > 0 {
+		fmt.Fprintf(w, "  e.g. %s\n", snap.notListedLines[0])
+	}
 }
 
 // peakPerSecond returns the most calls received within any one second

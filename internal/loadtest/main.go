@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -42,6 +43,8 @@ import (
 type options struct {
 	mode      string
 	services  int
+	tasks     int
+	tasksWait time.Duration
 	interval  time.Duration
 	duration  time.Duration
 	warmup    time.Duration
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.mode, "mode", "load", "load: CPU, memory and schedule beside a plain poller; spike: time from a jump in Active connections to UpdateService")
 	fs.IntVar(&o.services, "services", 1000, "number of services (load), or of services spiking at once (spike)")
+	fs.IntVar(&o.tasks, "tasks", 0, fmt.Sprintf("per-task mode (load): every service has this many running tasks (at most %d), each on a loopback address of its own, read through TaskStatusUrl; 0 reads StatusUrl", maxTasks))
+	fs.DurationVar(&o.tasksWait, "tasks-wait", 0, "per-task mode: wait at most this long after the start-up state read for every (service, task) pair to be read once, before the warm-up (default: 1 min + 2 s a service, as listing is paced at 2 ECS calls a second)")
 	fs.DurationVar(&o.interval, "interval", time.Second, "CheckInterval of every service (spike mode: 250ms is a good choice)")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window (load mode)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "wait this long after the start-up state read before measuring (default: 3 intervals, at least 10 s: start-up garbage collected, memory returned)")
@@ -84,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.extraArgs, "binary-args", "", "extra arguments for the binary's run command, space separated (e.g. -log-level=warn)")
 	fs.StringVar(&o.extraEnv, "binary-env", "", "extra environment for the binary, space separated KEY=value (e.g. GOGC=50)")
 	fs.BoolVar(&o.asPoller, "as-poller", false, "internal: be the plain poller")
-	fs.StringVar(&o.target, "target", "", "internal: the poller's base URL; service i is <target><i>")
+	fs.StringVar(&o.target, "target", "", "internal: the poller's base URL; service i is <target><i>, with {ip} replaced by each task's address under -tasks")
 	fs.StringVar(&o.pollerProfile, "poller-profile", "", "write the plain poller's CPU profile (go tool pprof) to this `file`, to compare it with the binary's")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -120,6 +125,16 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf(`-mode must be "load" or "spike", got %q`, o.mode)
 	case o.services < 1:
 		return fmt.Errorf("-services must be >= 1, got %d", o.services)
+	case o.tasks < 0 || o.tasks > maxTasks:
+		return fmt.Errorf("-tasks must be between 0 and %d, got %d", maxTasks, o.tasks)
+	case o.tasks > 0 && o.mode != "load":
+		return fmt.Errorf("-tasks applies to -mode load only, not %q", o.mode)
+	case o.tasks > 0 && o.services > maxTaskServices:
+		return fmt.Errorf("-services must be at most %d with -tasks (each service's tasks take a /24 of 127.0.0.0/8), got %d", maxTaskServices, o.services)
+	case o.tasksWait < 0:
+		return fmt.Errorf("-tasks-wait must be >= 0, got %v", o.tasksWait)
+	case o.asPoller && o.tasks > 0 && strings.Count(o.target, "{ip}") != 1:
+		return fmt.Errorf("-as-poller -tasks needs a -target with {ip} once, got %q", o.target)
 	case o.interval < 100*time.Millisecond:
 		return fmt.Errorf("-interval must be >= 100ms (the engine's minimum CheckInterval), got %v", o.interval)
 	case o.duration <= 0:
@@ -131,6 +146,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	if o.warmup == 0 {
 		o.warmup = max(3*o.interval, 10*time.Second)
+	}
+	if o.tasksWait == 0 {
+		o.tasksWait = time.Minute + time.Duration(o.services)*2*time.Second
 	}
 	return nil
 }

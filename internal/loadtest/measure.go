@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -96,19 +97,27 @@ func parseStatus(b []byte) (memory, error) {
 
 // request is one line of the nginx access log.
 type request struct {
-	at      time.Time // when nginx sent the answer (millisecond resolution)
-	conn    int64     // nginx's serial number of the connection
-	client  byte      // 'a' for the binary, 'p' for the poller
-	service int       // i of /a/<i> or /p/<i>
-	status  int       // HTTP status
+	at      time.Time  // when nginx sent the answer (millisecond resolution)
+	conn    int64      // nginx's serial number of the connection
+	addr    netip.Addr // the address the request came to ($server_addr)
+	client  byte       // 'a' for the binary, 'p' for the poller
+	service int        // i of /a/<i> or /p/<i>
+	status  int        // HTTP status
 }
 
-// parseRequest reads an access log line "<msec> <connection> <uri>
-// <status>", e.g. "1700000000.123 5 /a/17 200".
+// pair is what one series of checks reads: a service at one address (its
+// task's in per-task mode, else 127.0.0.1).
+type pair struct {
+	service int
+	addr    netip.Addr
+}
+
+// parseRequest reads an access log line "<msec> <connection> <server
+// address> <uri> <status>", e.g. "1700000000.123 5 127.1.0.1 /a/17 200".
 func parseRequest(line []byte) (request, error) {
 	f := bytes.Fields(line)
-	if len(f) != 4 {
-		return request{}, fmt.Errorf("access log: want 4 fields, got %q", line)
+	if len(f) != 5 {
+		return request{}, fmt.Errorf("access log: want 5 fields, got %q", line)
 	}
 	sec, frac, ok := bytes.Cut(f[0], []byte("."))
 	s, err1 := strconv.ParseInt(string(sec), 10, 64)
@@ -120,7 +129,11 @@ func parseRequest(line []byte) (request, error) {
 	if err != nil {
 		return request{}, fmt.Errorf("access log: connection %q: %w", f[1], err)
 	}
-	uri := f[2]
+	addr, err := netip.ParseAddr(string(f[2]))
+	if err != nil {
+		return request{}, fmt.Errorf("access log: server address %q: %w", f[2], err)
+	}
+	uri := f[3]
 	if len(uri) < 4 || uri[0] != '/' || (uri[1] != 'a' && uri[1] != 'p') || uri[2] != '/' {
 		return request{}, fmt.Errorf("access log: URI %q is not /a/<i> or /p/<i>", uri)
 	}
@@ -128,30 +141,31 @@ func parseRequest(line []byte) (request, error) {
 	if err != nil || svc < 0 {
 		return request{}, fmt.Errorf("access log: URI %q is not /a/<i> or /p/<i>", uri)
 	}
-	status, err := strconv.Atoi(string(f[3]))
+	status, err := strconv.Atoi(string(f[4]))
 	if err != nil {
-		return request{}, fmt.Errorf("access log: status %q: %w", f[3], err)
+		return request{}, fmt.Errorf("access log: status %q: %w", f[4], err)
 	}
-	return request{at: time.Unix(s, ms*int64(time.Millisecond)), conn: conn, client: uri[1], service: svc, status: status}, nil
+	return request{at: time.Unix(s, ms*int64(time.Millisecond)), conn: conn, addr: addr, client: uri[1], service: svc, status: status}, nil
 }
 
 // traffic is what one client did, from the access log.
 type traffic struct {
-	requests int           // answered in the window
-	errors   int           // of which not 200
-	periods  []float64     // seconds between consecutive requests of one service, both in the window
-	first    map[int]int64 // service -> Unix ms of its first request (at any time)
-	last     int64         // Unix ms of the latest request (at any time)
+	requests int            // answered in the window
+	errors   int            // of which not 200
+	periods  []float64      // seconds between consecutive requests of one pair, both in the window
+	first    map[pair]int64 // pair -> Unix ms of its first request (at any time)
+	last     int64          // Unix ms of the latest request (at any time)
 	// conns counts the connections used in the window; newConns those of
 	// them first used in the window (opened during it).
 	conns, newConns int
 }
 
 // readAccessLog sums the access log per client ('a', 'p'); requests and
-// periods count only requests answered within [from, to].
+// periods count only requests answered within [from, to]. A period is the
+// time between consecutive requests of one pair (service, address).
 func readAccessLog(r io.Reader, from, to time.Time) (map[byte]*traffic, error) {
-	out := map[byte]*traffic{'a': {first: map[int]int64{}}, 'p': {first: map[int]int64{}}}
-	prev := map[byte]map[int]int64{'a': {}, 'p': {}}
+	out := map[byte]*traffic{'a': {first: map[pair]int64{}}, 'p': {first: map[pair]int64{}}}
+	prev := map[byte]map[pair]int64{'a': {}, 'p': {}}
 	connFirst := map[int64]int64{} // connection -> Unix ms of its first request
 	used := map[byte]map[int64]bool{'a': {}, 'p': {}}
 	lo, hi := from.UnixMilli(), to.UnixMilli()
@@ -163,8 +177,9 @@ func readAccessLog(r io.Reader, from, to time.Time) (map[byte]*traffic, error) {
 		}
 		t := out[req.client]
 		ms := req.at.UnixMilli()
-		if _, seen := t.first[req.service]; !seen {
-			t.first[req.service] = ms
+		key := pair{req.service, req.addr}
+		if _, seen := t.first[key]; !seen {
+			t.first[key] = ms
 		}
 		t.last = max(t.last, ms)
 		if _, seen := connFirst[req.conn]; !seen {
@@ -184,10 +199,10 @@ func readAccessLog(r io.Reader, from, to time.Time) (map[byte]*traffic, error) {
 		if req.status != 200 {
 			t.errors++
 		}
-		if p, ok := prev[req.client][req.service]; ok {
+		if p, ok := prev[req.client][key]; ok {
 			t.periods = append(t.periods, float64(ms-p)/1000)
 		}
-		prev[req.client][req.service] = ms
+		prev[req.client][key] = ms
 	}
 	return out, sc.Err()
 }

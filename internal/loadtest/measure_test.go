@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -36,12 +37,14 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestParseRequest(t *testing.T) {
-	r, err := parseRequest([]byte("1700000000.123 17 /a/42 200"))
+	r, err := parseRequest([]byte("1700000000.123 17 127.1.0.3 /a/42 200"))
 	require.NoError(t, err)
-	assert.Equal(t, request{at: time.Unix(1700000000, 123e6), conn: 17, client: 'a', service: 42, status: 200}, r)
+	assert.Equal(t, request{at: time.Unix(1700000000, 123e6), conn: 17, addr: netip.MustParseAddr("127.1.0.3"), client: 'a', service: 42, status: 200}, r)
 
-	for _, bad := range []string{"", "1700000000.123 17 /a/42", "1700000000 17 /a/42 200", "1700000000.12 17 /a/42 200",
-		"1700000000.123 x /a/42 200", "1700000000.123 17 /nginx-status 200", "1700000000.123 17 /a/x 200", "1700000000.123 17 /a/1 ok"} {
+	for _, bad := range []string{"", "1700000000.123 17 /a/42 200", "1700000000.123 17 127.0.0.1 /a/42",
+		"1700000000 17 127.0.0.1 /a/42 200", "1700000000.12 17 127.0.0.1 /a/42 200", "1700000000.123 x 127.0.0.1 /a/42 200",
+		"1700000000.123 17 localhost /a/42 200", "1700000000.123 17 127.0.0.1 /nginx-status 200",
+		"1700000000.123 17 127.0.0.1 /a/x 200", "1700000000.123 17 127.0.0.1 /a/1 ok"} {
 		_, err := parseRequest([]byte(bad))
 		assert.Error(t, err, "%q", bad)
 	}
@@ -49,22 +52,23 @@ func TestParseRequest(t *testing.T) {
 
 func TestReadAccessLog(t *testing.T) {
 	log := strings.Join([]string{
-		"1000.000 1 /a/0 200", // before the window: counts only for first and the connection
-		"1001.000 1 /a/0 200",
-		"1001.100 2 /p/0 200",
-		"1001.500 3 /a/1 200", // connection 3 opened in the window
-		"1002.010 1 /a/0 200",
-		"1002.500 3 /a/1 503",
-		"1003.000 1 /a/0 200",
-		"1009.000 1 /a/0 200", // after the window
+		"1000.000 1 127.0.0.1 /a/0 200", // before the window: counts only for first and the connection
+		"1001.000 1 127.0.0.1 /a/0 200",
+		"1001.100 2 127.0.0.1 /p/0 200",
+		"1001.500 3 127.0.0.1 /a/1 200", // connection 3 opened in the window
+		"1002.010 1 127.0.0.1 /a/0 200",
+		"1002.500 3 127.0.0.1 /a/1 503",
+		"1003.000 1 127.0.0.1 /a/0 200",
+		"1009.000 1 127.0.0.1 /a/0 200", // after the window
 	}, "\n")
 	tr, err := readAccessLog(strings.NewReader(log), time.Unix(1001, 0), time.Unix(1003, 0))
 	require.NoError(t, err)
 	a, p := tr['a'], tr['p']
+	lo := netip.MustParseAddr("127.0.0.1")
 	assert.Equal(t, 5, a.requests)
 	assert.Equal(t, 1, a.errors)
 	assert.Equal(t, []float64{1.01, 1.0, 0.99}, roundAll(a.periods))
-	assert.Equal(t, map[int]int64{0: 1000000, 1: 1001500}, a.first)
+	assert.Equal(t, map[pair]int64{{0, lo}: 1000000, {1, lo}: 1001500}, a.first)
 	assert.Equal(t, int64(1009000), a.last)
 	assert.Equal(t, 2, a.conns)
 	assert.Equal(t, 1, a.newConns)
@@ -73,6 +77,50 @@ func TestReadAccessLog(t *testing.T) {
 
 	_, err = readAccessLog(strings.NewReader("garbage"), time.Unix(0, 0), time.Unix(1, 0))
 	assert.Error(t, err)
+}
+
+// In per-task mode a period is between two requests of one (service, task)
+// pair, told apart by $server_addr, not between a service's requests to
+// different tasks.
+func TestReadAccessLogPerTask(t *testing.T) {
+	t0, t1 := taskAddr(7, 0).String(), taskAddr(7, 1).String()
+	log := strings.Join([]string{
+		"2000.000 1 " + t0 + " /a/7 200",
+		"2000.002 2 " + t1 + " /a/7 200",
+		"2001.000 1 " + t0 + " /a/7 200",
+		"2001.010 2 " + t1 + " /a/7 200",
+		"2002.001 1 " + t0 + " /a/7 200",
+		"2002.030 2 " + t1 + " /a/7 200",
+	}, "\n")
+	tr, err := readAccessLog(strings.NewReader(log), time.Unix(2000, 0), time.Unix(2003, 0))
+	require.NoError(t, err)
+	a := tr['a']
+	assert.Equal(t, 6, a.requests)
+	assert.Equal(t, 2, a.conns)
+	assert.ElementsMatch(t, []float64{1.0, 1.008, 1.001, 1.02}, roundAll(a.periods))
+	assert.Equal(t, map[pair]int64{{7, taskAddr(7, 0)}: 2000000, {7, taskAddr(7, 1)}: 2000002}, a.first)
+
+	lay := layout{services: 8, tasks: 2}
+	read, wrong, _ := pairsRead(a, lay)
+	assert.Equal(t, 2, read)
+	assert.Zero(t, wrong)
+	assert.Equal(t, -1*time.Nanosecond, lastFirst(a, lay, time.Unix(1999, 0)), "services 0-6 were never read")
+	one := layout{services: 8, tasks: 2}
+	a.first = map[pair]int64{}
+	for i := range one.services {
+		for k := range one.tasks {
+			a.first[pair{i, taskAddr(i, k)}] = 2000000 + int64(i*10+k)
+		}
+	}
+	assert.Equal(t, time.Second+71*time.Millisecond, lastFirst(a, one, time.Unix(1999, 0)))
+
+	// Service 3's request at service 2's task is misrouted.
+	a.first[pair{3, taskAddr(2, 0)}] = 2000500
+	a.first[pair{5, netip.MustParseAddr("127.0.0.1")}] = 2000600
+	read, wrong, ex := pairsRead(a, one)
+	assert.Equal(t, 16, read)
+	assert.Equal(t, 2, wrong)
+	assert.Equal(t, pair{3, taskAddr(2, 0)}, ex)
 }
 
 func roundAll(xs []float64) []float64 {

@@ -5,20 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
 
 // nginxConf is the generated configuration: one single-process nginx in the
-// foreground, everything it writes inside dir (%[1]s), listening on
-// 127.0.0.1:%[2]d with room for %[3]d connections. stub_status answers /a/<i>
-// (the binary's services) and /p/<i> (the poller's); each request is logged
-// as "<msec> <connection> <uri> <status>", $msec being when the answer was
-// sent, in seconds with millisecond resolution, and $connection the serial
-// number of the connection it came on. Connections are kept open for as many
+// foreground, everything it writes inside dir (%[1]s), listening as %[2]s
+// says (one listen directive an address: 127.0.0.1, or every task's) with
+// room for %[3]d connections. stub_status answers /a/<i> (the binary's
+// services) and /p/<i> (the poller's); each request is logged as "<msec>
+// <connection> <server address> <uri> <status>", $msec being when the answer
+// was sent, in seconds with millisecond resolution, $connection the serial
+// number of the connection it came on and $server_addr the address it came
+// to (which task, in per-task mode). Connections are kept open for as many
 // requests as a run makes, so that any connection churn measured is the
 // client's own.
 const nginxConf = `daemon off;
@@ -29,7 +33,7 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 events { worker_connections %[3]d; }
 http {
-    log_format probe '$msec $connection $uri $status';
+    log_format probe '$msec $connection $server_addr $uri $status';
     access_log %[1]s/access.log probe buffer=256k flush=1s;
     client_body_temp_path %[1]s/body;
     proxy_temp_path %[1]s/proxy;
@@ -39,8 +43,7 @@ http {
     keepalive_timeout 300s;
     keepalive_requests 10000000;
     server {
-        listen 127.0.0.1:%[2]d backlog=4096;
-        location ~ "^/[ap]/[0-9]+$" { stub_status; }
+%[2]s        location ~ "^/[ap]/[0-9]+$" { stub_status; }
         location / { return 404; }
     }
 }
@@ -48,7 +51,8 @@ http {
 
 // nginx is a running nginx.
 type nginx struct {
-	addr      string // host:port
+	addr      string // host:port of the first address it listens on
+	port      int    // the port it listens on, at every address
 	accessLog string
 	errorLog  string
 	cmd       *exec.Cmd
@@ -70,11 +74,22 @@ func findNginx(path string) (string, error) {
 	return "", errors.New("nginx not found in PATH nor at /usr/sbin/nginx (apt-get install nginx-light), or give -nginx")
 }
 
-// startNginx runs nginx on a free loopback port, its files in dir.
-func startNginx(bin, dir string, conns int) (*nginx, error) {
+// listenLines are the listen directives of nginxConf: one for each of
+// addrs, at port.
+func listenLines(addrs []netip.Addr, port int) string {
+	var b strings.Builder
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "        listen %s backlog=4096;\n", netip.AddrPortFrom(a, uint16(port)))
+	}
+	return b.String()
+}
+
+// startNginx runs nginx on a free port of addrs (loopback addresses), its
+// files in dir.
+func startNginx(bin, dir string, conns int, addrs []netip.Addr) (*nginx, error) {
 	var lastErr error
 	for range 5 { // another process may take the free port before nginx binds it
-		n, err := startNginxOn(bin, dir, conns)
+		n, err := startNginxOn(bin, dir, conns, addrs)
 		if err == nil {
 			return n, nil
 		}
@@ -83,8 +98,8 @@ func startNginx(bin, dir string, conns int) (*nginx, error) {
 	return nil, fmt.Errorf("nginx did not start: %w", lastErr)
 }
 
-func startNginxOn(bin, dir string, conns int) (*nginx, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func startNginxOn(bin, dir string, conns int, addrs []netip.Addr) (*nginx, error) {
+	l, err := net.Listen("tcp", netip.AddrPortFrom(addrs[0], 0).String())
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +108,12 @@ func startNginxOn(bin, dir string, conns int) (*nginx, error) {
 		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port, conns), 0o600); err != nil {
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, listenLines(addrs, port), conns), 0o600); err != nil {
 		return nil, err
 	}
 	n := &nginx{
-		addr:      fmt.Sprintf("127.0.0.1:%d", port),
+		addr:      netip.AddrPortFrom(addrs[0], uint16(port)).String(),
+		port:      port,
 		accessLog: filepath.Join(dir, "access.log"),
 		errorLog:  filepath.Join(dir, "error.log"),
 		exited:    make(chan error, 1),
@@ -124,14 +140,24 @@ func startNginxOn(bin, dir string, conns int) (*nginx, error) {
 			<-n.exited
 			return nil, errors.New("nginx did not listen within 10s")
 		case <-tick.C:
-			c, err := net.Dial("tcp", n.addr)
-			if err != nil {
+			// nginx binds every address before it accepts on any: the
+			// first and the last answering is enough.
+			if !accepts(n.addr) || !accepts(netip.AddrPortFrom(addrs[len(addrs)-1], uint16(port)).String()) {
 				continue
 			}
-			_ = c.Close()
 			return n, nil
 		}
 	}
+}
+
+// accepts reports whether a TCP connection to addr opens.
+func accepts(addr string) bool {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 // stop shuts nginx down gracefully (SIGQUIT), so that it writes out its

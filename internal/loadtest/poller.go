@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,8 @@ type pollerResult struct {
 }
 
 // runPoller is the plain poller: what a Go programmer writes first to poll N
-// stub_status pages. One goroutine and one time.Ticker per service, one
+// stub_status pages (N services, or with -tasks each of their tasks). One
+// goroutine and one time.Ticker per page, one
 // shared keep-alive http.Client, a context timeout of one interval per
 // request, the body read into a buffer kept per goroutine and only the
 // Active count picked out of it. It prints "ready" once every goroutine is
@@ -45,7 +47,8 @@ func runPoller(ctx context.Context, o options, stdout io.Writer) error {
 	// Keep-alive for every service: all of them fire together each
 	// interval, and a smaller idle pool would close and reopen connections
 	// every time. This is the poller at its cheapest: the floor.
-	tr.MaxIdleConns = o.services
+	urls := pollerURLs(o)
+	tr.MaxIdleConns = len(urls)
 	tr.MaxIdleConnsPerHost = o.services
 	tr.DisableCompression = true
 	client := &http.Client{Transport: tr}
@@ -60,8 +63,7 @@ func runPoller(ctx context.Context, o options, stdout io.Writer) error {
 		msg := err.Error()
 		firstErr.CompareAndSwap(nil, &msg)
 	}
-	for i := range o.services {
-		url := o.target + strconv.Itoa(i)
+	for _, url := range urls {
 		wg.Go(func() {
 			buf := make([]byte, 0, 512)
 			poll := func() {
@@ -114,6 +116,23 @@ func runPoller(ctx context.Context, o options, stdout io.Writer) error {
 		res.FirstError = *p
 	}
 	return json.NewEncoder(stdout).Encode(res)
+}
+
+// pollerURLs are the pages the poller reads: <target><i> for each service
+// i, or with -tasks, for each of its tasks k, the same with {ip} replaced by
+// taskAddr(i, k).
+func pollerURLs(o options) []string {
+	var urls []string
+	for i := range o.services {
+		if o.tasks == 0 {
+			urls = append(urls, o.target+strconv.Itoa(i))
+			continue
+		}
+		for k := range o.tasks {
+			urls = append(urls, strings.Replace(o.target, "{ip}", taskAddr(i, k).String(), 1)+strconv.Itoa(i))
+		}
+	}
+	return urls
 }
 
 // activeConnections returns the number after "Active connections:" at the

@@ -60,6 +60,15 @@ type logSeen struct {
 	preflightT time.Time // when it ended (the last service's line, for a binary that logs no summary)
 	scaleOuts  int       // "scaled out" lines (a dry run logs them too)
 	errors     []string  // the first few lines at level ERROR
+	// Per-task reading's lines: "tasks did not answer" (with the first few),
+	// "tasks not listed..." (a listing failed, e.g. for want of the ECS call
+	// budget), "metric read still failing" and "metric source recovered".
+	unanswered      int
+	unansweredLines []string
+	notListed       int
+	notListedLines  []string
+	stillFailing    int
+	recovered       int
 }
 
 // binaryLog follows the binary's JSON log (stdout).
@@ -112,6 +121,20 @@ func (l *binaryLog) line(b []byte, now time.Time) {
 		if !s.statesRead {
 			s.statesRead, s.preflightT = true, now
 		}
+	case has(`"msg":"tasks did not answer"`):
+		s.unanswered++
+		if len(s.unansweredLines) < 3 {
+			s.unansweredLines = append(s.unansweredLines, string(b))
+		}
+	case has(`"msg":"tasks not listed`):
+		s.notListed++
+		if len(s.notListedLines) < 3 {
+			s.notListedLines = append(s.notListedLines, string(b))
+		}
+	case has(`"msg":"metric read still failing"`):
+		s.stillFailing++
+	case has(`"msg":"metric source recovered"`):
+		s.recovered++
 	case has(`"msg":"scaled out"`):
 		s.scaleOuts++
 	case has(`"msg":"listening"`):
@@ -136,6 +159,7 @@ func (l *binaryLog) snapshot() logSeen {
 	defer l.mu.Unlock()
 	s := l.seen
 	s.failLines, s.errors = slices.Clone(s.failLines), slices.Clone(s.errors)
+	s.unansweredLines, s.notListedLines = slices.Clone(s.unansweredLines), slices.Clone(s.notListedLines)
 	return s
 }
 
