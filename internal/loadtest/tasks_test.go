@@ -2,6 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/fast-autoscaler/fast-autoscaler/configsrc"
 	"github.com/fast-autoscaler/fast-autoscaler/internal/awstest"
+	"github.com/fast-autoscaler/fast-autoscaler/internal/nginxtest"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler"
 	"github.com/fast-autoscaler/fast-autoscaler/scaler/ecs"
 )
@@ -198,4 +203,60 @@ func TestOptionsCheckTasks(t *testing.T) {
 	o := options{mode: "load", services: 50, tasks: 10, interval: time.Second, duration: time.Second}
 	require.NoError(t, o.check(flag.NewFlagSet("loadtest", flag.ContinueOnError)))
 	assert.Equal(t, 160*time.Second, o.tasksWait, "1 min + 2 s a service")
+}
+
+// A real nginx listens on every task's address and logs the address each
+// request came to, so each (service, task) pair is told apart and a request
+// at another service's task is caught.
+func TestNginxPerTaskAddresses(t *testing.T) {
+	bin := nginxtest.Find(t)
+	lay := layout{services: 2, tasks: 2}
+	ng, err := startNginx(bin, t.TempDir(), 1024, lay.addrs())
+	require.NoError(t, err)
+	stopped := false
+	defer func() {
+		if !stopped {
+			ng.stop()
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(svc, k int, client string) {
+		resp, err := hc.Get(fmt.Sprintf("http://%s/%s/%d", netip.AddrPortFrom(taskAddr(svc, k), uint16(ng.port)), client, svc))
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, resp.Body.Close())
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.GreaterOrEqual(t, activeConnections(body), 1)
+	}
+	for i := range lay.services {
+		for k := range lay.tasks {
+			get(i, k, "a")
+			get(i, k, "p")
+		}
+	}
+	// Service 1's request at service 0's task 1.
+	resp, err := hc.Get(fmt.Sprintf("http://%s/a/1", netip.AddrPortFrom(taskAddr(0, 1), uint16(ng.port))))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	_, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ng.port))
+	assert.Error(t, err, "nginx listens on the tasks' addresses only")
+
+	ng.stop() // writes out the log
+	stopped = true
+	f, err := os.Open(ng.accessLog)
+	require.NoError(t, err)
+	defer f.Close()
+	tr, err := readAccessLog(f, time.Unix(0, 0), time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	for _, client := range []byte{'a', 'p'} {
+		read, wrong, ex := pairsRead(tr[client], lay)
+		assert.Equal(t, 4, read, "%c", client)
+		if client == 'a' {
+			assert.Equal(t, 1, wrong)
+			assert.Equal(t, pair{1, taskAddr(0, 1)}, ex)
+		} else {
+			assert.Zero(t, wrong)
+		}
+	}
 }
