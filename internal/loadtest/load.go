@@ -539,15 +539,15 @@ func lastFirst(t *traffic, lay layout, start time.Time) time.Duration {
 // address), with an example of the latter.
 func pairsRead(t *traffic, lay layout) (read, wrong int, example pair) {
 	for p := range t.first {
-		switch {
-		case lay.valid(p):
+		if lay.valid(p) {
 			read++
-		case wrong == 0 || p.service < example.service || p.service == example.service && p.addr.Less(example.addr):
-			wrong++
-			example = p
-		default:
-			wrong++
+			continue
 		}
+		// The lowest, so that the example does not change from run to run.
+		if wrong == 0 || p.service < example.service || p.service == example.service && p.addr.Less(example.addr) {
+			example = p
+		}
+		wrong++
 	}
 	return read, wrong, example
 }
