@@ -599,7 +599,8 @@ func loadErrors(o options, lay layout, snap logSeen, sides []side, pr pollerResu
 			errs = append(errs, errors.New("the poller made no check in the window"))
 		}
 		if pr.Failures > 0 {
-			errs = append(errs, fmt.Errorf("the poller failed %d reads, e.g. %s", pr.Failures, pr.FirstError))
+			errs = append(errs, fmt.Errorf("the poller failed %d reads, from %s to %s, e.g. %s", pr.Failures,
+				time.UnixMilli(pr.FirstFailure).UTC().Format("15:04:05.000"), time.UnixMilli(pr.LastFailure).UTC().Format("15:04:05.000"), pr.FirstError))
 		}
 	}
 	return errors.Join(errs...)
@@ -637,11 +638,11 @@ func report(w io.Writer, o options, window time.Duration, bc *child, snap logSee
 		row("checks in window", func(s side) string { return strconv.Itoa(s.tr.requests) }, nil)
 	} else {
 		row("requests in window", func(s side) string { return strconv.Itoa(s.tr.requests) }, nil)
-		row("requests per check", func(s side) string {
-			if s.checks.all <= 0 {
+		row("requests per good check", func(s side) string {
+			if s.checks.all-s.checks.failed <= 0 {
 				return "1"
 			}
-			return fmt.Sprintf("%.2f (T=%d)", float64(s.tr.requests)/float64(s.checks.all), o.tasks)
+			return fmt.Sprintf("%.2f (T=%d)", float64(s.tr.requests)/float64(s.checks.all-s.checks.failed), o.tasks)
 		}, nil)
 	}
 	row("connections used / opened", func(s side) string { return fmt.Sprintf("%d / %d", s.tr.conns, s.tr.newConns) }, nil)
@@ -680,6 +681,11 @@ func report(w io.Writer, o options, window time.Duration, bc *child, snap logSee
 		st := summarise(s.tr.periods, o.interval)
 		return fmt.Sprintf("%d of %d", st.late, st.n)
 	}, nil)
+	if perTask {
+		row("longest silence in window", func(s side) string {
+			return fmt.Sprintf("%.3f s at %s", float64(s.tr.silence)/1000, time.UnixMilli(s.tr.silenceAt).UTC().Format("15:04:05"))
+		}, nil)
+	}
 	row("failed reads (whole run)", func(s side) string { return strconv.Itoa(s.failedReads) }, nil)
 	if perTask {
 		row("failed checks in window", func(s side) string {

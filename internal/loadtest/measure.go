@@ -158,6 +158,11 @@ type traffic struct {
 	// conns counts the connections used in the window; newConns those of
 	// them first used in the window (opened during it).
 	conns, newConns int
+	// silence is the longest time in the window between two consecutive
+	// requests of this client (any pairs), and silenceAt (Unix ms) when it
+	// began: a stall of the client, of nginx or of the machine. A client
+	// checking all at once is silent for most of each interval anyway.
+	silence, silenceAt int64
 }
 
 // readAccessLog sums the access log per client ('a', 'p'); requests and
@@ -166,6 +171,7 @@ type traffic struct {
 func readAccessLog(r io.Reader, from, to time.Time) (map[byte]*traffic, error) {
 	out := map[byte]*traffic{'a': {first: map[pair]int64{}}, 'p': {first: map[pair]int64{}}}
 	prev := map[byte]map[pair]int64{'a': {}, 'p': {}}
+	prevAny := map[byte]int64{}    // the client's latest request in the window
 	connFirst := map[int64]int64{} // connection -> Unix ms of its first request
 	used := map[byte]map[int64]bool{'a': {}, 'p': {}}
 	lo, hi := from.UnixMilli(), to.UnixMilli()
@@ -203,6 +209,10 @@ func readAccessLog(r io.Reader, from, to time.Time) (map[byte]*traffic, error) {
 			t.periods = append(t.periods, float64(ms-p)/1000)
 		}
 		prev[req.client][key] = ms
+		if p, ok := prevAny[req.client]; ok && ms-p > t.silence {
+			t.silence, t.silenceAt = ms-p, p
+		}
+		prevAny[req.client] = max(prevAny[req.client], ms)
 	}
 	return out, sc.Err()
 }

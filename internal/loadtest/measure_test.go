@@ -74,6 +74,9 @@ func TestReadAccessLog(t *testing.T) {
 	assert.Equal(t, 1, a.newConns)
 	assert.Equal(t, 1, p.requests)
 	assert.Empty(t, p.periods)
+	assert.Equal(t, int64(1001500), a.silenceAt, "from /a/1 at 1001.500")
+	assert.Equal(t, int64(510), a.silence, "1001.500 to 1002.010")
+	assert.Zero(t, p.silence, "one request")
 
 	_, err = readAccessLog(strings.NewReader("garbage"), time.Unix(0, 0), time.Unix(1, 0))
 	assert.Error(t, err)

@@ -22,6 +22,10 @@ type pollerResult struct {
 	Failures int64 `json:"failures"`
 	// FirstError is the first failure's message, if any.
 	FirstError string `json:"first_error,omitempty"`
+	// FirstFailure and LastFailure are when the first and the last failure
+	// happened, in Unix ms; 0 without failures.
+	FirstFailure int64 `json:"first_failure,omitempty"`
+	LastFailure  int64 `json:"last_failure,omitempty"`
 }
 
 // runPoller is the plain poller: what a Go programmer writes first to poll N
@@ -55,11 +59,15 @@ func runPoller(ctx context.Context, o options, stdout io.Writer) error {
 
 	var (
 		checks, failures atomic.Int64
+		firstAt, lastAt  atomic.Int64
 		firstErr         atomic.Pointer[string]
 		wg               sync.WaitGroup
 	)
 	fail := func(err error) {
 		failures.Add(1)
+		now := time.Now().UnixMilli()
+		firstAt.CompareAndSwap(0, now)
+		lastAt.Store(now)
 		msg := err.Error()
 		firstErr.CompareAndSwap(nil, &msg)
 	}
@@ -111,7 +119,7 @@ func runPoller(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "ready")
 	wg.Wait()
-	res := pollerResult{Checks: checks.Load(), Failures: failures.Load()}
+	res := pollerResult{Checks: checks.Load(), Failures: failures.Load(), FirstFailure: firstAt.Load(), LastFailure: lastAt.Load()}
 	if p := firstErr.Load(); p != nil {
 		res.FirstError = *p
 	}
