@@ -18,11 +18,18 @@ import (
 // Transport makes stub_status requests for the Sources and TaskSources it is
 // given to (Options.Transport, TaskOptions.Transport). Their requests are
 // HTTP/1.1 GETs, written and answered on the calling goroutine over
-// keep-alive connections of its own: a check costs one write and one read
-// on a connection, no goroutine hand-offs and next to no allocation, where
+// keep-alive connections of its own: a Source's check costs one write and
+// one read on a connection, no goroutine hand-off and no allocation, where
 // net/http's client runs two goroutines per connection and builds a request,
 // a response and its headers every time (see the README's performance
 // section). Any other request, and any through a proxy, goes to HTTP.
+//
+// An answer is read strictly: HTTP/1.0 or HTTP/1.1, framed by
+// Content-Length, chunked encoding or the end of the connection, no line
+// longer than 4 KiB, at most 100 header lines. Its errors never quote it (a
+// server may echo the request, auth header included). A kept-alive
+// connection the server closed while it was idle is replaced, and the GET
+// made again, with no failed read.
 //
 // Its settings are HTTP's, read when used: DialContext, TLSClientConfig,
 // TLSHandshakeTimeout, Proxy, MaxIdleConns, MaxIdleConnsPerHost and
@@ -166,20 +173,23 @@ func (t *Transport) get(ctx context.Context, w *watch, ep *endpoint, timeout tim
 			c = nil // the server closed it while it was idle: dial anew
 			continue
 		}
-		return 0, outOfTime(ctx, err, deadline)
+		return code, outOfTime(ctx, err, deadline) // a code: the body failed
 	}
 }
 
-// outOfTime returns err, or context.DeadlineExceeded when err comes of the
-// request running out of time, or ctx's error when ctx ended.
+// outOfTime returns err; wrapped so that it is also
+// context.DeadlineExceeded when it comes of the request running out of
+// time; or ctx's error when ctx ended.
 func outOfTime(ctx context.Context, err error, deadline time.Time) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(deadline) {
-		return context.DeadlineExceeded
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(deadline):
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	return err
 }

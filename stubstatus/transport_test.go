@@ -400,3 +400,26 @@ func BenchmarkReadRaw(b *testing.B) {
 		})
 	}
 }
+
+// TestTransportStatusBeforeBodyError: an answer whose body breaks off is
+// reported by its status when that is not 200, as the failure that
+// matters, and as a body error otherwise.
+func TestTransportStatusBeforeBodyError(t *testing.T) {
+	for code, want := range map[int]string{500: "unexpected HTTP status 500", 200: "reading the body: unexpected EOF"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = http.ReadRequest(bufio.NewReader(c))
+			fmt.Fprintf(c, "HTTP/1.1 %d X\r\nContent-Length: 100\r\n\r\nActive connections: 1", code)
+		}()
+		_, err = newSource(t, Options{URL: "http://" + ln.Addr().String() + "/"}).Read(t.Context())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), want)
+	}
+}
