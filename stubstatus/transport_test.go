@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -315,23 +314,6 @@ func TestTransportPool(t *testing.T) {
 	assert.Nil(t, tr.take("a", time.Now()))
 }
 
-// BenchmarkReadNetHTTP is BenchmarkRead through net/http's transport, for
-// comparison.
-func BenchmarkReadNetHTTP(b *testing.B) {
-	srv := httptest.NewServer(serveBody(nginxBody))
-	b.Cleanup(srv.Close)
-	src, err := New(Options{URL: srv.URL + "/nginx-status", AuthHeader: testHeader, AuthValue: testSecret, Timeout: 5 * time.Second,
-		Transport: NewTransport(false).HTTP})
-	require.NoError(b, err)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := src.Read(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // rawServer answers every request on every connection with answer, as
 // fast as it can and allocating nothing per request, so that a benchmark
 // or an allocation count measures the client alone.
@@ -384,10 +366,14 @@ func TestReadAllocatesNothing(t *testing.T) {
 
 // BenchmarkReadRaw is BenchmarkRead against a server that costs next to
 // nothing: the client's own cost.
-func BenchmarkReadRaw(b *testing.B) {
+func BenchmarkReadRaw(b *testing.B) { benchRead(b, func() string { return rawServer(b, nginxAnswer) }) }
+
+// benchRead measures a Source's reads of the page at the URL serve
+// returns, through a Transport and through net/http's transport.
+func benchRead(b *testing.B, serve func() string) {
 	for name, rt := range map[string]http.RoundTripper{"Transport": NewTransport(false), "net/http": NewTransport(false).HTTP} {
 		b.Run(name, func(b *testing.B) {
-			src, err := New(Options{URL: rawServer(b, nginxAnswer), AuthHeader: testHeader, AuthValue: testSecret,
+			src, err := New(Options{URL: serve(), AuthHeader: testHeader, AuthValue: testSecret,
 				Timeout: 5 * time.Second, Transport: rt})
 			require.NoError(b, err)
 			ctx := context.Background()
