@@ -71,7 +71,7 @@ func TestNewValidates(t *testing.T) {
 		want []string
 	}{
 		{"everything wrong at once", Options{AuthValue: testSecret, Metric: "idle", Timeout: -1, MaxBody: -5},
-			[]string{"URL: required", "AuthValue: set without AuthHeader", `Metric: must be "active" or "busy", got "idle"`, "Timeout: must be > 0", "MaxBody: must be > 0"}},
+			[]string{"URL: required", "AuthValue: set without AuthHeader", `Metric: must be "active" or "busy", got "idle"`, "Timeout: must be > 0", "MaxBody: must be between 1 and"}},
 		{"relative URL", Options{URL: "example.com/nginx-status", Timeout: time.Second}, []string{"URL: must be an absolute http or https URL"}},
 		{"ftp URL", Options{URL: "ftp://example.com/status", Timeout: time.Second}, []string{"URL: must be an absolute http or https URL"}},
 		{"no host", Options{URL: "http:///nginx-status", Timeout: time.Second}, []string{"URL: must name a host"}},
