@@ -28,10 +28,12 @@ import (
 //
 // An answer is read strictly: HTTP/1.0 or HTTP/1.1, framed by
 // Content-Length, chunked encoding or the end of the connection, no line
-// longer than 4 KiB, at most 100 header lines. Its errors never quote it (a
+// longer than 64 KiB, at most 100 header lines. Its errors never quote it (a
 // server may echo the request, auth header included). A kept-alive
-// connection the server closed while it was idle is replaced, and the GET
-// made again, with no failed read.
+// connection on which anything came while it was idle (the server closed
+// it, or sent bytes no request asked for, which would be read as the next
+// answer) is replaced before use, and one the server closed as the request
+// went out is replaced and the GET made again: no failed read either way.
 //
 // Its settings are HTTP's, read when used: DialContext, TLSClientConfig,
 // TLSHandshakeTimeout, Proxy, MaxIdleConns, MaxIdleConnsPerHost and
@@ -343,9 +345,9 @@ func (t *Transport) sweep(cutoff time.Time) []*conn {
 	return stale
 }
 
-// connBuffer is the size of a connection's read buffer, and so the longest
-// status or header line an answer may have: 4 KiB, ten times a stub_status
-// answer's whole header.
+// connBuffer is the size of a connection's read buffer: 4 KiB, ten times a
+// stub_status answer's whole header. A longer line is read past it (see
+// readLine).
 const connBuffer = 4 << 10
 
 // conn is one keep-alive connection.
