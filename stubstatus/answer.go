@@ -9,9 +9,15 @@ import (
 	"net/http/httputil"
 )
 
-// maxHeaderLines is the most header lines (or chunked trailer lines) an
-// answer may have: a stub_status answer has about six.
-const maxHeaderLines = 100
+// Limits on an answer's header: a stub_status answer has about six lines,
+// under 300 bytes in all.
+const (
+	// maxHeaderLines is the most header lines (or chunked trailer lines).
+	maxHeaderLines = 100
+	// maxLine is the longest status or header line, in bytes (a proxy's
+	// long Set-Cookie or Content-Security-Policy fits).
+	maxLine = 64 << 10
+)
 
 // errNoAnswer is a connection that closed before any byte of an answer.
 var errNoAnswer = errors.New("connection closed before an answer")
@@ -85,7 +91,7 @@ func parseStatusLine(line []byte) (code int, http10 bool, err error) {
 // readHeader reads header lines up to the blank line that ends them.
 func readHeader(br *bufio.Reader, http10 bool) (header, error) {
 	h := header{length: -1}
-	var closing, keepAlive bool
+	var closing, keepAlive, framing bool
 	for n := 0; ; n++ {
 		line, err := readLine(br)
 		if err != nil {
@@ -97,10 +103,24 @@ func readHeader(br *bufio.Reader, http10 bool) (header, error) {
 		if n == maxHeaderLines {
 			return h, fmt.Errorf("malformed answer: more than %d header lines", maxHeaderLines)
 		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// An obsolete folded line continues the field before it (RFC
+			// 9112 §5.2): harmless for a field not read here, suspect for
+			// one that frames the body or closes the connection.
+			if n == 0 || framing {
+				return h, errors.New("malformed answer: a folded header line where it cannot be")
+			}
+			if !isFieldValue(line) {
+				return h, errors.New("malformed answer: a header value holds control characters")
+			}
+			continue
+		}
 		name, value, err := splitField(line)
 		if err != nil {
 			return h, err
 		}
+		framing = bytes.EqualFold(name, []byte("Content-Length")) || bytes.EqualFold(name, []byte("Transfer-Encoding")) ||
+			bytes.EqualFold(name, []byte("Connection"))
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, ok := parseLength(value)
@@ -195,11 +215,19 @@ func skipTrailer(br *bufio.Reader) error {
 }
 
 // readLine returns the next line of br without its line ending (CRLF or
-// LF). The line is valid until the next read.
+// LF), at most maxLine bytes. The line is valid until the next read.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("malformed answer: a status or header line longer than %d bytes", br.Size())
+	if errors.Is(err, bufio.ErrBufferFull) { // longer than the buffer: rare, so a copy
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		if len(long) > maxLine {
+			return nil, fmt.Errorf("malformed answer: a status or header line longer than %d bytes", maxLine)
+		}
+		line = long
 	}
 	if err != nil {
 		return nil, err

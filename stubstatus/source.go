@@ -36,6 +36,10 @@ const (
 // 64 KiB, hundreds of times a real stub_status page.
 const DefaultMaxBody = 64 << 10
 
+// MaxMaxBody is the largest MaxBody accepted: 64 MiB. A body is read into
+// memory whole.
+const MaxMaxBody = 64 << 20
+
 // ErrOverloaded is returned (wrapped) by Source.Status when the status URL
 // answers 503 Service Unavailable, which the seed reads as "overloaded: scale
 // out now". Source.Read reports that case as Reading{Overload: true} instead.
@@ -78,7 +82,8 @@ type Options struct {
 	// CheckTLSServerName and CheckTLS.
 	TLS TLSMode
 	// MaxBody is the largest body read, in bytes; a larger one is an error.
-	// Default DefaultMaxBody (64 KiB); negative is an error.
+	// Default DefaultMaxBody (64 KiB); more than MaxMaxBody (64 MiB) or
+	// negative is an error.
 	MaxBody int64
 }
 
@@ -140,6 +145,7 @@ func New(opts Options) (*Source, error) {
 	if opts.Client != nil && opts.Transport != nil {
 		bad("Transport", "set together with Client: give one or the other")
 	}
+	checkTransport(bad, opts.Transport)
 	if opts.TLS.ServerName != "" {
 		if err := CheckTLSServerName(opts.TLS.ServerName); err != nil {
 			bad("TLS", "ServerName: "+err.Error())
@@ -202,8 +208,15 @@ func checkRequest(bad func(field, problem string), authHeader, authValue string,
 	if *maxBody == 0 {
 		*maxBody = DefaultMaxBody
 	}
-	if *maxBody < 0 {
-		bad("MaxBody", fmt.Sprintf("must be > 0 bytes (or 0 for the default), got %d", *maxBody))
+	if *maxBody < 0 || *maxBody > MaxMaxBody {
+		bad("MaxBody", fmt.Sprintf("must be between 1 and %d bytes (or 0 for the default), got %d", int64(MaxMaxBody), *maxBody))
+	}
+}
+
+// checkTransport checks a Transport option: a *Transport needs its HTTP.
+func checkTransport(bad func(field, problem string), rt http.RoundTripper) {
+	if tr, ok := rt.(*Transport); ok && tr.HTTP == nil {
+		bad("Transport", "a *stubstatus.Transport without HTTP: make it with NewTransportTLS")
 	}
 }
 

@@ -235,6 +235,7 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 	if opts.Client != nil && opts.Transport != nil {
 		bad("Transport", "set together with Client: give one or the other")
 	}
+	checkTransport(bad, opts.Transport)
 	if opts.MaxInFlight < 0 {
 		bad("MaxInFlight", fmt.Sprintf("must be > 0 (or 0 for the default), got %d", opts.MaxInFlight))
 	}

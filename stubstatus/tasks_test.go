@@ -463,7 +463,7 @@ func TestNewTaskSourceValidates(t *testing.T) {
 		"Service: cluster and name are required", "Lister: required",
 		"URL: must contain {ip} exactly once, as the host", "AuthValue: set without AuthHeader",
 		`Aggregate: must be "avg" or "max", got "median"`, `Metric: must be "active" or "busy"`,
-		"Timeout: must be > 0", "MaxBody: must be > 0", "Refresh: must be at least 1s, got 1ms",
+		"Timeout: must be > 0", "MaxBody: must be between 1 and", "Refresh: must be at least 1s, got 1ms",
 		"MaxInFlight: must be > 0",
 	} {
 		assert.Contains(t, err.Error(), want)

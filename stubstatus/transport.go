@@ -11,18 +11,29 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // Transport makes stub_status requests for the Sources and TaskSources it is
 // given to (Options.Transport, TaskOptions.Transport). Their requests are
 // HTTP/1.1 GETs, written and answered on the calling goroutine over
-// keep-alive connections of its own: a check costs one write and one read
-// on a connection, no goroutine hand-offs and next to no allocation, where
+// keep-alive connections of its own: a Source's check costs one write and
+// one read on a connection, no goroutine hand-off and no allocation, where
 // net/http's client runs two goroutines per connection and builds a request,
 // a response and its headers every time (see the README's performance
 // section). Any other request, and any through a proxy, goes to HTTP.
+//
+// An answer is read strictly: HTTP/1.0 or HTTP/1.1, framed by
+// Content-Length, chunked encoding or the end of the connection, no line
+// longer than 64 KiB, at most 100 header lines. Its errors never quote it (a
+// server may echo the request, auth header included). A kept-alive
+// connection on which anything came while it was idle (the server closed
+// it, or sent bytes no request asked for, which would be read as the next
+// answer) is replaced before use, and one the server closed as the request
+// went out is replaced and the GET made again: no failed read either way.
 //
 // Its settings are HTTP's, read when used: DialContext, TLSClientConfig,
 // TLSHandshakeTimeout, Proxy, MaxIdleConns, MaxIdleConnsPerHost and
@@ -86,6 +97,9 @@ func (t *Transport) endpoint(req *http.Request) *endpoint {
 		}
 	}
 	u := req.URL
+	if !isASCII(u.Host) || strings.Contains(u.Host, "%") {
+		return nil // an IDN or an IPv6 zone: net/http rewrites the Host header
+	}
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
@@ -107,6 +121,9 @@ func (t *Transport) endpoint(req *http.Request) *endpoint {
 	header := req.Header.Clone()
 	if header == nil {
 		header = http.Header{}
+	}
+	for _, own := range []string{"Host", "Content-Length", "Transfer-Encoding", "Trailer"} {
+		header.Del(own) // the request's own, as net/http ignores them in a request's Header
 	}
 	if u.User != nil && header.Get("Authorization") == "" {
 		pw, _ := u.User.Password()
@@ -147,14 +164,30 @@ func (t *Transport) get(ctx context.Context, w *watch, ep *endpoint, timeout tim
 				return 0, outOfTime(ctx, err, deadline)
 			}
 		}
-		code, keep, err := c.exchange(ctx, w, ep.wire, deadline, sl, maxBody)
+		if err := c.nc.SetDeadline(deadline); err != nil {
+			c.nc.Close()
+			if !reused {
+				return 0, err
+			}
+			c = nil
+			continue
+		}
+		if reused && !c.quiet() {
+			// Something came while it was idle: the server's end of the
+			// connection, or bytes no request asked for, which would be
+			// read as this request's answer.
+			c.nc.Close()
+			c = nil
+			continue
+		}
+		code, keep, err := c.exchange(ctx, w, ep.wire, sl, maxBody)
 		if reused && code == http.StatusRequestTimeout {
 			c.nc.Close()
 			c = nil
 			continue
 		}
 		switch {
-		case err == nil && keep:
+		case err == nil && keep && c.drained():
 			t.put(ep.key, c)
 			return code, nil
 		case err == nil:
@@ -166,22 +199,25 @@ func (t *Transport) get(ctx context.Context, w *watch, ep *endpoint, timeout tim
 			c = nil // the server closed it while it was idle: dial anew
 			continue
 		}
-		return 0, outOfTime(ctx, err, deadline)
+		return code, outOfTime(ctx, err, deadline) // a code: the body failed
 	}
 }
 
-// outOfTime returns err, or context.DeadlineExceeded when err comes of the
-// request running out of time, or ctx's error when ctx ended.
+// outOfTime returns err; wrapped so that it is also
+// context.DeadlineExceeded when it comes of the request running out of
+// time; or ctx's error when ctx ended.
 func outOfTime(ctx context.Context, err error, deadline time.Time) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(deadline) {
-		return context.DeadlineExceeded
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(deadline):
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
-	return err
+	return err // a step's own timeout (dialling, the TLS handshake) says so itself
 }
 
 // dial opens a connection to ep, by deadline, and makes the TLS handshake
@@ -198,6 +234,13 @@ func (t *Transport) dial(ctx context.Context, ep *endpoint, deadline time.Time) 
 	if err != nil {
 		return nil, err
 	}
+	c := &conn{}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if c.raw, err = sc.SyscallConn(); err != nil {
+			c.raw = nil
+		}
+		c.peekFn = c.peek // made once: quiet passes it at every reuse
+	}
 	if ep.tls != nil {
 		hctx := ctx
 		if d := t.HTTP.TLSHandshakeTimeout; d > 0 {
@@ -208,26 +251,39 @@ func (t *Transport) dial(ctx context.Context, ep *endpoint, deadline time.Time) 
 		tc := tls.Client(nc, ep.tls)
 		if err := tc.HandshakeContext(hctx); err != nil {
 			nc.Close()
+			if hctx.Err() != nil && ctx.Err() == nil {
+				return nil, fmt.Errorf("TLS handshake: no answer within %v: %w", t.HTTP.TLSHandshakeTimeout, err)
+			}
 			return nil, err
 		}
-		nc = tc
+		nc, c.tls = tc, tc
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBuffer)}, nil
+	c.nc, c.br = nc, bufio.NewReaderSize(nc, connBuffer)
+	return c, nil
 }
 
-// take returns the most recently used idle connection to key, or nil.
+// take returns the most recently used idle connection to key, or nil. It
+// closes those idle for longer than IdleConnTimeout on its way (a NAT or a
+// firewall may have dropped them without a word).
 func (t *Transport) take(key string, now time.Time) *conn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	cs := t.idle[key]
-	if len(cs) == 0 {
-		return nil
+	maxIdle := t.HTTP.IdleConnTimeout
+	for {
+		t.mu.Lock()
+		cs := t.idle[key]
+		if len(cs) == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		c := cs[len(cs)-1]
+		cs[len(cs)-1] = nil
+		t.idle[key] = cs[:len(cs)-1]
+		t.nidle--
+		t.mu.Unlock()
+		if maxIdle <= 0 || now.Sub(c.idleSince) <= maxIdle {
+			return c
+		}
+		c.nc.Close()
 	}
-	c := cs[len(cs)-1]
-	cs[len(cs)-1] = nil
-	t.idle[key] = cs[:len(cs)-1]
-	t.nidle--
-	return c
 }
 
 // put keeps c, idle, for the next request to key; or closes it when the
@@ -289,20 +345,41 @@ func (t *Transport) sweep(cutoff time.Time) []*conn {
 	return stale
 }
 
-// connBuffer is the size of a connection's read buffer, and so the longest
-// status or header line an answer may have: 4 KiB, ten times a stub_status
-// answer's whole header.
+// connBuffer is the size of a connection's read buffer: 4 KiB, ten times a
+// stub_status answer's whole header. A longer line is read past it (see
+// readLine).
 const connBuffer = 4 << 10
 
 // conn is one keep-alive connection.
 type conn struct {
 	nc        net.Conn
 	br        *bufio.Reader
+	tls       *tls.Conn // nc, when it is TLS
 	idleSince time.Time // when it last went back to the pool
 	// unanswered reports the last exchange failed before any byte of an
-	// answer (or with a 408 the server sent when it gave up on the idle
-	// connection).
+	// answer.
 	unanswered bool
+
+	// What quiet looks at the socket with (see quiet_unix.go).
+	raw     syscall.RawConn // the TCP socket under nc; nil when unknown
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
+	peekErr error
+}
+
+// drained reports whether c holds nothing beyond the answer just read. Over
+// TLS, a record that came with the answer waits inside the TLS layer, out
+// of the read buffer's sight; a read with a deadline in the past returns it
+// without touching the socket.
+func (c *conn) drained() bool {
+	if c.tls == nil {
+		return true // readAnswer saw the read buffer empty
+	}
+	if err := c.tls.SetReadDeadline(aLongTimeAgo); err != nil {
+		return false
+	}
+	n, err := c.tls.Read(c.peekBuf[:])
+	return n == 0 && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // aLongTimeAgo is a deadline in the past, which makes a blocked read or
@@ -310,13 +387,10 @@ type conn struct {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // exchange writes wire and reads the answer, its body into sl (at most
-// maxBody+1 bytes), by deadline; it gives up when ctx ends, told by w when
-// not nil. keep reports the connection may carry another request.
-func (c *conn) exchange(ctx context.Context, w *watch, wire []byte, deadline time.Time, sl *slot, maxBody int64) (code int, keep bool, err error) {
+// maxBody+1 bytes), by c's deadline; it gives up when ctx ends, told by w
+// when not nil. keep reports the connection may carry another request.
+func (c *conn) exchange(ctx context.Context, w *watch, wire []byte, sl *slot, maxBody int64) (code int, keep bool, err error) {
 	c.unanswered = true
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return 0, false, err
-	}
 	switch {
 	case w != nil:
 		w.set(c.nc)
@@ -326,7 +400,11 @@ func (c *conn) exchange(ctx context.Context, w *watch, wire []byte, deadline tim
 		}
 	case ctx.Done() != nil:
 		stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
-		defer stop()
+		defer func() {
+			if !stop() { // it ran, or runs: the connection's deadline is not its own
+				keep = false
+			}
+		}()
 	}
 	if _, err := c.nc.Write(wire); err != nil {
 		return 0, false, err
@@ -344,6 +422,9 @@ type watch struct {
 
 	mu sync.Mutex
 	nc net.Conn // in use by the request in flight
+	// gen counts bindings: the end of a context watched before only
+	// interrupts a request made on it, never one made on a later context.
+	gen uint64
 }
 
 // bind makes w watch ctx, if it does not already.
@@ -354,7 +435,10 @@ func (w *watch) bind(ctx context.Context) {
 	w.release()
 	w.ctx = ctx
 	if ctx.Done() != nil {
-		w.stop = context.AfterFunc(ctx, w.interrupt)
+		w.mu.Lock()
+		gen := w.gen
+		w.mu.Unlock()
+		w.stop = context.AfterFunc(ctx, func() { w.interrupt(gen) })
 	}
 }
 
@@ -363,14 +447,18 @@ func (w *watch) release() {
 	if w.stop != nil {
 		w.stop()
 	}
+	w.mu.Lock()
+	w.gen++ // a callback of the context watched until now may still run
+	w.mu.Unlock()
 	w.ctx, w.stop = nil, nil
 }
 
-// interrupt makes the request in flight, if any, fail at once.
-func (w *watch) interrupt() {
+// interrupt makes the request in flight, if any, fail at once, if it was
+// made on the context of binding gen.
+func (w *watch) interrupt(gen uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.nc != nil {
+	if w.nc != nil && w.gen == gen {
 		w.nc.SetDeadline(aLongTimeAgo)
 	}
 }
@@ -380,4 +468,14 @@ func (w *watch) set(nc net.Conn) {
 	w.mu.Lock()
 	w.nc = nc
 	w.mu.Unlock()
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +67,11 @@ var answerCases = []answerCase{
 	{name: "code under 100", wire: "HTTP/1.1 099 OK\r\n\r\n", errHas: "status code 99"},
 	{name: "101", wire: "HTTP/1.1 101 Switching Protocols\r\n\r\n", errHas: "101"},
 	{name: "line without a colon", wire: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", errHas: "a header line is not"},
-	{name: "folded line", wire: "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", errHas: "a header line is not"},
+	{name: "folded line", wire: "HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 2\r\n\r\nhi", code: 200, body: "hi", keep: true},
+	{name: "folded length", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 0\r\n\r\nhi", errHas: "folded header line"},
+	{name: "folded first line", wire: "HTTP/1.1 200 OK\r\n X: a\r\n\r\n", errHas: "folded header line"},
+	{name: "long line", wire: "HTTP/1.1 200 OK\r\nSet-Cookie: " + strings.Repeat("a", 5000) + "\r\nContent-Length: 2\r\n\r\nhi",
+		code: 200, body: "hi", keep: true},
 	{name: "space before the colon", wire: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nhi", errHas: "a header line is not"},
 	{name: "conflicting lengths", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi", errHas: "Content-Length"},
 	{name: "signed length", wire: "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nhi", errHas: "Content-Length"},
@@ -75,7 +81,7 @@ var answerCases = []answerCase{
 	{name: "header cut off", wire: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", errHas: "unexpected EOF"},
 	{name: "body cut off", wire: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhi", code: 200, body: "hi", errHas: "reading the body: unexpected EOF"},
 	{name: "bad chunk", wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhi\r\n", code: 200, errHas: "reading the body"},
-	{name: "long line", wire: "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 5000) + "\r\n\r\n", errHas: "longer than 4096 bytes"},
+	{name: "too long a line", wire: "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 70000) + "\r\n\r\n", errHas: "longer than 65536 bytes"},
 	{name: "too many lines", wire: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X: 1\r\n", 101) + "\r\n", errHas: "more than 100 header lines"},
 }
 
@@ -315,23 +321,6 @@ func TestTransportPool(t *testing.T) {
 	assert.Nil(t, tr.take("a", time.Now()))
 }
 
-// BenchmarkReadNetHTTP is BenchmarkRead through net/http's transport, for
-// comparison.
-func BenchmarkReadNetHTTP(b *testing.B) {
-	srv := httptest.NewServer(serveBody(nginxBody))
-	b.Cleanup(srv.Close)
-	src, err := New(Options{URL: srv.URL + "/nginx-status", AuthHeader: testHeader, AuthValue: testSecret, Timeout: 5 * time.Second,
-		Transport: NewTransport(false).HTTP})
-	require.NoError(b, err)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := src.Read(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // rawServer answers every request on every connection with answer, as
 // fast as it can and allocating nothing per request, so that a benchmark
 // or an allocation count measures the client alone.
@@ -384,10 +373,14 @@ func TestReadAllocatesNothing(t *testing.T) {
 
 // BenchmarkReadRaw is BenchmarkRead against a server that costs next to
 // nothing: the client's own cost.
-func BenchmarkReadRaw(b *testing.B) {
+func BenchmarkReadRaw(b *testing.B) { benchRead(b, func() string { return rawServer(b, nginxAnswer) }) }
+
+// benchRead measures a Source's reads of the page at the URL serve
+// returns, through a Transport and through net/http's transport.
+func benchRead(b *testing.B, serve func() string) {
 	for name, rt := range map[string]http.RoundTripper{"Transport": NewTransport(false), "net/http": NewTransport(false).HTTP} {
 		b.Run(name, func(b *testing.B) {
-			src, err := New(Options{URL: rawServer(b, nginxAnswer), AuthHeader: testHeader, AuthValue: testSecret,
+			src, err := New(Options{URL: serve(), AuthHeader: testHeader, AuthValue: testSecret,
 				Timeout: 5 * time.Second, Transport: rt})
 			require.NoError(b, err)
 			ctx := context.Background()
@@ -399,4 +392,301 @@ func BenchmarkReadRaw(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestTransportStatusBeforeBodyError: an answer whose body breaks off is
+// reported by its status when that is not 200, as the failure that
+// matters, and as a body error otherwise.
+func TestTransportStatusBeforeBodyError(t *testing.T) {
+	for code, want := range map[int]string{500: "unexpected HTTP status 500", 200: "reading the body: unexpected EOF"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = http.ReadRequest(bufio.NewReader(c))
+			fmt.Fprintf(c, "HTTP/1.1 %d X\r\nContent-Length: 100\r\n\r\nActive connections: 1", code)
+		}()
+		_, err = newSource(t, Options{URL: "http://" + ln.Addr().String() + "/"}).Read(t.Context())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// scriptServer is a bare TCP server: script runs on each connection it
+// accepts, reading requests with readRequest and writing whatever it likes.
+type scriptServer struct {
+	url         string
+	conns, reqs atomic.Int32
+}
+
+func newScriptServer(t *testing.T, script func(s *scriptServer, c net.Conn, readRequest func() bool)) *scriptServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	s := &scriptServer{url: "http://" + ln.Addr().String() + "/"}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				script(s, c, func() bool {
+					_, err := http.ReadRequest(br)
+					if err == nil {
+						s.reqs.Add(1)
+					}
+					return err == nil
+				})
+			}()
+		}
+	}()
+	return s
+}
+
+// activeAnswer is a whole answer whose page says n active connections.
+func activeAnswer(n int) string {
+	body := strings.Replace(nginxBody, "291", fmt.Sprint(n), 1)
+	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// TestTransportDropsAConnectionWithUnsolicitedBytes: bytes that arrive on
+// a connection while it sits idle (a second answer from a confused proxy)
+// are never read as the next request's answer: the connection is dropped
+// and the request made on a new one, as net/http does.
+func TestTransportDropsAConnectionWithUnsolicitedBytes(t *testing.T) {
+	more, wrote := make(chan struct{}), make(chan struct{})
+	srv := newScriptServer(t, func(s *scriptServer, c net.Conn, readRequest func() bool) {
+		first := s.conns.Load() == 1
+		for readRequest() {
+			if !first || s.reqs.Load() > 1 {
+				io.WriteString(c, activeAnswer(3))
+				continue
+			}
+			io.WriteString(c, activeAnswer(1))
+			<-more
+			io.WriteString(c, activeAnswer(2)) // asked by no request
+			close(wrote)
+		}
+	})
+	tr := NewTransport(false)
+	src := newSource(t, Options{URL: srv.url, Transport: tr})
+	r, err := src.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, r.Value)
+	close(more)
+	<-wrote
+	waitFor(t, "the unsolicited answer to reach the idle connection", func() bool {
+		c := tr.take(src.ep.key, time.Now())
+		require.NotNil(t, c)
+		defer tr.put(src.ep.key, c)
+		c.nc.SetDeadline(time.Now().Add(time.Second))
+		return !c.quiet()
+	})
+	r, err = src.Read(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, r.Value, "a fresh answer, not the one nobody asked for")
+	assert.EqualValues(t, 2, srv.conns.Load())
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	failsafe := time.NewTimer(10 * time.Second)
+	defer failsafe.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-failsafe.C:
+			t.Fatalf("waited 10s for %s", what)
+		}
+	}
+}
+
+// TestTransportTLSRecordAfterTheAnswer: over TLS, a second answer sent in
+// its own record right after the first waits inside the TLS layer, where
+// the read buffer does not see it; it is never read as the next answer.
+func TestTransportTLSRecordAfterTheAnswer(t *testing.T) {
+	hs := httptest.NewTLSServer(http.NotFoundHandler())
+	cfg := hs.TLS.Clone()
+	hs.Close()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := tls.NewListener(raw, cfg)
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					io.WriteString(c, activeAnswer(n))
+					if n == 1 {
+						io.WriteString(c, activeAnswer(99)) // a record of its own, asked by no request
+					}
+				}
+			}()
+		}
+	}()
+	src := newSource(t, Options{URL: "https://" + raw.Addr().String() + "/"})
+	for range 2 {
+		r, err := src.Read(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 1.0, r.Value, "each connection's first answer; never the 99 nobody asked for")
+	}
+	assert.EqualValues(t, 2, conns.Load())
+}
+
+// TestTransportTLSToAnIPAddress: an https URL naming an IP address is
+// verified against the certificate's IP addresses, or not verified at all.
+func TestTransportTLSToAnIPAddress(t *testing.T) {
+	srv := httptest.NewTLSServer(serveBody(nginxBody)) // its certificate names 127.0.0.1
+	t.Cleanup(srv.Close)
+	for _, verify := range []bool{true, false} {
+		tr := NewTransport(verify)
+		tr.HTTP.TLSClientConfig.RootCAs = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+		src := newSource(t, Options{URL: srv.URL, Transport: tr, TLS: TLSMode{Verify: verify}})
+		require.NotNil(t, src.ep)
+		r, err := src.Read(t.Context())
+		require.NoError(t, err, "verify %v", verify)
+		assert.Equal(t, 291.0, r.Value)
+	}
+	_, err := newSource(t, Options{URL: srv.URL, TLS: TLSMode{Verify: true}}).Read(t.Context())
+	assert.ErrorContains(t, err, "certificate", "verified against the system's roots, which lack the test's")
+}
+
+// TestTransportHungHandshake: a server that never finishes the TLS
+// handshake costs a read its Timeout, reported as no answer in time.
+func TestTransportHungHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); <-release }()
+		}
+	}()
+	_, err = newSource(t, Options{URL: "https://" + ln.Addr().String() + "/", Timeout: 100 * time.Millisecond}).Read(t.Context())
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "no answer within 100ms")
+}
+
+// TestTransportWritesNoHeaderOfItsOwnTwice: an auth header named like one
+// the request writes itself (Host, Content-Length, Transfer-Encoding) is
+// left out, as net/http leaves it out, rather than sent twice or promising
+// a body.
+func TestTransportWritesNoHeaderOfItsOwnTwice(t *testing.T) {
+	srv := newStatusServer(t, serveBody(nginxBody))
+	for _, h := range [][2]string{{"Host", "status.example.test"}, {"Transfer-Encoding", "chunked"}, {"Content-Length", "10"}} {
+		for name, rt := range map[string]http.RoundTripper{"Transport": NewTransport(false), "net/http": NewTransport(false).HTTP} {
+			src := newSource(t, Options{URL: srv.URL, AuthHeader: h[0], AuthValue: h[1], Transport: rt, Timeout: time.Second})
+			_, err := src.Read(t.Context())
+			assert.NoError(t, err, "%s through %s", h[0], name)
+		}
+	}
+}
+
+// TestTransportRetriesAnAnswerCutOffOnAReusedConnection: a reused
+// connection whose answer broke off before its status line was whole counts
+// as closed by the server, and the GET is made again on a new connection,
+// as net/http does.
+func TestTransportRetriesAnAnswerCutOffOnAReusedConnection(t *testing.T) {
+	srv := newScriptServer(t, func(s *scriptServer, c net.Conn, readRequest func() bool) {
+		for readRequest() {
+			if s.reqs.Load() == 2 {
+				io.WriteString(c, "HTTP/1.1 20")
+				return
+			}
+			io.WriteString(c, activeAnswer(1))
+		}
+	})
+	src := newSource(t, Options{URL: srv.url})
+	for range 2 {
+		_, err := src.Read(t.Context())
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 3, srv.reqs.Load(), "the second GET twice")
+}
+
+// TestTransportEndedContextsLeaveLaterReadsAlone: the end of a context a
+// Source read on before never cuts a later read on another context short:
+// reads on fresh contexts, each cancelled as soon as it returns, all
+// succeed on one connection, whether the connection is kept or dialled.
+func TestTransportEndedContextsLeaveLaterReadsAlone(t *testing.T) {
+	srv := newScriptServer(t, func(_ *scriptServer, c net.Conn, readRequest func() bool) {
+		for readRequest() {
+			io.WriteString(c, activeAnswer(1))
+		}
+	})
+	tr := NewTransport(false)
+	src := newSource(t, Options{URL: srv.url, Transport: tr})
+	for range 500 {
+		ctx, cancel := context.WithCancel(t.Context())
+		_, err := src.Read(ctx)
+		cancel()
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, srv.conns.Load(), "no read was interrupted, so no connection was dropped")
+	for range 100 {
+		ctx, cancel := context.WithCancel(t.Context())
+		_, err := src.Read(ctx)
+		cancel()
+		require.NoError(t, err)
+		tr.CloseIdleConnections() // the next read dials
+	}
+	ep := src.ep
+	for range 500 { // the same through a request's own registration
+		ctx, cancel := context.WithCancel(t.Context())
+		_, err := tr.get(ctx, nil, ep, 5*time.Second, &slot{}, DefaultMaxBody)
+		cancel()
+		require.NoError(t, err)
+	}
+}
+
+// TestTransportClosesConnectionsIdleTooLong: a connection idle for longer
+// than IdleConnTimeout is never used again (a NAT may have dropped it
+// silently), even when no sweep has run since.
+func TestTransportClosesConnectionsIdleTooLong(t *testing.T) {
+	tr := NewTransport(false)
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	c := &conn{nc: a}
+	tr.put("k", c)
+	c.idleSince = time.Now().Add(-2 * tr.HTTP.IdleConnTimeout)
+	assert.Nil(t, tr.take("k", time.Now()))
+	_, err := a.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.ErrClosedPipe, "closed")
+}
+
+// TestNewRefusesATransportWithoutHTTPOrAHugeMaxBody: a Transport not made
+// by NewTransportTLS, and a MaxBody too large to read into memory.
+func TestNewRefusesATransportWithoutHTTPOrAHugeMaxBody(t *testing.T) {
+	_, err := New(Options{URL: "http://127.0.0.1:1/", Timeout: time.Second, Transport: &Transport{}})
+	assert.ErrorContains(t, err, "Transport: a *stubstatus.Transport without HTTP")
+	_, err = New(Options{URL: "http://127.0.0.1:1/", Timeout: time.Second, MaxBody: math.MaxInt64})
+	assert.ErrorContains(t, err, "MaxBody: must be between 1 and")
 }
