@@ -74,7 +74,13 @@ type TaskListerOptions struct {
 // Every call takes one token from a budget shared by all services (a token
 // bucket on the injected clock, CallsPerSecond refilled, Burst deep); a
 // listing that finds it empty fails at once wrapping ErrCallBudget rather
-// than waiting. It is safe for concurrent use.
+// than waiting. A listing takes the tokens of its ListTasks and its first
+// DescribeTasks together, or none, so no call is spent on a listing that
+// cannot finish. A service never listed yet goes first: while one waits (it
+// asked within the last waitingFor), a service listed before is not listed
+// again (it reads the tasks it has), so that with more services than the
+// budget can refresh every one is still listed, and read, within a few
+// seconds a service. It is safe for concurrent use.
 type TaskLister struct {
 	client TaskClient
 	region string
@@ -85,7 +91,16 @@ type TaskLister struct {
 	mu     sync.Mutex
 	tokens float64
 	at     time.Time // when tokens was last brought up to date
+	listed map[scaler.ServiceID]bool
+	// waiting holds the services never listed, with when each last asked.
+	waiting map[scaler.ServiceID]time.Time
 }
+
+// waitingFor is how long a service that asked to be listed for the first
+// time, and could not be, keeps priority over the refreshes of others
+// without asking again (a TaskSource asks again within its refresh
+// interval; a service no longer watched stops asking).
+const waitingFor = 2 * time.Minute
 
 // NewTaskLister returns a TaskLister calling client, typically
 // ecs.NewFromConfig(cfg). Use one for every service: the budget is its own.
@@ -100,16 +115,19 @@ func NewTaskLister(client TaskClient, opts TaskListerOptions) *TaskLister {
 		opts.Clock = clock.New()
 	}
 	l := &TaskLister{client: client, clock: opts.Clock, rate: opts.CallsPerSecond,
-		burst: float64(opts.Burst), tokens: float64(opts.Burst), at: opts.Clock.Now()}
+		burst: float64(opts.Burst), tokens: float64(opts.Burst), at: opts.Clock.Now(),
+		listed: map[scaler.ServiceID]bool{}, waiting: map[scaler.ServiceID]time.Time{}}
 	if c, ok := client.(interface{ Options() awsecs.Options }); ok {
 		l.region = c.Options().Region
 	}
 	return l
 }
 
-// take takes one token from the budget, or says how long until one is
+// take takes n tokens from the budget for svc, all or none. A service
+// listed before takes none while another waits for its first listing
+// (waiting > 0 then). Otherwise wait says how long until the tokens are
 // there.
-func (l *TaskLister) take() (wait time.Duration, ok bool) {
+func (l *TaskLister) take(svc scaler.ServiceID, n float64) (wait time.Duration, waiting int, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
@@ -117,11 +135,38 @@ func (l *TaskLister) take() (wait time.Duration, ok bool) {
 		l.tokens = min(l.burst, l.tokens+d.Seconds()*l.rate)
 	}
 	l.at = now
-	if l.tokens >= 1 {
-		l.tokens--
-		return 0, true
+	if !l.listed[svc] {
+		l.waiting[svc] = now
+	} else {
+		for id, asked := range l.waiting {
+			if now.Sub(asked) > waitingFor {
+				delete(l.waiting, id) // no longer asking: no longer watched, say
+			}
+		}
+		if len(l.waiting) > 0 {
+			return 0, len(l.waiting), false
+		}
 	}
-	return time.Duration((1 - l.tokens) / l.rate * float64(time.Second)), false
+	if l.tokens >= n {
+		l.tokens -= n
+		return 0, 0, true
+	}
+	return time.Duration((n - l.tokens) / l.rate * float64(time.Second)), 0, false
+}
+
+// refund gives back a token taken and not used.
+func (l *TaskLister) refund() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tokens = min(l.burst, l.tokens+1)
+}
+
+// done records svc as listed: it no longer waits.
+func (l *TaskLister) done(svc scaler.ServiceID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.listed[svc] = true
+	delete(l.waiting, svc)
 }
 
 // Tasks lists the tasks of svc that ECS wants running: running ones with
@@ -136,9 +181,22 @@ func (l *TaskLister) Tasks(ctx context.Context, svc scaler.ServiceID) ([]scaler.
 		DesiredStatus: types.DesiredStatusRunning,
 		MaxResults:    aws.Int32(100),
 	})
-	for pages.HasMorePages() {
-		if err := l.budget(svc, "ListTasks"); err != nil {
-			return nil, err
+	// The first page and the first batch to describe: together or not at
+	// all. Further pages and batches (over 100 tasks) take a token each.
+	if err := l.budget(svc, "ListTasks", 2); err != nil {
+		return nil, err
+	}
+	reserved := true // the first DescribeTasks's token
+	defer func() {
+		if reserved {
+			l.refund()
+		}
+	}()
+	for first := true; pages.HasMorePages(); first = false {
+		if !first {
+			if err := l.budget(svc, "ListTasks", 1); err != nil {
+				return nil, err
+			}
 		}
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -152,7 +210,9 @@ func (l *TaskLister) Tasks(ctx context.Context, svc scaler.ServiceID) ([]scaler.
 	tasks := make([]scaler.Task, 0, len(arns))
 	for start := 0; start < len(arns); start += describeBatch {
 		batch := arns[start:min(start+describeBatch, len(arns))]
-		if err := l.budget(svc, "DescribeTasks"); err != nil {
+		if reserved {
+			reserved = false
+		} else if err := l.budget(svc, "DescribeTasks", 1); err != nil {
 			return nil, err
 		}
 		out, err := l.client.DescribeTasks(ctx, &awsecs.DescribeTasksInput{Cluster: aws.String(svc.Cluster), Tasks: batch})
@@ -179,16 +239,23 @@ func (l *TaskLister) Tasks(ctx context.Context, svc scaler.ServiceID) ([]scaler.
 			}
 		}
 	}
+	l.done(svc)
 	return tasks, nil
 }
 
-// budget takes a token for one call of op, or fails wrapping ErrCallBudget.
-func (l *TaskLister) budget(svc scaler.ServiceID, op string) error {
-	if wait, ok := l.take(); !ok {
-		return fmt.Errorf("ecs %s %s: not called: %w (%g calls a second across all services; the next in %v)",
-			op, svc, ErrCallBudget, l.rate, wait.Round(time.Millisecond))
+// budget takes n tokens for op (and what follows it), or fails wrapping
+// ErrCallBudget.
+func (l *TaskLister) budget(svc scaler.ServiceID, op string, n float64) error {
+	wait, waiting, ok := l.take(svc, n)
+	switch {
+	case ok:
+		return nil
+	case waiting > 0:
+		return fmt.Errorf("ecs %s %s: not called: %w: %d services never listed go first; the tasks listed last stand",
+			op, svc, ErrCallBudget, waiting)
 	}
-	return nil
+	return fmt.Errorf("ecs %s %s: not called: %w (%g calls a second across all services; the next in %v)",
+		op, svc, ErrCallBudget, l.rate, wait.Round(time.Millisecond))
 }
 
 // taskOf reads one described task. keep is false for a task ECS no longer

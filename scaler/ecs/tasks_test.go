@@ -144,7 +144,8 @@ func TestTaskListerErrors(t *testing.T) {
 }
 
 // Every service's listings share one budget: once it is spent, a listing
-// fails at once, calling nothing, until the clock refills it.
+// fails at once, calling nothing, until the clock refills it. A listing
+// takes its ListTasks and DescribeTasks tokens together or not at all.
 func TestTaskListerSharesOneBudget(t *testing.T) {
 	s, l, clk := newLister(t, ecs.TaskListerOptions{CallsPerSecond: 1, Burst: 4})
 	s.PutService(web.Cluster, "api", awstest.Service{})
@@ -160,14 +161,14 @@ func TestTaskListerSharesOneBudget(t *testing.T) {
 	_, err = l.Tasks(t.Context(), web)
 	require.ErrorIs(t, err, ecs.ErrCallBudget)
 	assert.Contains(t, err.Error(), "ecs ListTasks app/web: not called")
-	assert.Contains(t, err.Error(), "the next in 1s")
+	assert.Contains(t, err.Error(), "the next in 2s")
 	assert.Empty(t, s.Calls(), "nothing called")
 
-	clk.Add(time.Second) // one token: ListTasks, but not DescribeTasks
+	clk.Add(time.Second) // one token: not enough for ListTasks and DescribeTasks, so neither is called
 	_, err = l.Tasks(t.Context(), api)
 	require.ErrorIs(t, err, ecs.ErrCallBudget)
-	assert.Contains(t, err.Error(), "ecs DescribeTasks app/api: not called")
-	clk.Add(2 * time.Second)
+	assert.Empty(t, s.Calls(), "no ListTasks spent on a listing that could not finish")
+	clk.Add(time.Second)
 	_, err = l.Tasks(t.Context(), api)
 	require.NoError(t, err)
 
@@ -178,6 +179,50 @@ func TestTaskListerSharesOneBudget(t *testing.T) {
 	}
 	_, err = l.Tasks(t.Context(), web)
 	require.ErrorIs(t, err, ecs.ErrCallBudget)
+
+	s.PutService(web.Cluster, "empty", awstest.Service{})
+	clk.Add(time.Hour)
+	for range 3 { // a service with no task makes one call and gives the other token back: 4 -> 3 -> 2 -> 1
+		_, err = l.Tasks(t.Context(), scaler.ServiceID{Cluster: web.Cluster, Name: "empty"})
+		require.NoError(t, err)
+	}
+	_, err = l.Tasks(t.Context(), scaler.ServiceID{Cluster: web.Cluster, Name: "empty"})
+	require.ErrorIs(t, err, ecs.ErrCallBudget)
+}
+
+// A service never listed goes first: while one waits for its first
+// listing, the services listed before are not listed again (they keep the
+// tasks they have), so the budget serves the newcomer.
+func TestTaskListerListsNewServicesFirst(t *testing.T) {
+	s, l, clk := newLister(t, ecs.TaskListerOptions{CallsPerSecond: 1, Burst: 2})
+	s.PutService(web.Cluster, "new", awstest.Service{})
+	newcomer := scaler.ServiceID{Cluster: web.Cluster, Name: "new"}
+	s.PutTask(web.Cluster, awstest.Task{ID: "t1", Service: "web", PrivateIP: "10.0.0.1"})
+	s.PutTask(web.Cluster, awstest.Task{ID: "n1", Service: "new", PrivateIP: "10.0.0.2"})
+
+	_, err := l.Tasks(t.Context(), web)
+	require.NoError(t, err)
+	_, err = l.Tasks(t.Context(), newcomer) // the budget is spent: it waits
+	require.ErrorIs(t, err, ecs.ErrCallBudget)
+
+	clk.Add(2 * time.Second) // tokens for one listing
+	_, err = l.Tasks(t.Context(), web)
+	require.ErrorIs(t, err, ecs.ErrCallBudget, "a refresh waits while a service was never listed")
+	assert.Contains(t, err.Error(), "1 services never listed go first")
+	got, err := l.Tasks(t.Context(), newcomer)
+	require.NoError(t, err, "the tokens were kept for it")
+	assert.Len(t, got, 1)
+
+	clk.Add(2 * time.Second)
+	_, err = l.Tasks(t.Context(), web)
+	require.NoError(t, err, "no one waits any more")
+
+	s.PutService(web.Cluster, "gone", awstest.Service{})
+	_, err = l.Tasks(t.Context(), scaler.ServiceID{Cluster: web.Cluster, Name: "gone"}) // spent: it waits, then is no longer watched
+	require.ErrorIs(t, err, ecs.ErrCallBudget)
+	clk.Add(3 * time.Minute)
+	_, err = l.Tasks(t.Context(), web)
+	require.NoError(t, err, "a service that stopped asking no longer holds the others back")
 }
 
 type nilTaskClient struct{}
