@@ -417,8 +417,8 @@ func (c *conn) exchange(ctx context.Context, w *watch, wire []byte, sl *slot, ma
 // not at every request, for a caller that passes the same context each
 // time, as the engine does with a service's checks.
 type watch struct {
-	ctx  context.Context // bound to
-	stop func() bool     // unregisters from ctx
+	done <-chan struct{} // the Done of the context bound to
+	stop func() bool     // unregisters from it
 
 	mu sync.Mutex
 	nc net.Conn // in use by the request in flight
@@ -427,14 +427,16 @@ type watch struct {
 	gen uint64
 }
 
-// bind makes w watch ctx, if it does not already.
+// bind makes w watch ctx, if it does not already: if it does not watch a
+// context that ends with ctx (the same Done channel).
 func (w *watch) bind(ctx context.Context) {
-	if sameContext(ctx, w.ctx) {
+	done := ctx.Done()
+	if done == w.done {
 		return
 	}
 	w.release()
-	w.ctx = ctx
-	if ctx.Done() != nil {
+	w.done = done
+	if done != nil {
 		w.mu.Lock()
 		gen := w.gen
 		w.mu.Unlock()
@@ -450,7 +452,7 @@ func (w *watch) release() {
 	w.mu.Lock()
 	w.gen++ // a callback of the context watched until now may still run
 	w.mu.Unlock()
-	w.ctx, w.stop = nil, nil
+	w.done, w.stop = nil, nil
 }
 
 // interrupt makes the request in flight, if any, fail at once, if it was
