@@ -150,3 +150,52 @@ func TestEngineObserver(t *testing.T) {
 		assert.Equal(t, []seen{{svcID("hot"), autoscaler.ScaledOut}, {svcID("hot"), autoscaler.ScaledOut}}, got)
 	})
 }
+
+// serviceObserver counts the observers it hands out and what each saw; its
+// Observe must never be called.
+type serviceObserver struct {
+	mu      sync.Mutex
+	handed  map[scaler.ServiceID]int
+	seen    map[scaler.ServiceID][]autoscaler.Outcome
+	general int
+}
+
+func (o *serviceObserver) Observe(scaler.ServiceID, autoscaler.Check, time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.general++
+}
+
+func (o *serviceObserver) ForService(svc scaler.ServiceID) func(*autoscaler.Check, time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.handed[svc]++
+	return func(c *autoscaler.Check, _ time.Duration) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.seen[svc] = append(o.seen[svc], c.Outcome)
+	}
+}
+
+// An Observer that hands out one observer per service is asked once a
+// service, and each service's checks go to its own.
+func TestEngineServiceObserver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		obs := &serviceObserver{handed: map[scaler.ServiceID]int{}, seen: map[scaler.ServiceID][]autoscaler.Outcome{}}
+		eng, err := autoscaler.New([]autoscaler.Service{
+			newService("hot", newCounter(mock, autoscaler.Reading{Value: 500}), nil),
+			newService("calm", newCounter(mock, autoscaler.Reading{Value: 1}), nil),
+		}, autoscaler.Options{Scaler: memWith(3, "hot", "calm"), Clock: mock, Observer: obs})
+		require.NoError(t, err)
+		stop := runEngine(t, eng)
+		advance(mock, 6*time.Second)
+		stop()
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		assert.Equal(t, map[scaler.ServiceID]int{svcID("hot"): 1, svcID("calm"): 1}, obs.handed)
+		assert.Equal(t, autoscaler.ScaledOut, obs.seen[svcID("hot")][0])
+		assert.Len(t, obs.seen[svcID("calm")], 3, "checks at 0, 3 and 6 s")
+		assert.Zero(t, obs.general, "Observe is not called when ForService is there")
+	})
+}

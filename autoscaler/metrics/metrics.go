@@ -9,7 +9,8 @@
 // info. EMF writes the per-service metrics as CloudWatch Embedded Metric
 // Format lines.
 //
-// A Metrics is an autoscaler.Observer: set it as autoscaler.Options.Observer.
+// A Metrics is an autoscaler.Observer (and an autoscaler.ServiceObserver): set it
+// as autoscaler.Options.Observer.
 // Call APICall for each AWS operation (the binary does it from an SDK
 // middleware), TrackNotifier each notifier that counts its deliveries,
 // and call ConfigReload after each reload. Serve the registry with
@@ -109,7 +110,23 @@ func New(opts Options) (*Metrics, error) {
 // Observe records one check of svc that took took; it implements
 // autoscaler.Observer. It does not allocate once svc has been seen.
 func (m *Metrics) Observe(svc scaler.ServiceID, c autoscaler.Check, took time.Duration) {
-	m.services.observe(m.services.series(svc), c, took)
+	m.services.observe(m.services.series(svc), &c, took)
+}
+
+// ForService returns what records svc's checks as Observe does, its
+// figures found at the first check (as Observe makes them: a service shows
+// in the metrics once checked) and kept rather than looked up at every
+// check. Its calls must not overlap; the engine makes one a check, checks
+// of a service one after another. It implements
+// autoscaler.ServiceObserver.
+func (m *Metrics) ForService(svc scaler.ServiceID) func(c *autoscaler.Check, took time.Duration) {
+	var s *series
+	return func(c *autoscaler.Check, took time.Duration) {
+		if s == nil {
+			s = m.services.series(svc)
+		}
+		m.services.observe(s, c, took)
+	}
 }
 
 // Forget drops every series of svc, for a service removed by a config

@@ -124,7 +124,7 @@ func (c *serviceCollector) forget(svc scaler.ServiceID) {
 }
 
 // observe records one check of s that took took.
-func (c *serviceCollector) observe(s *series, ck autoscaler.Check, took time.Duration) {
+func (c *serviceCollector) observe(s *series, ck *autoscaler.Check, took time.Duration) {
 	c.observeDuration(s, took.Seconds())
 	if ck.Outcome == autoscaler.ReadFailed {
 		s.checks[checkError].Add(1)
