@@ -119,21 +119,21 @@ func readHeader(br *bufio.Reader, http10 bool) (header, error) {
 		if err != nil {
 			return h, err
 		}
-		framing = bytes.EqualFold(name, []byte("Content-Length")) || bytes.EqualFold(name, []byte("Transfer-Encoding")) ||
-			bytes.EqualFold(name, []byte("Connection"))
+		field := fieldOf(name)
+		framing = field != otherField
 		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
+		case field == lengthField:
 			n, ok := parseLength(value)
 			if !ok || h.length >= 0 && n != h.length {
 				return h, errors.New("malformed answer: an invalid or conflicting Content-Length")
 			}
 			h.length = n
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")) && !http10: // HTTP/1.0 has none
+		case field == encodingField && !http10: // HTTP/1.0 has none
 			if !bytes.EqualFold(value, []byte("chunked")) || h.chunked {
 				return h, errors.New("malformed answer: a Transfer-Encoding other than chunked")
 			}
 			h.chunked = true
-		case bytes.EqualFold(name, []byte("Connection")):
+		case field == connectionField:
 			for tok := range bytes.SplitSeq(value, []byte(",")) {
 				tok = bytes.Trim(tok, " \t")
 				closing = closing || bytes.EqualFold(tok, []byte("close"))
@@ -147,11 +147,33 @@ func readHeader(br *bufio.Reader, http10 bool) (header, error) {
 	return h, nil
 }
 
+// The header fields readHeader reads: those that frame the body or close
+// the connection.
+const (
+	otherField = iota
+	lengthField
+	encodingField
+	connectionField
+)
+
+// fieldOf says which of the fields readHeader reads name is.
+func fieldOf(name []byte) int {
+	switch {
+	case bytes.EqualFold(name, []byte("Content-Length")):
+		return lengthField
+	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		return encodingField
+	case bytes.EqualFold(name, []byte("Connection")):
+		return connectionField
+	}
+	return otherField
+}
+
 // splitField splits a header (or trailer) line into its name and its
 // value, without the spaces around it.
 func splitField(line []byte) (name, value []byte, err error) {
 	name, value, ok := bytes.Cut(line, []byte(":"))
-	if !ok || checkToken(name) != nil {
+	if !ok || !isToken(name) {
 		return nil, nil, errors.New("malformed answer: a header line is not a name, a colon and a value")
 	}
 	if !isFieldValue(value) {

@@ -38,27 +38,21 @@ func parseURL(s string) (*url.URL, error) {
 
 // CheckHeaderName accepts an HTTP field name: a token (RFC 9110 §5.6.2).
 func CheckHeaderName(s string) error {
-	if checkToken(s) != nil {
+	if !isToken(s) {
 		return fmt.Errorf("must be a valid HTTP header name, got %q", s)
 	}
 	return nil
 }
 
-// errNotToken is a string that is not an HTTP token.
-var errNotToken = errors.New("not an HTTP token")
-
-// checkToken accepts an HTTP token (RFC 9110 §5.6.2): one or more visible
-// ASCII characters other than separators.
-func checkToken[T string | []byte](s T) error {
-	if len(s) == 0 {
-		return errNotToken
-	}
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2): one or
+// more visible ASCII characters other than separators.
+func isToken[T string | []byte](s T) bool {
 	for i := range len(s) {
 		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return errNotToken
+			return false
 		}
 	}
-	return nil
+	return len(s) > 0
 }
 
 // CheckHeaderValue rejects control characters other than tab (a line break

@@ -164,7 +164,10 @@ func (t *Transport) get(ctx context.Context, w *watch, ep *endpoint, timeout tim
 				return 0, outOfTime(ctx, err, deadline)
 			}
 		}
-		if err := c.nc.SetDeadline(deadline); err != nil {
+		// A kept connection on which something came while it was idle (the
+		// server's end of it, or bytes no request asked for, which would be
+		// read as this request's answer) is not used.
+		if err := c.nc.SetDeadline(deadline); err != nil || reused && !c.quiet() {
 			c.nc.Close()
 			if !reused {
 				return 0, err
@@ -172,34 +175,24 @@ func (t *Transport) get(ctx context.Context, w *watch, ep *endpoint, timeout tim
 			c = nil
 			continue
 		}
-		if reused && !c.quiet() {
-			// Something came while it was idle: the server's end of the
-			// connection, or bytes no request asked for, which would be
-			// read as this request's answer.
-			c.nc.Close()
-			c = nil
-			continue
-		}
 		code, keep, err := c.exchange(ctx, w, ep.wire, sl, maxBody)
-		if reused && code == http.StatusRequestTimeout {
-			c.nc.Close()
-			c = nil
-			continue
-		}
-		switch {
-		case err == nil && keep && c.drained():
+		// The server gave a kept connection up while it was idle: it closed
+		// it before any answer, or answered 408.
+		stale := reused && (code == http.StatusRequestTimeout ||
+			err != nil && c.unanswered && ctx.Err() == nil && time.Now().Before(deadline))
+		if err == nil && !stale && keep && c.drained() {
 			t.put(ep.key, c)
-			return code, nil
-		case err == nil:
-			c.nc.Close()
 			return code, nil
 		}
 		c.nc.Close()
-		if reused && c.unanswered && ctx.Err() == nil && time.Now().Before(deadline) {
-			c = nil // the server closed it while it was idle: dial anew
-			continue
+		switch {
+		case stale:
+			c = nil // dial anew
+		case err != nil:
+			return code, outOfTime(ctx, err, deadline) // a code: the body failed
+		default:
+			return code, nil
 		}
-		return code, outOfTime(ctx, err, deadline) // a code: the body failed
 	}
 }
 
