@@ -87,16 +87,18 @@ type Options struct {
 	// checked every CheckInterval; only its first check comes up to one
 	// interval later. Default false: every first check at once.
 	Stagger bool
-	// Coalesce puts the services' due times on a grid of this step (on the
-	// engine's clock), so checks falling due within one step start together
-	// and the process wakes once for them instead of once each, which costs
-	// far less CPU per check when thousands of services are spread over
-	// their interval. A due time is rounded up, never down: no check comes
-	// before the time its Step asked for (the end of a grace period, say),
-	// only up to a step after it. A regular check is due CheckInterval after
-	// the previous one was due, not after it started, so the schedule keeps
-	// its phase. The step used for a service is at most a fortieth of its
-	// CheckInterval (2.5%). Default 0: every check at its exact time.
+	// Coalesce puts the services' due times on a grid whose step is at most
+	// this long (on the engine's clock), so checks falling due within one
+	// step start together and the process wakes once for them instead of
+	// once each, which costs far less CPU per check when thousands of
+	// services are spread over their interval. A service's step divides its
+	// CheckInterval into a whole number of steps, at least ten, so the step
+	// is also at most a tenth of the interval, and a regular check comes
+	// exactly CheckInterval after the previous one (the schedule keeps its
+	// phase, whatever the time a check takes to start). A due time is
+	// rounded up to the grid, never down: no check comes before the time
+	// its Step asked for (the end of a grace period, say), only less than a
+	// step after it. Default 0: every check at its exact time.
 	Coalesce time.Duration
 	// Identity names this process in the scale-outs it records on services
 	// (when the Scaler is a scaler.Recorder). Default DefaultIdentity().
@@ -146,7 +148,11 @@ type loop struct {
 	mu    sync.Mutex
 	state loopState
 	timer *clock.Timer // the next check; created on first need
-	next  time.Time    // when the check about to run was due; only the check goroutine uses it
+	// next is when the check about to run was due, before rounding to the
+	// Coalesce grid of this step (see Engine.step); only the check
+	// goroutine uses them.
+	next time.Time
+	step time.Duration
 }
 
 // newLoop returns a loop for w, its status filled from w's settings.
@@ -397,13 +403,14 @@ func (e *Engine) start(l *loop) {
 	if so, ok := e.opts.Observer.(ServiceObserver); ok {
 		l.observe = so.ForService(l.w.id)
 	}
-	now := clk.Now()
+	now, interval := clk.Now(), l.w.svc.Policy.CheckInterval
+	l.next, l.step = now, e.step(interval)
 	first := time.Duration(0)
 	if e.opts.Stagger {
-		first = max(e.align(now.Add(phase(l.w.id, l.w.svc.Policy.CheckInterval)), l.w.svc.Policy.CheckInterval).Sub(now), 0)
+		l.next = now.Add(phase(l.w.id, interval))
+		first = max(roundUp(l.next, l.step).Sub(now), 0)
 	}
-	l.next = now.Add(first)
-	l.due.Store(stamp(l.next)) // due: not stuck before its check starts
+	l.due.Store(stamp(now.Add(first))) // due: not stuck before its check starts
 	e.wg.Add(1)
 	l.mu.Lock()
 	if first > 0 {
@@ -442,6 +449,7 @@ func (e *Engine) checks(l *loop) {
 		if svc := l.pending.Swap(nil); svc != nil {
 			l.w.reconfigure(*svc)
 			l.interval.Store(int64(svc.Policy.CheckInterval))
+			l.step = e.step(svc.Policy.CheckInterval)
 		}
 		start := clk.Now()
 		l.busySince.Store(stamp(start))
@@ -457,10 +465,10 @@ func (e *Engine) checks(l *loop) {
 		case e.opts.Observer != nil:
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
-		next := e.schedule(c, start, l.next, l.w.svc.Policy.CheckInterval)
-		l.next = next
-		l.due.Store(stamp(next))
-		wait := next.Sub(clk.Now())
+		l.next = schedule(c, start, l.next, l.w.svc.Policy.CheckInterval, l.step)
+		at := roundUp(l.next, l.step)
+		l.due.Store(stamp(at))
+		wait := at.Sub(clk.Now())
 		if wait <= 0 {
 			continue
 		}
@@ -480,29 +488,44 @@ func (e *Engine) checks(l *loop) {
 	}
 }
 
-// schedule returns when the check after c is due: c.Next, rounded up to
-// the Coalesce grid. A regular check (c.Next one interval after the check
-// started) that started within a step of its due time counts from that due
-// time instead, so that the time a check takes to start does not push the
-// schedule later at every check; one that started later (the process was
-// stopped, say) counts from its start, so checks never run back to back to
-// catch up.
-func (e *Engine) schedule(c Check, start, due time.Time, interval time.Duration) time.Time {
-	step := min(e.opts.Coalesce, interval/40)
+// schedule returns when the check after c is due, before rounding to the
+// Coalesce grid: c.Next, except that a regular check (c.Next one interval
+// after the check started) that started within a step of its place on the
+// grid (of this step) counts from the time it was due instead, so that neither the
+// rounding nor the time a check takes to start pushes the schedule later at
+// every check; one that started later (the process was stopped, say) counts
+// from its start, so checks never run back to back to catch up.
+func schedule(c Check, start, due time.Time, interval, step time.Duration) time.Time {
 	if step <= 0 {
 		return c.Next
 	}
-	next := c.Next
-	if late := start.Sub(due); next.Equal(start.Add(interval)) && late >= 0 && late < step {
-		next = due.Add(interval)
+	if late := start.Sub(roundUp(due, step)); c.Next.Equal(start.Add(interval)) && late >= 0 && late < step {
+		return due.Add(interval)
 	}
-	return roundUp(next, step)
+	return c.Next
 }
 
-// align rounds t up to the Coalesce grid of a service checked every
-// interval.
-func (e *Engine) align(t time.Time, interval time.Duration) time.Time {
-	return roundUp(t, min(e.opts.Coalesce, interval/40))
+// minSteps is the fewest steps a service's CheckInterval is divided into on
+// the Coalesce grid: rounding to the grid moves a check less than a tenth
+// of its interval.
+const minSteps = 10
+
+// step returns the Coalesce grid's step for a service checked every
+// interval: the interval divided into the fewest whole steps, at least
+// minSteps, no longer than Coalesce, preferring a step that divides the
+// interval to the nanosecond (so that the rounding never lengthens a
+// period); 0 without Coalesce. Services with the same interval share a grid.
+func (e *Engine) step(interval time.Duration) time.Duration {
+	if e.opts.Coalesce <= 0 || interval <= 0 {
+		return 0
+	}
+	n := max((interval+e.opts.Coalesce-1)/e.opts.Coalesce, minSteps)
+	for m := n; m < 2*n; m++ {
+		if interval%m == 0 {
+			return interval / m
+		}
+	}
+	return interval / n
 }
 
 // roundUp returns the first multiple of step (since the zero time) at or

@@ -364,7 +364,7 @@ func TestEngineCoalescePutsChecksOnAGrid(t *testing.T) {
 			srcs[i] = newCounter(mock, autoscaler.Reading{Value: 1})
 			services[i] = newService(names[i], srcs[i], nil)
 		}
-		fast := newCounter(mock, autoscaler.Reading{Value: 1}) // a 100 ms interval: a 2.5 ms step
+		fast := newCounter(mock, autoscaler.Reading{Value: 1}) // a 100 ms interval: ten 10 ms steps
 		fastSvc := newService("fast", fast, nil)
 		fastSvc.Policy.CheckInterval = 100 * time.Millisecond
 		eng, err := autoscaler.New(append(services, fastSvc), autoscaler.Options{
@@ -389,13 +389,60 @@ func TestEngineCoalescePutsChecksOnAGrid(t *testing.T) {
 		at := fast.times()
 		require.NotEmpty(t, at)
 		for i, a := range at {
-			assert.Zero(t, a%(2500*time.Microsecond), "fast service checked at %v, off its 2.5 ms grid", a)
+			assert.Zero(t, a%(10*time.Millisecond), "fast service checked at %v, off its 10 ms grid", a)
 			if i > 0 {
 				assert.InDelta(t, 100*time.Millisecond, a-at[i-1], float64(10*time.Millisecond),
 					"fast service: periods stay near its interval (the mock moves in 10 ms steps)")
 			}
 		}
 	})
+}
+
+func TestEngineCoalesceKeepsPeriodsExact(t *testing.T) {
+	for _, tc := range []struct {
+		interval, step time.Duration
+	}{
+		{time.Second, 100 * time.Millisecond},
+		{1050 * time.Millisecond, 87500 * time.Microsecond}, // 11 steps of 95.45... ms would not divide it
+		{250 * time.Millisecond, 25 * time.Millisecond},     // at least ten steps
+		{3 * time.Second, 100 * time.Millisecond},
+	} {
+		t.Run(tc.interval.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				mock := clock.NewMock()
+				const n = 12
+				names := make([]string, n)
+				srcs := make([]*counter, n)
+				services := make([]autoscaler.Service, n)
+				for i := range n {
+					names[i] = fmt.Sprintf("svc-%d", i)
+					srcs[i] = newCounter(mock, autoscaler.Reading{Value: 1})
+					services[i] = newService(names[i], srcs[i], nil)
+					services[i].Policy.CheckInterval = tc.interval
+				}
+				eng, err := autoscaler.New(services, autoscaler.Options{
+					Scaler: memWith(3, names...), Clock: mock, Stagger: true, Coalesce: 100 * time.Millisecond})
+				require.NoError(t, err)
+				stop := runEngine(t, eng)
+				defer stop()
+				start := mock.Now()
+				for range 2800 { // 7 s in 2.5 ms steps, which divide every step above
+					advance(mock, 2500*time.Microsecond)
+				}
+				for i, src := range srcs {
+					at := src.times()
+					require.GreaterOrEqual(t, len(at), 2, names[i])
+					for k, a := range at {
+						when := start.Add(a) // the grid counts from the zero time, not from the start
+						assert.True(t, when.Truncate(tc.step).Equal(when), "%s: checked at %v, off the %v grid", names[i], a, tc.step)
+						if k > 0 {
+							assert.Equal(t, tc.interval, a-at[k-1], "%s: period %d", names[i], k)
+						}
+					}
+				}
+			})
+		})
+	}
 }
 
 func TestEngineCoalesceNeverChecksBeforeTheGracePeriodEnds(t *testing.T) {

@@ -496,7 +496,7 @@ func NewTransport(verifyTLS bool) *Transport {
 // The idle pool of NewTransportTLS (see there): keep-alive connections kept
 // open a host, and in all.
 const (
-	MaxIdlePerHost = 512
+	MaxIdlePerHost = 1024
 	MaxIdle        = 4096
 )
 
@@ -511,9 +511,10 @@ const (
 // checks that fall due together (the engine puts them on a grid, see
 // autoscaler.Options.Coalesce) each need a connection at once, and every
 // connection the pool cannot keep when they end is closed, to be dialled
-// again a moment later: with 5,000 services a second on one host and 25 ms
-// steps that is 125 at once, far over the 16 or 64 a host once kept, and
-// the process spent most of its time opening connections. A generous cap
+// again a moment later: with 5,000 services a second on one host and the
+// binary's 100 ms steps that is 500 at once, far over the 16 or 64 a host
+// once kept, with which the process spent most of its time opening
+// connections. A generous cap
 // costs nothing where few services share a host: the pool reuses the most
 // recently used connection first, so the ones beyond what the checks need
 // sit unused and are closed after 90 s.
