@@ -54,3 +54,14 @@ func TestDependencyDirection(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryCompilesNoPlotLibrary: the binary draws simulate's charts with
+// its own small renderer. gonum.org/v1/plot parsed twelve fonts in its
+// package init, which cost every process (simulating or not) 4.6 MB of RSS.
+func TestBinaryCompilesNoPlotLibrary(t *testing.T) {
+	ds := deps(t, "cmd/fast-autoscaler")
+	require.Contains(t, ds, module+"/internal/simulate", "the binary's dependencies were not listed")
+	for _, d := range ds {
+		assert.False(t, strings.HasPrefix(d, "gonum.org/"), "cmd/fast-autoscaler compiles %s", d)
+	}
+}

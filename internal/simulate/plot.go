@@ -8,21 +8,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Plot size, and how many points a line may have before it is thinned to its
+// WritePlot's picture: 11 × 9 inches at 110 dots an inch (1210 × 990
+// pixels), and how many points a line may have before it is thinned to its
 // per-bucket maximum (so a day of 1-second rows stays a light picture).
 const (
-	plotWidth     = 11 * vg.Inch
-	plotHeight    = 9 * vg.Inch
 	plotDPI       = 110
+	plotWidth     = 11 * plotDPI // pixels
+	plotHeight    = 9 * plotDPI  // pixels
 	maxLinePoints = 2000
 )
 
@@ -38,121 +32,145 @@ var (
 
 // WritePlot draws res as three panels on one time axis (the trace; the load
 // per ready task against the threshold; desired and ready task counts, for
-// both runs) and writes it as PNG to pngW and SVG to svgW.
+// both runs) and writes it as PNG to pngW and SVG to svgW. Both are drawn
+// from one scene, so they show the same picture; the PNG's text is set in
+// Go Regular, the SVG's in the viewer's sans-serif font.
 func WritePlot(res *Result, pngW, svgW io.Writer) error {
-	plots := plotsOf(res)
-	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
-	drawPlots(plots, draw.New(img))
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(pngW); err != nil {
+	if res == nil || len(res.Trace.Points) == 0 {
+		return fmt.Errorf("plot: no trace to draw")
+	}
+	tf, err := newTypeface()
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	sc := layoutPanels(panelsOf(res), tf)
+	if err := sc.writePNG(pngW, tf); err != nil {
 		return fmt.Errorf("write PNG: %w", err)
 	}
-	svg := vgsvg.New(plotWidth, plotHeight)
-	drawPlots(plots, draw.New(svg))
-	if _, err := svg.WriteTo(svgW); err != nil {
+	if err := sc.writeSVG(svgW); err != nil {
 		return fmt.Errorf("write SVG: %w", err)
 	}
 	return nil
 }
 
-func drawPlots(plots []*plot.Plot, dc draw.Canvas) {
-	rows := make([][]*plot.Plot, len(plots))
-	for i, p := range plots {
-		rows[i] = []*plot.Plot{p}
+// xy is a point: in a panel's data units (seconds, connections, tasks)
+// while a panel is built, in pixels once laid out.
+type xy struct{ X, Y float64 }
+
+// series is one line of a panel, in data units, drawn as a step line (each
+// value held until the next point's time).
+type series struct {
+	xys []xy
+	stroke
+}
+
+// legendEntry is one row of a panel's legend: a sample of the line, then
+// its label.
+type legendEntry struct {
+	label string
+	stroke
+}
+
+// panel is one chart of the picture, in data units.
+type panel struct {
+	title, yLabel, xLabel string // xLabel: "" for none
+	xMin, xMax            float64
+	yMin, yMax            float64
+	lines                 []series // in drawing order
+	legend                []legendEntry
+}
+
+// line adds a step line to p, widening p's y range to take it, and a legend
+// row when name is not "".
+func (p *panel) line(name string, xys []xy, c color.NRGBA, width float64, dashes ...float64) stroke {
+	st := stroke{colour: c, width: width, dashes: dashes}
+	p.lines = append(p.lines, series{xys: xys, stroke: st})
+	for _, q := range xys {
+		if !math.IsInf(q.Y, 0) && !math.IsNaN(q.Y) {
+			p.yMin, p.yMax = min(p.yMin, q.Y), max(p.yMax, q.Y)
+		}
 	}
-	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
-		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 6 * vg.Millimeter}
-	for i, c := range plot.Align(rows, tiles, dc) {
-		plots[i].Draw(c[0])
+	if name != "" {
+		p.legend = append(p.legend, legendEntry{label: name, stroke: st})
+	}
+	return st
+}
+
+// headroom raises a panel's top so its legend (top left) clears the data.
+func (p *panel) headroom() {
+	p.yMax *= 1.6
+	if p.yMax <= p.yMin {
+		p.yMax = p.yMin + 1
 	}
 }
 
-// plotsOf builds the three panels.
-func plotsOf(res *Result) []*plot.Plot {
+// panelsOf builds the three panels.
+func panelsOf(res *Result) []*panel {
 	o := res.Options
 	start, end := res.Trace.Points[0].At, res.Trace.Points[len(res.Trace.Points)-1].At
 	x := func(d time.Duration) float64 { return d.Seconds() }
-	line := func(p *plot.Plot, name string, xys plotter.XYs, c color.Color, width vg.Length, dashes ...vg.Length) *plotter.Line {
-		l := &plotter.Line{XYs: xys, StepStyle: plotter.PostStep, LineStyle: plotter.DefaultLineStyle}
-		l.Color, l.Width, l.Dashes = c, width, dashes
-		p.Add(l)
-		if name != "" {
-			p.Legend.Add(name, l)
-		}
-		return l
-	}
-	steps := func(r *Run, f func(Sample) float64) plotter.XYs { return stepXYs(r.Samples, end, x, f) }
-	flat := func(v float64) plotter.XYs { return plotter.XYs{{X: x(start), Y: v}, {X: x(end), Y: v}} }
-	newPlot := func(title, yLabel string) *plot.Plot {
-		p := plot.New()
-		p.Title.Text = title
-		p.Title.TextStyle.Font.Size = vg.Points(13)
-		p.Y.Label.Text = yLabel
-		p.X.Min, p.X.Max = x(start), x(end)
-		p.Y.Min = 0
-		p.Legend.Top, p.Legend.Left = true, true
-		p.Legend.TextStyle.Font.Size = vg.Points(10)
-		p.Legend.XOffs, p.Legend.YOffs = 2*vg.Millimeter, -vg.Millimeter
-		p.X.Tick.Marker = plot.TickerFunc(timeTicks)
-		p.Y.Tick.Marker = plot.TickerFunc(countTicks)
-		p.Add(plotter.NewGrid())
-		return p
+	steps := func(r *Run, f func(Sample) float64) []xy { return stepXYs(r.Samples, end, x, f) }
+	flat := func(v float64) []xy { return []xy{{X: x(start), Y: v}, {X: x(end), Y: v}} }
+	newPanel := func(title, yLabel string) *panel {
+		return &panel{title: title, yLabel: yLabel, xMin: x(start), xMax: x(end)}
 	}
 	// fast-autoscaler's scale-outs, as thin vertical lines in the lower panels.
-	markers := func(p *plot.Plot, top float64) {
+	markers := func(p *panel) {
+		top := p.yMax
 		for _, ev := range res.Fast.Events {
 			if ev.By == FastAutoscaler && ev.Action == "scale_out" {
-				line(p, "", plotter.XYs{{X: x(ev.At), Y: 0}, {X: x(ev.At), Y: top}}, colourMarker, vg.Points(1))
+				p.line("", []xy{{X: x(ev.At), Y: 0}, {X: x(ev.At), Y: top}}, colourMarker, 1*pointPx)
 			}
 		}
 	}
 
-	traffic := newPlot(fmt.Sprintf("%s/%s: %s — fast-autoscaler vs managed target tracking (model)",
+	traffic := newPanel(fmt.Sprintf("%s/%s: %s — fast-autoscaler vs managed target tracking (model)",
 		o.Cluster, o.Name, filepath.Base(res.Trace.Name)), "connections")
-	line(traffic, "total connections at the load balancer (trace)", steps(&res.Fast, func(s Sample) float64 { return s.Conns }), colourTrace, vg.Points(1.5))
-	headroom(traffic)
+	traffic.line("total connections at the load balancer (trace)", steps(&res.Fast, func(s Sample) float64 { return s.Conns }), colourTrace, 1.5*pointPx)
+	traffic.headroom()
 
 	// Target tracking alone is drawn first so fast-autoscaler's lines stay
 	// visible where the two runs agree; the legend lists them the other way.
-	load := newPlot("Load per ready task", "connections per task")
-	managedLoad := line(load, "", steps(&res.Managed, func(s Sample) float64 { return s.PerTask }), colourManaged, vg.Points(1.8))
-	fastLoad := line(load, "", steps(&res.Fast, func(s Sample) float64 { return s.PerTask }), colourFast, vg.Points(1.8))
-	load.Legend.Add("fast-autoscaler + target tracking", fastLoad)
-	load.Legend.Add("target tracking alone (model)", managedLoad)
-	line(load, fmt.Sprintf("ScaleoutThreshold (%s)", conns(o.Policy.ScaleoutThreshold)), flat(o.Policy.ScaleoutThreshold), colourLimit, vg.Points(1.2), vg.Points(6), vg.Points(3))
+	load := newPanel("Load per ready task", "connections per task")
+	managedLoad := load.line("", steps(&res.Managed, func(s Sample) float64 { return s.PerTask }), colourManaged, 1.8*pointPx)
+	fastLoad := load.line("", steps(&res.Fast, func(s Sample) float64 { return s.PerTask }), colourFast, 1.8*pointPx)
+	load.legend = append(load.legend,
+		legendEntry{"fast-autoscaler + target tracking", fastLoad},
+		legendEntry{"target tracking alone (model)", managedLoad})
+	load.line(fmt.Sprintf("ScaleoutThreshold (%s)", conns(o.Policy.ScaleoutThreshold)), flat(o.Policy.ScaleoutThreshold), colourLimit, 1.2*pointPx, 6*pointPx, 3*pointPx)
 	if o.TaskCapacity > 0 {
-		line(load, fmt.Sprintf("task capacity (%s): 503 above", conns(o.TaskCapacity)), flat(o.TaskCapacity), colourCap, vg.Points(1.2), vg.Points(2), vg.Points(2))
+		load.line(fmt.Sprintf("task capacity (%s): 503 above", conns(o.TaskCapacity)), flat(o.TaskCapacity), colourCap, 1.2*pointPx, 2*pointPx, 2*pointPx)
 	}
-	headroom(load)
-	markers(load, load.Y.Max)
+	load.headroom()
+	markers(load)
 
-	counts := newPlot("Tasks (solid: ready, dashed: desired; thin blue lines: fast-autoscaler scale-outs)", "tasks")
+	counts := newPanel("Tasks (solid: ready, dashed: desired; thin blue lines: fast-autoscaler scale-outs)", "tasks")
 	ready := func(s Sample) float64 { return float64(s.Ready) }
 	desired := func(s Sample) float64 { return float64(s.Desired) }
-	mReady := line(counts, "", steps(&res.Managed, ready), colourManaged, vg.Points(1.8))
-	mDesired := line(counts, "", steps(&res.Managed, desired), colourManaged, vg.Points(1.2), vg.Points(5), vg.Points(3))
-	fReady := line(counts, "", steps(&res.Fast, ready), colourFast, vg.Points(1.8))
-	fDesired := line(counts, "", steps(&res.Fast, desired), colourFast, vg.Points(1.2), vg.Points(5), vg.Points(3))
-	counts.Legend.Add("fast-autoscaler + target tracking: ready", fReady)
-	counts.Legend.Add("desired", fDesired)
-	counts.Legend.Add("target tracking alone (model): ready", mReady)
-	counts.Legend.Add("desired", mDesired)
-	headroom(counts)
-	markers(counts, counts.Y.Max)
-	counts.X.Label.Text = "time from the start of the trace"
-	return []*plot.Plot{traffic, load, counts}
+	mReady := counts.line("", steps(&res.Managed, ready), colourManaged, 1.8*pointPx)
+	mDesired := counts.line("", steps(&res.Managed, desired), colourManaged, 1.2*pointPx, 5*pointPx, 3*pointPx)
+	fReady := counts.line("", steps(&res.Fast, ready), colourFast, 1.8*pointPx)
+	fDesired := counts.line("", steps(&res.Fast, desired), colourFast, 1.2*pointPx, 5*pointPx, 3*pointPx)
+	counts.legend = append(counts.legend,
+		legendEntry{"fast-autoscaler + target tracking: ready", fReady},
+		legendEntry{"desired", fDesired},
+		legendEntry{"target tracking alone (model): ready", mReady},
+		legendEntry{"desired", mDesired})
+	counts.headroom()
+	markers(counts)
+	counts.xLabel = "time from the start of the trace"
+	return []*panel{traffic, load, counts}
 }
 
-// headroom raises a panel's top so its legend (top left) clears the data.
-func headroom(p *plot.Plot) {
-	p.Y.Max *= 1.6
-	if p.Y.Max <= 0 {
-		p.Y.Max = 1
-	}
+// tick is a mark on an axis, in data units, and its label.
+type tick struct {
+	value float64
+	label string
 }
 
 // timeTicks marks about ten round times between min and max seconds,
 // labelled like "30s", "10m", "1h30m".
-func timeTicks(min, max float64) []plot.Tick {
+func timeTicks(min, max float64) []tick {
 	steps := []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
 		30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
 		30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
@@ -164,9 +182,9 @@ func timeTicks(min, max float64) []plot.Tick {
 			break
 		}
 	}
-	var ticks []plot.Tick
+	var ticks []tick
 	for t := time.Duration(math.Ceil(min/step.Seconds())) * step; t.Seconds() <= max; t += step {
-		ticks = append(ticks, plot.Tick{Value: t.Seconds(), Label: tickLabel(t)})
+		ticks = append(ticks, tick{value: t.Seconds(), label: tickLabel(t)})
 	}
 	return ticks
 }
@@ -186,13 +204,46 @@ func tickLabel(d time.Duration) string {
 	return fmt.Sprintf("%dm", m)
 }
 
-// countTicks is plot.DefaultTicks with labels free of needless decimals.
-func countTicks(min, max float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(min, max)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+// countTicks marks round values between min and max: multiples of a step of
+// 1, 2 or 5 times a power of ten, the one giving closest to 5–8 ticks (the
+// fewer when two are as close), labelled with no needless decimals. It
+// returns nil for an empty or infinite range.
+func countTicks(min, max float64) []tick {
+	if !(max > min) || math.IsInf(max-min, 0) {
+		return nil
+	}
+	const fewest, most = 5, 8
+	// count is how many multiples of step lie in [min, max], give or take
+	// the rounding of the division.
+	count := func(step float64) float64 {
+		return math.Floor(max/step+1e-9) - math.Ceil(min/step-1e-9) + 1
+	}
+	distance := func(n float64) float64 { return math.Max(0, math.Max(fewest-n, n-most)) }
+	top := int(math.Floor(math.Log10(max - min)))
+	bestStep, bestExp, bestDist := 0.0, 0, math.Inf(1)
+	for exp := top - 2; exp <= top+1; exp++ {
+		for _, m := range []float64{1, 2, 5} {
+			step := m * math.Pow10(exp)
+			// Steps grow through the loop, so a tie goes to the fewer ticks.
+			if d := distance(count(step)); d <= bestDist {
+				bestStep, bestExp, bestDist = step, exp, d
+			}
 		}
+	}
+	decimals := 0
+	if bestExp < 0 {
+		decimals = -bestExp
+	}
+	var ticks []tick
+	for k := math.Ceil(min/bestStep - 1e-9); k <= math.Floor(max/bestStep+1e-9); k++ {
+		if k == 0 {
+			k = 0 // not -0
+		}
+		// Rounded to the step's decimals, the value is free of k*step's
+		// rounding (0.30000000000000004), and its shortest form has no
+		// needless zeros.
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(k*bestStep, 'f', decimals, 64), 64)
+		ticks = append(ticks, tick{value: v, label: strconv.FormatFloat(v, 'f', -1, 64)})
 	}
 	return ticks
 }
@@ -201,24 +252,24 @@ func countTicks(min, max float64) []plot.Tick {
 // end, with repeated values dropped; a line with more than maxLinePoints
 // points is thinned to the maximum of each of maxLinePoints buckets, so
 // peaks survive.
-func stepXYs(samples []Sample, end time.Duration, x func(time.Duration) float64, f func(Sample) float64) plotter.XYs {
-	var xys plotter.XYs
+func stepXYs(samples []Sample, end time.Duration, x func(time.Duration) float64, f func(Sample) float64) []xy {
+	var xys []xy
 	for _, s := range samples {
 		y := f(s)
 		if n := len(xys); n > 0 && xys[n-1].Y == y {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: x(s.At), Y: y})
+		xys = append(xys, xy{X: x(s.At), Y: y})
 	}
 	if len(xys) == 0 {
 		return xys
 	}
-	xys = append(xys, plotter.XY{X: x(end), Y: xys[len(xys)-1].Y})
+	xys = append(xys, xy{X: x(end), Y: xys[len(xys)-1].Y})
 	if len(xys) <= maxLinePoints {
 		return xys
 	}
 	first, width := xys[0].X, (xys[len(xys)-1].X-xys[0].X)/maxLinePoints
-	thin := plotter.XYs{xys[0]}
+	thin := []xy{xys[0]}
 	for _, pt := range xys[1:] {
 		bucket := first + width*float64(int((pt.X-first)/width))
 		last := &thin[len(thin)-1]
@@ -226,7 +277,7 @@ func stepXYs(samples []Sample, end time.Duration, x func(time.Duration) float64,
 		case bucket <= last.X:
 			last.Y = max(last.Y, pt.Y)
 		default:
-			thin = append(thin, plotter.XY{X: bucket, Y: pt.Y})
+			thin = append(thin, xy{X: bucket, Y: pt.Y})
 		}
 	}
 	return append(thin, xys[len(xys)-1])
