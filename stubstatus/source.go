@@ -93,8 +93,8 @@ type Options struct {
 // waits for it. The engine calls Read from one goroutine, so it never waits.
 type Source struct {
 	get     getter
-	req     *http.Request // built once; each request is a shallow copy with its own context
-	ep      *endpoint     // req prepared for get.fast, when the Source has one
+	req     *http.Request // built once, when ep is nil; each request is a shallow copy with its own context
+	ep      *endpoint     // the request prepared for get.fast, when the Source has one
 	safeURL string        // the URL without userinfo, for errors and String
 
 	mu    sync.Mutex
@@ -178,7 +178,11 @@ func New(opts Options) (*Source, error) {
 	}
 	g := getter{client: opts.Client, rt: rt, secret: opts.AuthValue, metric: opts.Metric, timeout: opts.Timeout, maxBody: opts.MaxBody}
 	g.fast, _ = rt.(*Transport)
-	return &Source{get: g, req: req, ep: g.endpoint(req), safeURL: safe.String()}, nil
+	src := &Source{get: g, ep: g.endpoint(req), safeURL: safe.String()}
+	if src.ep == nil {
+		src.req = req // kept only where net/http makes the requests: about 1 KB a service
+	}
+	return src, nil
 }
 
 // checkRequest checks the settings every status request has (those of

@@ -167,8 +167,9 @@ type TaskSource struct {
 // task is one running task and its last answer.
 type task struct {
 	id   string
-	req  *http.Request // built once per listing that changed its address
-	ep   *endpoint     // req prepared for get.fast, when the source has one
+	raw  string        // the request's URL as expanded from the template
+	req  *http.Request // built once per listing that changed its address; nil when ep is set
+	ep   *endpoint     // the request prepared for get.fast, when the source has one
 	url  string        // the request's URL without userinfo
 	name string        // "task <id> (<url>)", for errors
 
@@ -463,7 +464,7 @@ func (s *TaskSource) take(got []scaler.Task) error {
 			continue // listed twice
 		}
 		t := s.byID[g.ID]
-		if u := s.url.expand(g.Addr); t == nil || t.req.URL.String() != u {
+		if u := s.url.expand(g.Addr); t == nil || t.raw != u {
 			var err error
 			if t, err = s.newTask(g.ID, u); err != nil {
 				return err
@@ -491,7 +492,10 @@ func (s *TaskSource) newTask(id, url string) (*task, error) {
 	req.Header = s.header.Clone()
 	safe := *req.URL
 	safe.User = nil
-	t := &task{id: id, req: req, ep: s.get.endpoint(req), url: safe.String(), failSeq: -1}
+	t := &task{id: id, raw: url, ep: s.get.endpoint(req), url: safe.String(), failSeq: -1}
+	if t.ep == nil {
+		t.req = req // kept only where net/http makes the requests
+	}
 	t.name = "task " + id + " (" + t.url + ")"
 	return t, nil
 }
