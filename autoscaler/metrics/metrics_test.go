@@ -177,10 +177,17 @@ fast_autoscaler_requested_desired_count{cluster="app",service="web"} 24
 		}
 		for _, mm := range mf.GetMetric() {
 			h := mm.GetHistogram()
+			bounds := h.GetBucket()
 			if mm.GetLabel()[1].GetValue() == "web" {
 				assert.InDelta(t, 17*0.020, h.GetSampleSum(), 1e-9, "took, in seconds")
+				for _, bk := range bounds { // every check took 20 ms
+					want := uint64(0)
+					if bk.GetUpperBound() >= 0.020 {
+						want = 17
+					}
+					assert.Equal(t, want, bk.GetCumulativeCount(), "bucket le=%v", bk.GetUpperBound())
+				}
 			}
-			bounds := h.GetBucket()
 			assert.Equal(t, 0.001, bounds[0].GetUpperBound(), "buckets start at 1 ms")
 			assert.Equal(t, 30.0, bounds[len(bounds)-1].GetUpperBound(), "buckets end at 30 s")
 		}
