@@ -352,18 +352,23 @@ func TestEngineWaitingServicesHoldNoGoroutine(t *testing.T) {
 	})
 }
 
+// countedServices returns n services svc-0, svc-1, ... checked every
+// interval, each read from a counter of its own.
+func countedServices(mock *clock.Mock, n int, interval time.Duration) (names []string, srcs []*counter, services []autoscaler.Service) {
+	for i := range n {
+		names = append(names, fmt.Sprintf("svc-%d", i))
+		srcs = append(srcs, newCounter(mock, autoscaler.Reading{Value: 1}))
+		services = append(services, newService(names[i], srcs[i], nil))
+		services[i].Policy.CheckInterval = interval
+	}
+	return names, srcs, services
+}
+
 func TestEngineCoalescePutsChecksOnAGrid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mock := clock.NewMock()
 		const n = 30
-		names := make([]string, n)
-		srcs := make([]*counter, n)
-		services := make([]autoscaler.Service, n)
-		for i := range n {
-			names[i] = fmt.Sprintf("svc-%d", i)
-			srcs[i] = newCounter(mock, autoscaler.Reading{Value: 1})
-			services[i] = newService(names[i], srcs[i], nil)
-		}
+		names, srcs, services := countedServices(mock, n, 3*time.Second)
 		fast := newCounter(mock, autoscaler.Reading{Value: 1}) // a 100 ms interval: ten 10 ms steps
 		fastSvc := newService("fast", fast, nil)
 		fastSvc.Policy.CheckInterval = 100 * time.Millisecond
@@ -410,16 +415,7 @@ func TestEngineCoalesceKeepsPeriodsExact(t *testing.T) {
 		t.Run(tc.interval.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				mock := clock.NewMock()
-				const n = 12
-				names := make([]string, n)
-				srcs := make([]*counter, n)
-				services := make([]autoscaler.Service, n)
-				for i := range n {
-					names[i] = fmt.Sprintf("svc-%d", i)
-					srcs[i] = newCounter(mock, autoscaler.Reading{Value: 1})
-					services[i] = newService(names[i], srcs[i], nil)
-					services[i].Policy.CheckInterval = tc.interval
-				}
+				names, srcs, services := countedServices(mock, 12, tc.interval)
 				eng, err := autoscaler.New(services, autoscaler.Options{
 					Scaler: memWith(3, names...), Clock: mock, Stagger: true, Coalesce: 100 * time.Millisecond})
 				require.NoError(t, err)
