@@ -455,8 +455,12 @@ func (e *Engine) checks(l *loop) {
 		l.busySince.Store(stamp(start))
 		c := l.w.Step(l.ctx, start) // reads on l.ctx; a scale-out on e.stepCtx
 		l.busySince.Store(0)
+		l.next = schedule(c, start, l.next, l.w.svc.Policy.CheckInterval, l.step)
+		at := roundUp(l.next, l.step)
+		l.due.Store(stamp(at))
 		l.statusMu.Lock()
 		l.w.observe(&l.status, c)
+		l.status.NextCheck = at // when the check will run: c.Next rounded to the grid
 		l.statusMu.Unlock()
 		switch { // a removed service stays forgotten
 		case l.ctx.Err() != nil:
@@ -465,9 +469,6 @@ func (e *Engine) checks(l *loop) {
 		case e.opts.Observer != nil:
 			e.opts.Observer.Observe(l.w.id, c, clk.Now().Sub(start))
 		}
-		l.next = schedule(c, start, l.next, l.w.svc.Policy.CheckInterval, l.step)
-		at := roundUp(l.next, l.step)
-		l.due.Store(stamp(at))
 		wait := at.Sub(clk.Now())
 		if wait <= 0 {
 			continue

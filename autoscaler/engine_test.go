@@ -454,6 +454,9 @@ func TestEngineCoalesceNeverChecksBeforeTheGracePeriodEnds(t *testing.T) {
 		stop := runEngine(t, eng)
 		defer stop()
 		require.Len(t, mem.Updates(), 1, "scaled out at the first check")
+		st := eng.Status()
+		require.Len(t, st, 1)
+		assert.Equal(t, mock.Now().Add(10*time.Second+25*time.Millisecond), st[0].NextCheck, "the status shows when the check will run")
 		src.set(autoscaler.Reading{Value: 1})
 		for range 1200 { // 12 s in 10 ms steps
 			advance(mock, 10*time.Millisecond)

@@ -97,7 +97,8 @@ type ServiceStatus struct {
 	ScaleFailures int
 
 	// LastCheck is when the last check ran, LastOutcome what it did, and
-	// NextCheck when the next is due. Err is the last check's error (a
+	// NextCheck when the next will run (its due time rounded up to the
+	// Coalesce grid). Err is the last check's error (a
 	// failed read or scale-out), nil when it succeeded.
 	LastCheck   time.Time
 	LastOutcome Outcome
