@@ -490,12 +490,13 @@ func (e *Engine) checks(l *loop) {
 }
 
 // schedule returns when the check after c is due, before rounding to the
-// Coalesce grid: c.Next, except that a regular check (c.Next one interval
-// after the check started) that started within a step of its place on the
-// grid (of this step) counts from the time it was due instead, so that neither the
-// rounding nor the time a check takes to start pushes the schedule later at
-// every check; one that started later (the process was stopped, say) counts
-// from its start, so checks never run back to back to catch up.
+// Coalesce grid of the given step: c.Next, except that a regular check
+// (c.Next one interval after the check started) that started within a step
+// of its place on the grid counts from the time it was due instead, so that
+// neither the rounding nor the time a check takes to start pushes the
+// schedule later at every check; one that started later (the process was
+// stopped, say) counts from its start, so checks never run back to back to
+// catch up.
 func schedule(c Check, start, due time.Time, interval, step time.Duration) time.Time {
 	if step <= 0 {
 		return c.Next
