@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,11 +115,7 @@ func TestPNGStepCornerHasNoNotch(t *testing.T) {
 	// Right along y = 20, then up along x = 20, 4 pixels wide: the outer
 	// corner is the square [20, 22] × [20, 22].
 	sc.add(polyline{pts: []xy{{5, 20}, {20, 20}, {20, 5}}, stroke: stroke{colour: blue, width: 4}})
-	var buf bytes.Buffer
-	require.NoError(t, sc.writePNG(&buf, nil))
-	img, err := png.Decode(&buf)
-	require.NoError(t, err)
-	at := func(x, y int) color.Color { return color.NRGBAModel.Convert(img.At(x, y)) }
+	at := pngOf(t, sc)
 	assert.Equal(t, blue, at(21, 21), "outer corner")
 	assert.Equal(t, blue, at(19, 19), "inner corner")
 	assert.Equal(t, blue, at(6, 21), "horizontal stroke")
@@ -132,13 +129,21 @@ func TestPNGClipsToThePanel(t *testing.T) {
 	sc := &scene{width: 40, height: 40, clips: []rect{{10, 10, 30, 30}}}
 	sc.add(fill{r: rect{0, 0, 40, 40}, colour: colourPaper})
 	sc.add(polyline{pts: []xy{{0, 20}, {40, 20}}, stroke: stroke{colour: colourFast, width: 4}, clip: 1})
+	at := pngOf(t, sc)
+	assert.Equal(t, colourFast, at(15, 20))
+	assert.Equal(t, colourPaper, at(5, 20))
+	assert.Equal(t, colourPaper, at(35, 20))
+}
+
+// pngOf draws sc (which must hold no text) as a PNG, decodes it, and
+// returns the colour of the pixel at x, y.
+func pngOf(t *testing.T, sc *scene) func(x, y int) color.Color {
+	t.Helper()
 	var buf bytes.Buffer
 	require.NoError(t, sc.writePNG(&buf, nil))
 	img, err := png.Decode(&buf)
 	require.NoError(t, err)
-	assert.Equal(t, colourFast, color.NRGBAModel.Convert(img.At(15, 20)))
-	assert.Equal(t, colourPaper, color.NRGBAModel.Convert(img.At(5, 20)))
-	assert.Equal(t, colourPaper, color.NRGBAModel.Convert(img.At(35, 20)))
+	return func(x, y int) color.Color { return color.NRGBAModel.Convert(img.At(x, y)) }
 }
 
 func TestDashed(t *testing.T) {
@@ -191,24 +196,8 @@ func TestOutlineTurnsOneWay(t *testing.T) {
 	// Butt ends, square corners: the first quad starts at x = 0 and runs
 	// one half-width past the corner at x = 10.
 	xs := []float64{quads[0][0].X, quads[0][1].X, quads[0][2].X, quads[0][3].X}
-	assert.Equal(t, 0.0, slicesMin(xs))
-	assert.Equal(t, 11.0, slicesMax(xs))
-}
-
-func slicesMin(v []float64) float64 {
-	m := math.Inf(1)
-	for _, x := range v {
-		m = min(m, x)
-	}
-	return m
-}
-
-func slicesMax(v []float64) float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = max(m, x)
-	}
-	return m
+	assert.Equal(t, 0.0, slices.Min(xs))
+	assert.Equal(t, 11.0, slices.Max(xs))
 }
 
 func TestCountTicks(t *testing.T) {
