@@ -326,9 +326,12 @@ func drawLegend(s *scene, tf *typeface, entries []legendEntry, area rect) {
 }
 
 // dashed splits a polyline into the pieces a dash pattern draws: the
-// pattern's even entries (lengths in pixels, from the first point) are
-// drawn, its odd ones skipped, repeating, and a dash that reaches a corner
-// carries on round it. A pattern of no length returns the polyline whole.
+// pattern's entries (lengths in pixels, from the first point) are drawn and
+// skipped in turn, starting with a drawn one, and the pattern repeats (so an
+// odd-length one draws what it skipped the time before, as SVG's
+// stroke-dasharray does); a dash that reaches a corner carries on round it.
+// A pattern of no length, or with a negative entry, returns the polyline
+// whole.
 func dashed(pts []xy, pattern []float64) [][]xy {
 	total := 0.0
 	for _, d := range pattern {
