@@ -36,7 +36,7 @@ var (
 // from one scene, so they show the same picture; the PNG's text is set in
 // Go Regular, the SVG's in the viewer's sans-serif font.
 func WritePlot(res *Result, pngW, svgW io.Writer) error {
-	if res == nil || len(res.Trace.Points) == 0 {
+	if res == nil || res.Trace == nil || len(res.Trace.Points) == 0 {
 		return fmt.Errorf("plot: no trace to draw")
 	}
 	tf, err := newTypeface()

@@ -251,3 +251,12 @@ func TestCountTicksAcrossRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestWritePlotRefusesAResultWithNoTrace(t *testing.T) {
+	for name, res := range map[string]*Result{"nil": nil, "no trace": {}, "no points": {Trace: &Trace{Name: "empty.csv"}}} {
+		var pngBuf, svgBuf bytes.Buffer
+		err := WritePlot(res, &pngBuf, &svgBuf)
+		require.ErrorContains(t, err, "no trace to draw", name)
+		assert.Zero(t, pngBuf.Len()+svgBuf.Len(), "%s: bytes written", name)
+	}
+}
