@@ -473,14 +473,14 @@ func scrapeChecks(ctx context.Context, addr string) (checkCounts, error) {
 		return checkCounts{}, fmt.Errorf("the binary's metrics: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return checkCounts{}, fmt.Errorf("the binary's metrics: %w", err)
-	}
 	if resp.StatusCode != http.StatusOK {
-		return checkCounts{}, fmt.Errorf("the binary's metrics: HTTP %d", resp.StatusCode)
+		return checkCounts{}, fmt.Errorf("the binary's metrics at %s: HTTP %d", req.URL, resp.StatusCode)
 	}
-	return parseChecks(b)
+	c, err := parseChecks(resp.Body)
+	if err != nil {
+		return checkCounts{}, fmt.Errorf("the binary's metrics at %s: %w", req.URL, err)
+	}
+	return c, nil
 }
 
 // listingSeen adds to ts what the wire server saw of the task listing:
