@@ -132,7 +132,7 @@ func TestPollerURLs(t *testing.T) {
 // no StatusUrl (so no fallback), everything else as in the plain config.
 func TestWriteTaskConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
-	require.NoError(t, writeTaskConfig(path, 3, 2*time.Second, 1000, func(i int) string {
+	require.NoError(t, writeConfig(path, 3, 2*time.Second, 1000, "TaskStatusUrl", func(i int) string {
 		return "http://{ip}:8080/a/" + string(rune('0'+i))
 	}))
 	b, err := os.ReadFile(path)
