@@ -123,11 +123,11 @@ func readHeader(br *bufio.Reader, http10 bool) (header, error) {
 		framing = field != otherField
 		switch {
 		case field == lengthField:
-			n, ok := parseLength(value)
-			if !ok || h.length >= 0 && n != h.length {
+			length, ok := parseLength(value)
+			if !ok || h.length >= 0 && length != h.length {
 				return h, errors.New("malformed answer: an invalid or conflicting Content-Length")
 			}
-			h.length = n
+			h.length = length
 		case field == encodingField && !http10: // HTTP/1.0 has none
 			if !bytes.EqualFold(value, []byte("chunked")) || h.chunked {
 				return h, errors.New("malformed answer: a Transfer-Encoding other than chunked")

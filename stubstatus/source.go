@@ -157,18 +157,9 @@ func New(opts Options) (*Source, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	req, err := http.NewRequest(http.MethodGet, opts.URL, nil)
+	req, err := newRequest(opts.URL, requestHeader(opts.AuthHeader, opts.AuthValue))
 	if err != nil {
-		return nil, fmt.Errorf("stub_status request: %w", err)
-	}
-	req.Header.Set("User-Agent", "fast-autoscaler")
-	if u.User != nil && opts.Client == nil {
-		// What http.Client does for userinfo, done once here.
-		pw, _ := u.User.Password()
-		req.SetBasicAuth(u.User.Username(), pw)
-	}
-	if opts.AuthHeader != "" {
-		req.Header.Set(opts.AuthHeader, opts.AuthValue)
+		return nil, err
 	}
 	safe := *u
 	safe.User = nil
@@ -183,6 +174,37 @@ func New(opts Options) (*Source, error) {
 		src.req = req // kept only where net/http makes the requests: about 1 KB a service
 	}
 	return src, nil
+}
+
+// requestHeader returns the header every status request carries: the
+// User-Agent, and authHeader (when set) with authValue.
+func requestHeader(authHeader, authValue string) http.Header {
+	h := http.Header{"User-Agent": {"fast-autoscaler"}}
+	if authHeader != "" {
+		h.Set(authHeader, authValue)
+	}
+	return h
+}
+
+// newRequest returns the GET of rawURL with header, and the URL's userinfo,
+// if any, as basic auth unless header has an Authorization of its own: what
+// http.Client adds, done once here so that every way of making the request
+// (a Client, a Transport, any other RoundTripper) sends the same. Its error
+// does not quote the URL, which may hold a password.
+func newRequest(rawURL string, header http.Header) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("stub_status request: %w", err)
+	}
+	req.Header = header
+	if u := req.URL.User; u != nil && header.Get("Authorization") == "" {
+		pw, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pw)
+	}
+	return req, nil
 }
 
 // checkRequest checks the settings every status request has (those of

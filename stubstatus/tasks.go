@@ -244,10 +244,6 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	header := http.Header{"User-Agent": {"fast-autoscaler"}}
-	if opts.AuthHeader != "" {
-		header.Set(opts.AuthHeader, opts.AuthValue)
-	}
 	rt := opts.Transport
 	if opts.Client == nil && rt == nil {
 		rt = NewTransportTLS(opts.TLS)
@@ -267,7 +263,7 @@ func NewTaskSource(opts TaskOptions) (*TaskSource, error) {
 		lister:   opts.Lister,
 		url:      tmpl,
 		safeURL:  redact(opts.URL),
-		header:   header,
+		header:   requestHeader(opts.AuthHeader, opts.AuthValue),
 		agg:      opts.Aggregate,
 		refresh:  opts.Refresh,
 		inFlight: opts.MaxInFlight,
@@ -485,11 +481,10 @@ func (s *TaskSource) take(got []scaler.Task) error {
 
 // newTask builds a task's request for url.
 func (s *TaskSource) newTask(id, url string) (*task, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := newRequest(url, s.header.Clone())
 	if err != nil {
-		return nil, fmt.Errorf("task %s: stub_status request: %w", id, err)
+		return nil, fmt.Errorf("task %s: %w", id, err)
 	}
-	req.Header = s.header.Clone()
 	safe := *req.URL
 	safe.User = nil
 	t := &task{id: id, raw: url, ep: s.get.endpoint(req), url: safe.String(), failSeq: -1}

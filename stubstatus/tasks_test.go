@@ -586,3 +586,34 @@ func TestCapacityModeUsesTheExactTotal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 16, st.Desired)
 }
+
+// Userinfo in the URL template goes as basic auth to every task, whatever
+// makes the requests: an http.Client, a Transport, or a plain net/http
+// RoundTripper (a proxy setting routes task reads through one).
+func TestTaskSourceSendsUserinfoAsBasicAuth(t *testing.T) {
+	f := newFarm(t)
+	got := make(chan string, 1)
+	f.serve("10.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		got <- u + ":" + p
+		active(5)(w, r)
+	})
+	f.lister.set(nil, running("a", "10.0.0.1"))
+	tr := f.client.Transport.(*Transport)
+	for name, edit := range map[string]func(*TaskOptions){
+		"client":        func(*TaskOptions) {},
+		"transport":     func(o *TaskOptions) { o.Client, o.Transport = nil, tr },
+		"net/http only": func(o *TaskOptions) { o.Client, o.Transport = nil, tr.HTTP },
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := f.source(clock.NewMock(), &logLines{}, func(o *TaskOptions) {
+				o.URL = "http://alice:" + testSecret + "@{ip}:8080/s"
+				edit(o)
+			})
+			r, err := src.Read(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, 5.0, r.Value)
+			assert.Equal(t, "alice:"+testSecret, <-got)
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -88,8 +87,8 @@ type endpoint struct {
 
 // endpoint prepares req's requests, or returns nil when they go through a
 // proxy, or the proxy setting is in error: HTTP makes (or refuses) those.
-// req is a GET without a body; its URL's userinfo, if any, is sent as basic
-// auth unless req has an Authorization header.
+// req is a GET without a body, made by newRequest (which puts the URL's
+// userinfo in its Authorization header).
 func (t *Transport) endpoint(req *http.Request) *endpoint {
 	if t.HTTP.Proxy != nil {
 		if proxy, err := t.HTTP.Proxy(req); proxy != nil || err != nil {
@@ -124,10 +123,6 @@ func (t *Transport) endpoint(req *http.Request) *endpoint {
 	}
 	for _, own := range []string{"Host", "Content-Length", "Transfer-Encoding", "Trailer"} {
 		header.Del(own) // the request's own, as net/http ignores them in a request's Header
-	}
-	if u.User != nil && header.Get("Authorization") == "" {
-		pw, _ := u.User.Password()
-		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)))
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)

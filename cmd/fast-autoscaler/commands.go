@@ -29,7 +29,8 @@ const (
 // collections, rather than Go's default of double. What is live is mostly
 // per-service state, and a check through stubstatus.Transport allocates
 // nothing, so collections are rare; this bounds the heap's growth during
-// start-up, reloads and per-task reads (whose listings allocate).
+// start-up, reloads, scrapes of /metrics and per-task reads (whose listings
+// allocate).
 const gcPercent = 50
 
 // defaultHealthURL is what `health` queries: the default -listen address.

@@ -27,6 +27,14 @@ func newLister(t testing.TB, opts ecs.TaskListerOptions) (*awstest.Server, *ecs.
 	return s, ecs.NewTaskLister(awsecs.NewFromConfig(s.Config()), opts), clk
 }
 
+// putServiceWithTask adds service name to web's cluster with one running
+// task, and returns its ID.
+func putServiceWithTask(s *awstest.Server, name, taskID, ip string) scaler.ServiceID {
+	s.PutService(web.Cluster, name, awstest.Service{})
+	s.PutTask(web.Cluster, awstest.Task{ID: taskID, Service: name, PrivateIP: ip})
+	return scaler.ServiceID{Cluster: web.Cluster, Name: name}
+}
+
 func TestTaskListerListsRunningAndStartingTasks(t *testing.T) {
 	s, l, _ := newLister(t, ecs.TaskListerOptions{})
 	for _, task := range []awstest.Task{
@@ -148,10 +156,8 @@ func TestTaskListerErrors(t *testing.T) {
 // takes its ListTasks and DescribeTasks tokens together or not at all.
 func TestTaskListerSharesOneBudget(t *testing.T) {
 	s, l, clk := newLister(t, ecs.TaskListerOptions{CallsPerSecond: 1, Burst: 4})
-	s.PutService(web.Cluster, "api", awstest.Service{})
-	api := scaler.ServiceID{Cluster: web.Cluster, Name: "api"}
 	s.PutTask(web.Cluster, awstest.Task{ID: "t1", Service: "web", PrivateIP: "10.0.0.1"})
-	s.PutTask(web.Cluster, awstest.Task{ID: "a1", Service: "api", PrivateIP: "10.0.0.2"})
+	api := putServiceWithTask(s, "api", "a1", "10.0.0.2")
 
 	_, err := l.Tasks(t.Context(), web) // 2 calls
 	require.NoError(t, err)
@@ -195,10 +201,8 @@ func TestTaskListerSharesOneBudget(t *testing.T) {
 // tasks they have), so the budget serves the newcomer.
 func TestTaskListerListsNewServicesFirst(t *testing.T) {
 	s, l, clk := newLister(t, ecs.TaskListerOptions{CallsPerSecond: 1, Burst: 2})
-	s.PutService(web.Cluster, "new", awstest.Service{})
-	newcomer := scaler.ServiceID{Cluster: web.Cluster, Name: "new"}
 	s.PutTask(web.Cluster, awstest.Task{ID: "t1", Service: "web", PrivateIP: "10.0.0.1"})
-	s.PutTask(web.Cluster, awstest.Task{ID: "n1", Service: "new", PrivateIP: "10.0.0.2"})
+	newcomer := putServiceWithTask(s, "new", "n1", "10.0.0.2")
 
 	_, err := l.Tasks(t.Context(), web)
 	require.NoError(t, err)
