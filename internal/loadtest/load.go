@@ -43,22 +43,14 @@ func putServices(aws *awstest.Server, lay layout) map[string]int {
 }
 
 // writeConfig writes a config document of n services, service i reading
-// statusURL(i) every interval, with the given threshold.
-func writeConfig(path string, n int, interval time.Duration, threshold int, statusURL func(int) string) error {
+// url(i) every interval, with the given threshold. urlField is "StatusUrl",
+// or "TaskStatusUrl" with url(i) a template reading each of service i's
+// tasks (and then no StatusUrl, so that no fallback hides a service whose
+// tasks are not listed).
+func writeConfig(path string, n int, interval time.Duration, threshold int, urlField string, url func(int) string) error {
 	return writeConfigWith(path, n, func(i int) string {
-		return fmt.Sprintf(`{"StatusUrl": %q, "ScaleoutThreshold": %d, "CheckInterval": %q, "EcsClusterName": %q, "EcsServiceName": %q}`,
-			statusURL(i), threshold, interval.String(), cluster, serviceName(i))
-	})
-}
-
-// writeTaskConfig writes a config document of n services, service i
-// reading each of its tasks at taskURL(i) (a TaskStatusUrl template) every
-// interval, with the given threshold; no StatusUrl, so no fallback hides a
-// service whose tasks are not listed.
-func writeTaskConfig(path string, n int, interval time.Duration, threshold int, taskURL func(int) string) error {
-	return writeConfigWith(path, n, func(i int) string {
-		return fmt.Sprintf(`{"TaskStatusUrl": %q, "ScaleoutThreshold": %d, "CheckInterval": %q, "EcsClusterName": %q, "EcsServiceName": %q}`,
-			taskURL(i), threshold, interval.String(), cluster, serviceName(i))
+		return fmt.Sprintf(`{%q: %q, "ScaleoutThreshold": %d, "CheckInterval": %q, "EcsClusterName": %q, "EcsServiceName": %q}`,
+			urlField, url(i), threshold, interval.String(), cluster, serviceName(i))
 	})
 }
 
@@ -236,18 +228,17 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 	aws := awstest.Start()
 	defer aws.Close()
 	taskService := putServices(aws, lay)
-	cfgPath := filepath.Join(dir, "config.json")
-	port := strconv.Itoa(ng.port)
-	if o.tasks == 0 {
-		err = writeConfig(cfgPath, o.services, o.interval, 1_000_000_000, func(i int) string {
-			return "http://" + ng.addr + "/a/" + strconv.Itoa(i)
-		})
-	} else {
-		err = writeTaskConfig(cfgPath, o.services, o.interval, 1_000_000_000, func(i int) string {
-			return "http://{ip}:" + port + "/a/" + strconv.Itoa(i)
-		})
+	// The binary reads service i at <base>/a/<i>, the poller at
+	// <base>/p/<i>: nginx's one address, or with -tasks each task's, {ip}
+	// filled in by the binary (TaskStatusUrl) and by the poller.
+	base, urlField := "http://"+ng.addr, "StatusUrl"
+	if o.tasks > 0 {
+		base, urlField = "http://{ip}:"+strconv.Itoa(ng.port), "TaskStatusUrl"
 	}
-	if err != nil {
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := writeConfig(cfgPath, o.services, o.interval, 1_000_000_000, urlField, func(i int) string {
+		return base + "/a/" + strconv.Itoa(i)
+	}); err != nil {
 		return err
 	}
 	if st, err := os.Stat(cfgPath); err == nil {
@@ -272,12 +263,8 @@ func runLoad(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		target := "http://" + ng.addr + "/p/"
-		if o.tasks > 0 {
-			target = "http://{ip}:" + port + "/p/"
-		}
 		args := []string{"-as-poller", "-services", strconv.Itoa(o.services), "-tasks", strconv.Itoa(o.tasks),
-			"-interval", o.interval.String(), "-target", target}
+			"-interval", o.interval.String(), "-target", base + "/p/"}
 		if o.pollerProfile != "" {
 			args = append(args, "-poller-profile", o.pollerProfile)
 		}
@@ -473,14 +460,14 @@ func scrapeChecks(ctx context.Context, addr string) (checkCounts, error) {
 		return checkCounts{}, fmt.Errorf("the binary's metrics: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return checkCounts{}, fmt.Errorf("the binary's metrics: %w", err)
-	}
 	if resp.StatusCode != http.StatusOK {
-		return checkCounts{}, fmt.Errorf("the binary's metrics: HTTP %d", resp.StatusCode)
+		return checkCounts{}, fmt.Errorf("the binary's metrics at %s: HTTP %d", req.URL, resp.StatusCode)
 	}
-	return parseChecks(b)
+	c, err := parseChecks(resp.Body)
+	if err != nil {
+		return checkCounts{}, fmt.Errorf("the binary's metrics at %s: %w", req.URL, err)
+	}
+	return c, nil
 }
 
 // listingSeen adds to ts what the wire server saw of the task listing:

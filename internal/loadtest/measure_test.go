@@ -107,20 +107,19 @@ func TestReadAccessLogPerTask(t *testing.T) {
 	read, wrong, _ := pairsRead(a, lay)
 	assert.Equal(t, 2, read)
 	assert.Zero(t, wrong)
-	assert.Equal(t, -1*time.Nanosecond, lastFirst(a, lay, time.Unix(1999, 0)), "services 0-6 were never read")
-	one := layout{services: 8, tasks: 2}
+	assert.Equal(t, time.Duration(-1), lastFirst(a, lay, time.Unix(1999, 0)), "services 0-6 were never read")
 	a.first = map[pair]int64{}
-	for i := range one.services {
-		for k := range one.tasks {
+	for i := range lay.services {
+		for k := range lay.tasks {
 			a.first[pair{i, taskAddr(i, k)}] = 2000000 + int64(i*10+k)
 		}
 	}
-	assert.Equal(t, time.Second+71*time.Millisecond, lastFirst(a, one, time.Unix(1999, 0)))
+	assert.Equal(t, time.Second+71*time.Millisecond, lastFirst(a, lay, time.Unix(1999, 0)))
 
 	// Service 3's request at service 2's task is misrouted.
 	a.first[pair{3, taskAddr(2, 0)}] = 2000500
 	a.first[pair{5, netip.MustParseAddr("127.0.0.1")}] = 2000600
-	read, wrong, ex := pairsRead(a, one)
+	read, wrong, ex := pairsRead(a, lay)
 	assert.Equal(t, 16, read)
 	assert.Equal(t, 2, wrong)
 	assert.Equal(t, pair{3, taskAddr(2, 0)}, ex)

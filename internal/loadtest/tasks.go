@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Per-task mode (-tasks T) gives service i's task k a loopback address of
@@ -157,34 +161,28 @@ type checkCounts struct {
 
 // parseChecks sums fast_autoscaler_checks_total over every service from a
 // Prometheus text exposition.
-func parseChecks(b []byte) (checkCounts, error) {
-	var c checkCounts
-	found := false
-	for line := range bytes.Lines(b) {
-		line = bytes.TrimSpace(line)
-		if !bytes.HasPrefix(line, []byte("fast_autoscaler_checks_total{")) {
-			continue
-		}
-		end := bytes.LastIndexByte(line, '}')
-		if end < 0 {
-			return checkCounts{}, fmt.Errorf("metrics: no '}' in %q", line)
-		}
-		f := bytes.Fields(line[end+1:])
-		if len(f) < 1 {
-			return checkCounts{}, fmt.Errorf("metrics: no value in %q", line)
-		}
-		v, err := strconv.ParseFloat(string(f[0]), 64)
-		if err != nil {
-			return checkCounts{}, fmt.Errorf("metrics: value in %q: %w", line, err)
-		}
-		found = true
-		c.all += int64(v)
-		if strings.Contains(string(line[:end]), `result="error"`) {
-			c.failed += int64(v)
-		}
+func parseChecks(r io.Reader) (checkCounts, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return checkCounts{}, err
 	}
-	if !found {
-		return checkCounts{}, fmt.Errorf("metrics: no fast_autoscaler_checks_total")
+	mf, ok := mfs["fast_autoscaler_checks_total"]
+	if !ok {
+		return checkCounts{}, errors.New("no fast_autoscaler_checks_total")
+	}
+	if mf.GetType() != dto.MetricType_COUNTER {
+		return checkCounts{}, fmt.Errorf("fast_autoscaler_checks_total is a %v, not a counter", mf.GetType())
+	}
+	var c checkCounts
+	for _, m := range mf.GetMetric() {
+		v := int64(m.GetCounter().GetValue())
+		c.all += v
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "result" && l.GetValue() == "error" {
+				c.failed += v
+			}
+		}
 	}
 	return c, nil
 }

@@ -109,14 +109,16 @@ fast_autoscaler_checks_total{cluster="load",result="ok",service="svc-1"} 1.2e+02
 fast_autoscaler_checks_totally_else 99
 fast_autoscaler_tasks{cluster="load",service="svc-0",state="answered"} 4
 `
-	c, err := parseChecks([]byte(body))
+	c, err := parseChecks(strings.NewReader(body))
 	require.NoError(t, err)
 	assert.Equal(t, checkCounts{all: 163, failed: 3}, c)
 
-	_, err = parseChecks([]byte("go_goroutines 12\n"))
+	_, err = parseChecks(strings.NewReader("go_goroutines 12\n"))
 	assert.Error(t, err, "no checks_total")
-	_, err = parseChecks([]byte(`fast_autoscaler_checks_total{result="ok"} many` + "\n"))
+	_, err = parseChecks(strings.NewReader(`fast_autoscaler_checks_total{result="ok"} many` + "\n"))
 	assert.Error(t, err)
+	_, err = parseChecks(strings.NewReader("# TYPE fast_autoscaler_checks_total gauge\nfast_autoscaler_checks_total 3\n"))
+	assert.ErrorContains(t, err, "not a counter")
 }
 
 func TestPollerURLs(t *testing.T) {
@@ -130,7 +132,7 @@ func TestPollerURLs(t *testing.T) {
 // no StatusUrl (so no fallback), everything else as in the plain config.
 func TestWriteTaskConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
-	require.NoError(t, writeTaskConfig(path, 3, 2*time.Second, 1000, func(i int) string {
+	require.NoError(t, writeConfig(path, 3, 2*time.Second, 1000, "TaskStatusUrl", func(i int) string {
 		return "http://{ip}:8080/a/" + string(rune('0'+i))
 	}))
 	b, err := os.ReadFile(path)

@@ -7,8 +7,8 @@ import (
 	"sync"
 )
 
-// Buffer is a bytes.Buffer safe for concurrent Write and String. The zero
-// value is ready to use.
+// Buffer is a bytes.Buffer safe for concurrent Write, String and Take. The
+// zero value is ready to use.
 type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -30,7 +30,7 @@ func (b *Buffer) Take() string {
 	return s
 }
 
-// String returns everything written so far.
+// String returns everything written so far (since the last Take, if any).
 func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
