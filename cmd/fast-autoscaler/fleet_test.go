@@ -44,13 +44,13 @@ func TestRunThousandServicesFromAPath(t *testing.T) {
 	assert.EqualValues(t, 0, read["unreadable"])
 	t.Logf("start-up state read of 1,000 services took %v", read["took"])
 
-	describes := operations(srv.Calls("DescribeServices"))
+	describes := awstest.FirstAttempts(srv.Calls("DescribeServices"))
 	assert.LessOrEqual(t, len(describes), 100, "start-up reads 1,000 services in batches")
 	assert.Len(t, describes, 100, "250 services in each of 4 clusters: 25 calls each")
 	for _, c := range describes {
 		assert.Len(t, c.Params["services"], 10)
 	}
-	assert.Len(t, operations(srv.Calls("GetParametersByPath")), 10, "100 parameters, 10 a page")
+	assert.Len(t, awstest.FirstAttempts(srv.Calls("GetParametersByPath")), 10, "100 parameters, 10 a page")
 	assert.Empty(t, srv.Calls("GetParameter"), "only the path is read: no default key")
 	code, _ := p.stop(t)
 	assert.Equal(t, exitOK, code)
@@ -163,23 +163,4 @@ func TestValidateBigDocumentSaysAPathSplitsIt(t *testing.T) {
 	require.Len(t, head, 3)
 	assert.Equal(t, fmt.Sprintf("note: the document is %d bytes, more than any SSM parameter holds (4096 bytes standard, 8192 advanced): "+
 		"split its services across several parameters under one path (AUTOSCALER_PARAMPATH or -config-path), each a document of the same shape", len(doc)), head[1])
-}
-
-// operations returns the first attempt of each operation in calls: the
-// SDK's standard retryer may send an attempt again after a transient error
-// (on a loaded machine, a response read cut short), with the same
-// Amz-Sdk-Invocation-Id and an Amz-Sdk-Request of "attempt=2; ...". Those
-// repeats are the SDK's business, not a call the application made.
-func operations(calls []awstest.Call) []awstest.Call {
-	seen := map[string]bool{}
-	var out []awstest.Call
-	for _, c := range calls {
-		id := c.Header.Get("Amz-Sdk-Invocation-Id")
-		if id != "" && seen[id] {
-			continue
-		}
-		seen[id] = true
-		out = append(out, c)
-	}
-	return out
 }

@@ -245,6 +245,26 @@ func (s *Server) Calls(ops ...string) []Call {
 	return out
 }
 
+// FirstAttempts returns the first attempt of each operation in calls: the
+// SDK's standard retryer may send an attempt again after a transient error
+// (on a loaded machine, a response read cut short by net/http closing the
+// connection: aws/aws-sdk-go-v2#2737, which the SDK retries), with the same
+// Amz-Sdk-Invocation-Id and an Amz-Sdk-Request of "attempt=2; ...". Those
+// repeats are the SDK's business, not a call the application made.
+func FirstAttempts(calls []Call) []Call {
+	seen := map[string]bool{}
+	var out []Call
+	for _, c := range calls {
+		id := c.Header.Get("Amz-Sdk-Invocation-Id")
+		if id != "" && seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, c)
+	}
+	return out
+}
+
 // ResetCalls forgets the calls recorded so far.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
